@@ -1,0 +1,468 @@
+//! Text → [`SourceUnit`]. The file is cut into top-level items (every line whose first word
+//! is `use`, `intent` or `policy` starts one) and each item is parsed on its own, so one
+//! syntax error never hides the next: the caller gets every item that parsed and a
+//! diagnostic for every one that did not.
+
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::span::{FileId, Span};
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+#[derive(pest_derive::Parser)]
+#[grammar = "intent.pest"]
+struct IntentParser;
+
+/// Diagnostic code of every syntax error.
+pub const SYNTAX: &str = "strata::syntax";
+
+/// Parses one intent file. Never panics; returns what parsed and the syntax errors.
+pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
+    let comments = scan_comments(file, text);
+    let mut items = Vec::new();
+    let mut diags = Vec::new();
+    for (start, end) in item_chunks(text) {
+        let chunk = &text[start..end];
+        match IntentParser::parse(Rule::item_only, chunk) {
+            Ok(pairs) => {
+                let b = Builder { file, offset: start };
+                for pair in pairs {
+                    if let Some(item) = b.item(pair) {
+                        items.push(item);
+                    }
+                }
+            }
+            Err(err) => diags.push(syntax_error(file, text, start, &err)),
+        }
+    }
+    (
+        SourceUnit {
+            file,
+            items,
+            comments,
+        },
+        diags,
+    )
+}
+
+/// Byte ranges of the top-level items. A new item starts at each line whose first word is
+/// `use`, `intent` or `policy`; comment-only and blank lines before it belong to it.
+fn item_chunks(text: &str) -> Vec<(usize, usize)> {
+    let mut starts = Vec::new();
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let word: String = line
+            .trim_start_matches([' ', '\t', '\u{feff}'])
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
+            .collect();
+        if matches!(word.as_str(), "use" | "intent" | "policy") {
+            starts.push(offset);
+        }
+        offset += line.len();
+    }
+    if starts.first() != Some(&0) {
+        starts.insert(0, 0);
+    }
+    let mut chunks: Vec<(usize, usize)> = starts
+        .windows(2)
+        .map(|w| (w[0], w[1]))
+        .chain(starts.last().map(|&s| (s, text.len())))
+        .collect();
+    chunks.retain(|&(s, e)| s < e);
+    chunks
+}
+
+/// Finds `# ...` comments, skipping `#` inside quoted strings.
+fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
+    let mut out = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut iter = text.char_indices();
+    while let Some((i, c)) = iter.next() {
+        if in_string {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' | '\n' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => in_string = true,
+            '#' => {
+                let end = text[i..].find('\n').map_or(text.len(), |n| i + n);
+                let body = text[i..end].trim_end_matches('\r');
+                out.push(Comment {
+                    span: Span::new(file, i, i + body.len()),
+                    text: body.to_string(),
+                });
+                while let Some((j, _)) = iter.next() {
+                    if j + 1 >= end {
+                        break;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn syntax_error(file: FileId, text: &str, offset: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
+    use pest::error::{ErrorVariant, InputLocation};
+    let pos = match err.location {
+        InputLocation::Pos(p) => offset + p,
+        InputLocation::Span((s, _)) => offset + s,
+    };
+    let found = token_at(text, pos);
+    let span = Span::new(file, pos, pos + found.len());
+    let expected = match &err.variant {
+        ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
+        ErrorVariant::CustomError { message } => message.clone(),
+    };
+    let found_text = if found.is_empty() {
+        "the end of the file".to_string()
+    } else {
+        format!("`{found}`")
+    };
+    let mut diag = Diagnostic::error(SYNTAX, span, format!("expected {expected}, found {found_text}"))
+        .label(format!("expected {expected} here"));
+    if let Some(help) = syntax_help(&found, &expected) {
+        diag = diag.help(help);
+    }
+    diag
+}
+
+/// The token starting at `pos`: a word, or a single character.
+fn token_at(text: &str, pos: usize) -> String {
+    let rest = text.get(pos..).unwrap_or("");
+    let word: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && !matches!(c, ',' | '{' | '}' | ':' | '#'))
+        .take(40)
+        .collect();
+    if word.is_empty() {
+        rest.chars().next().filter(|c| *c != '\n').map(String::from).unwrap_or_default()
+    } else {
+        word
+    }
+}
+
+fn describe_expected(rules: &[Rule]) -> String {
+    let mut names: Vec<&str> = rules.iter().filter_map(|r| rule_name(*r)).collect();
+    names.dedup();
+    let mut uniq = Vec::new();
+    for n in names {
+        if !uniq.contains(&n) {
+            uniq.push(n);
+        }
+    }
+    match uniq.as_slice() {
+        [] => "valid intent syntax".to_string(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {}", init.join(", "), last),
+    }
+}
+
+fn rule_name(rule: Rule) -> Option<&'static str> {
+    Some(match rule {
+        Rule::EOI => "the end of the item",
+        Rule::use_decl | Rule::kw_use => "`use network \"...\"`",
+        Rule::intent | Rule::kw_intent => "`intent NAME ...`",
+        Rule::policy | Rule::kw_policy => "`policy NAME { ... }`",
+        Rule::intent_line | Rule::intent_block => "`:` or `{`",
+        Rule::clause => "a clause such as `rate >= 10/s`",
+        Rule::between | Rule::kw_between => "`between X and Y`",
+        Rule::kw_and => "`and`",
+        Rule::kw_of => "`of`",
+        Rule::kw_pairs => "`pairs`",
+        Rule::kw_network => "`network`",
+        Rule::kw_via => "`via`",
+        Rule::kw_trusted => "`trusted`",
+        Rule::kw_nodes => "`nodes`",
+        Rule::kw_only => "`only`",
+        Rule::kw_hops => "`hops`",
+        Rule::kw_paths => "`paths`",
+        Rule::kw_to => "`to`",
+        Rule::kw_for => "`for`",
+        Rule::endpoint => "an endpoint (node, application or URN)",
+        Rule::name | Rule::ident | Rule::string | Rule::target => "a name",
+        Rule::selector => "`all`, `keys`, `entangled pairs` or `intents NAME, ...`",
+        Rule::cmp => "`>=` or `<=`",
+        Rule::quantity | Rule::number => "a number",
+        Rule::unit => "a unit",
+        Rule::urn => "a URN",
+        _ => return None,
+    })
+}
+
+fn syntax_help(found: &str, expected: &str) -> Option<String> {
+    if found.is_empty() && expected.contains("clause") {
+        return Some("a block intent ends with `}`".into());
+    }
+    if found == "}" && expected.contains(':') {
+        return Some("write `intent NAME { ... }` or `intent NAME: clause, clause`".into());
+    }
+    if found.starts_with('>') || found.starts_with('<') || found.starts_with('=') {
+        return Some("bounds are written `>=`, `≥`, `<=` or `≤`".into());
+    }
+    None
+}
+
+/// Turns pest pairs into AST nodes, shifting spans by the chunk offset.
+struct Builder {
+    file: FileId,
+    offset: usize,
+}
+
+impl Builder {
+    fn span(&self, pair: &Pair<Rule>) -> Span {
+        let s = pair.as_span();
+        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+    }
+
+    fn item(&self, pair: Pair<Rule>) -> Option<Item> {
+        let span = self.span(&pair);
+        match pair.as_rule() {
+            Rule::use_decl => {
+                let string = pair.into_inner().find(|p| p.as_rule() == Rule::string)?;
+                let path_span = self.span(&string);
+                Some(Item::Use(UseNetwork {
+                    path: unescape(string.into_inner().next().map_or("", |p| p.as_str())),
+                    path_span,
+                    span,
+                }))
+            }
+            Rule::intent => {
+                let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_intent);
+                let name = self.name(inner.next()?);
+                let body = inner.next()?;
+                let form = if body.as_rule() == Rule::intent_line {
+                    Form::Line
+                } else {
+                    Form::Block
+                };
+                let clauses = body.into_inner().map(|c| self.clause(c)).collect();
+                Some(Item::Intent(Intent {
+                    name,
+                    form,
+                    clauses,
+                    span,
+                }))
+            }
+            Rule::policy => {
+                let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_policy);
+                let name = self.name(inner.next()?);
+                let clauses = inner.next()?.into_inner().map(|c| self.clause(c)).collect();
+                Some(Item::Policy(Policy {
+                    name,
+                    clauses,
+                    span,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    fn name(&self, pair: Pair<Rule>) -> Name {
+        let span = self.span(&pair);
+        let inner = pair.into_inner().next();
+        match inner {
+            Some(p) if p.as_rule() == Rule::string => Name {
+                text: unescape(p.into_inner().next().map_or("", |s| s.as_str())),
+                quoted: true,
+                span,
+            },
+            Some(p) => Name {
+                text: p.as_str().to_string(),
+                quoted: false,
+                span,
+            },
+            None => Name {
+                text: String::new(),
+                quoted: false,
+                span,
+            },
+        }
+    }
+
+    fn clause(&self, pair: Pair<Rule>) -> Clause {
+        let span = self.span(&pair);
+        // `clause` wraps exactly one alternative.
+        let alt = pair.into_inner().next().expect("clause has one alternative");
+        let rule = alt.as_rule();
+        let parts: Vec<Pair<Rule>> = alt
+            .into_inner()
+            .filter(|p| !p.as_rule().is_keyword())
+            .collect();
+        let kind = match rule {
+            Rule::keys => ClauseKind::Keys(parts.into_iter().next().map(|q| self.quantity(q))),
+            Rule::pairs => ClauseKind::Pairs,
+            Rule::between => {
+                let mut it = parts.into_iter().map(|p| self.endpoint(p));
+                let a = it.next().expect("between has two endpoints");
+                let b = it.next().expect("between has two endpoints");
+                ClauseKind::Between(a, b)
+            }
+            Rule::rate => ClauseKind::Rate(self.bound(parts)),
+            Rule::bare_rate => ClauseKind::Rate(Bound {
+                cmp: Cmp::AtLeast,
+                cmp_span: Span::new(self.file, span.start, span.start),
+                value: self.quantity(parts.into_iter().next().expect("quantity")),
+            }),
+            Rule::fidelity => ClauseKind::Fidelity(self.bound(parts)),
+            Rule::latency => ClauseKind::Latency(self.bound(parts)),
+            Rule::valid_for => ClauseKind::ValidFor(self.first_quantity(parts)),
+            Rule::priority => ClauseKind::Priority(self.first_quantity(parts)),
+            Rule::burst => ClauseKind::Burst(self.first_quantity(parts)),
+            Rule::max_hops => ClauseKind::MaxHops(self.first_quantity(parts)),
+            Rule::disjoint => ClauseKind::DisjointPaths(self.first_quantity(parts)),
+            Rule::trusted_only => ClauseKind::TrustedRelaysOnly,
+            Rule::avoid | Rule::never_via => ClauseKind::Avoid {
+                target: self.target(parts.into_iter().next().expect("target")),
+                never_via: rule == Rule::never_via,
+            },
+            Rule::via => ClauseKind::Via(self.target(parts.into_iter().next().expect("target"))),
+            Rule::applies_to => {
+                let sel = parts.into_iter().next().expect("selector");
+                let alt = sel.into_inner().next().expect("selector alternative");
+                ClauseKind::AppliesTo(match alt.as_rule() {
+                    Rule::sel_all => Selector::All,
+                    Rule::sel_keys => Selector::Keys,
+                    Rule::sel_pairs => Selector::Pairs,
+                    _ => Selector::Intents(
+                        alt.into_inner()
+                            .filter(|p| p.as_rule() == Rule::name)
+                            .map(|p| self.name(p))
+                            .collect(),
+                    ),
+                })
+            }
+            other => unreachable!("grammar has no clause {other:?}"),
+        };
+        Clause { kind, span }
+    }
+
+    fn first_quantity(&self, parts: Vec<Pair<Rule>>) -> Quantity {
+        self.quantity(parts.into_iter().next().expect("quantity"))
+    }
+
+    fn bound(&self, parts: Vec<Pair<Rule>>) -> Bound {
+        let mut it = parts.into_iter();
+        let cmp = it.next().expect("comparator");
+        let cmp_span = self.span(&cmp);
+        let cmp = match cmp.as_str() {
+            ">=" | "≥" => Cmp::AtLeast,
+            _ => Cmp::AtMost,
+        };
+        Bound {
+            cmp,
+            cmp_span,
+            value: self.quantity(it.next().expect("quantity")),
+        }
+    }
+
+    fn quantity(&self, pair: Pair<Rule>) -> Quantity {
+        let span = self.span(&pair);
+        let mut number = String::new();
+        let mut unit = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::number => number = p.as_str().to_string(),
+                Rule::unit => {
+                    unit = Some(Unit {
+                        text: p.as_str().to_string(),
+                        span: self.span(&p),
+                    })
+                }
+                _ => {}
+            }
+        }
+        Quantity {
+            value: number.parse().unwrap_or(f64::NAN),
+            number,
+            unit,
+            span,
+        }
+    }
+
+    fn endpoint(&self, pair: Pair<Rule>) -> Endpoint {
+        let inner = pair.into_inner().next().expect("endpoint alternative");
+        if inner.as_rule() == Rule::urn {
+            Endpoint::Urn(self.urn(inner))
+        } else {
+            Endpoint::Name(self.name(inner))
+        }
+    }
+
+    fn urn(&self, pair: Pair<Rule>) -> Urn {
+        let span = self.span(&pair);
+        let text = pair.as_str().to_string();
+        let mut nid = String::new();
+        let mut nss = String::new();
+        let mut r_component = None;
+        let mut q_component = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::urn_nid => nid = p.as_str().to_string(),
+                Rule::urn_nss => nss = p.as_str().to_string(),
+                Rule::urn_r => r_component = Some(p.as_str().to_string()),
+                Rule::urn_q => q_component = Some(p.as_str().to_string()),
+                _ => {}
+            }
+        }
+        Urn {
+            text,
+            nid,
+            nss,
+            r_component,
+            q_component,
+            span,
+        }
+    }
+
+    fn target(&self, pair: Pair<Rule>) -> Target {
+        let mut kind = None;
+        let mut name = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::target_kind => {
+                    kind = match p.as_str() {
+                        "link" => Some(TargetKind::Link),
+                        "domain" => Some(TargetKind::Domain),
+                        _ => Some(TargetKind::Node),
+                    }
+                }
+                Rule::name => name = Some(self.name(p)),
+                _ => {}
+            }
+        }
+        Target {
+            kind,
+            name: name.expect("target has a name"),
+        }
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            if let Some(n) = chars.next() {
+                out.push(n);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+impl Rule {
+    fn is_keyword(self) -> bool {
+        format!("{self:?}").starts_with("kw_")
+    }
+}

@@ -1,0 +1,119 @@
+//! Parser behaviour on the language forms of the design brief.
+
+use strata_grammar::ast::*;
+use strata_grammar::{FileId, parse};
+
+const DESIGN_EXAMPLE: &str = r#"use network "../examples/metro/network.yaml"
+
+# one line, as an operator says it (>= and ≥ both work, spaces optional)
+intent vpn-core: keys of 256 bits between A and B, fidelity ≥0.9, 10/s
+
+intent dc-backup {
+    keys of 256 bits
+    between urn:qkd:madqci:ccips?=nonce=177923 and urn:qkd:quditto:emulator:ipsec:controller
+    rate >= 10/s            # service units per second; bit rates like 2.5 kbit/s also work
+    fidelity >= 0.9
+    valid for 1h            # lifetime of each key → valid-until in the lifecycle URN
+    priority 10             # higher wins when not everything fits
+    avoid node Quintin
+    relay via trusted nodes only
+    max hops 4
+    disjoint paths 2        # survive any single link or relay failure
+}
+
+intent teleport-lab {
+    entangled pairs between lab-a and lab-b
+    fidelity >= 0.92        # end to end, after swapping and storage
+    rate >= 5/s
+    latency <= 20 ms
+}
+
+policy sovereignty {
+    applies to all
+    never via domain foreign-carrier
+}
+"#;
+
+fn intents(unit: &SourceUnit) -> Vec<&Intent> {
+    unit.items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Intent(i) => Some(i),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn design_brief_example_parses_completely() {
+    let (unit, diags) = parse(FileId(0), DESIGN_EXAMPLE);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_eq!(unit.items.len(), 5);
+    let intents = intents(&unit);
+    let vpn = intents[0];
+    assert_eq!(vpn.name.text, "vpn-core");
+    assert_eq!(vpn.form, Form::Line);
+    let kinds: Vec<&str> = vpn.clauses.iter().map(|c| c.kind.keyword()).collect();
+    assert_eq!(kinds, ["keys", "between", "fidelity", "rate"]);
+    match &vpn.clauses[3].kind {
+        ClauseKind::Rate(b) => {
+            assert_eq!(b.cmp, Cmp::AtLeast);
+            assert_eq!(b.value.value, 10.0);
+            assert_eq!(b.value.unit.as_ref().unwrap().text, "/s");
+        }
+        other => panic!("{other:?}"),
+    }
+    let backup = intents[1];
+    assert_eq!(backup.clauses.len(), 10);
+    match &backup.clauses[1].kind {
+        ClauseKind::Between(Endpoint::Urn(a), Endpoint::Urn(b)) => {
+            assert_eq!(a.nid, "qkd");
+            assert_eq!(a.nss, "madqci:ccips");
+            assert_eq!(a.q_component.as_deref(), Some("nonce=177923"));
+            assert_eq!(b.nss, "quditto:emulator:ipsec:controller");
+            assert_eq!(b.q_component, None);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(unit.comments.len() >= 6);
+    assert!(unit.comments.iter().all(|c| c.text.starts_with('#')));
+}
+
+#[test]
+fn one_syntax_error_per_broken_item_and_the_rest_still_parses() {
+    let src = "intent a: keys of 256 bits between A and B\nintent b { rate >> 5/s }\nintent c: keys of 8 bits between A and C\npolicy p { applies to }\n";
+    let (unit, diags) = parse(FileId(0), src);
+    assert_eq!(intents(&unit).len(), 2);
+    assert_eq!(diags.len(), 2, "{diags:#?}");
+    assert!(diags.iter().all(|d| d.code == "strata::syntax"));
+    assert_eq!(&src[diags[0].span.start..diags[0].span.end], ">>");
+}
+
+#[test]
+fn urn_with_r_and_q_components_and_commas() {
+    let src = "intent u: keys of 8 bits between urn:ex:a,b?+res?=q=1 and B, 1/s";
+    let (unit, diags) = parse(FileId(0), src);
+    assert!(diags.is_empty(), "{diags:#?}");
+    match &intents(&unit)[0].clauses[1].kind {
+        ClauseKind::Between(Endpoint::Urn(a), Endpoint::Name(b)) => {
+            assert_eq!(a.nss, "a,b");
+            assert_eq!(a.r_component.as_deref(), Some("res"));
+            assert_eq!(a.q_component.as_deref(), Some("q=1"));
+            assert_eq!(b.text, "B");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn units_stay_on_their_line_and_keywords_are_not_units() {
+    let src = "intent x {\n keys of 32 bytes\n between A and B\n priority 3\n avoid node C\n rate >= 2.5 kbit/s max hops 3\n}";
+    let (unit, diags) = parse(FileId(0), src);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let i = intents(&unit)[0];
+    assert_eq!(i.clauses.len(), 6);
+    match &i.clauses[2].kind {
+        ClauseKind::Priority(q) => assert!(q.unit.is_none()),
+        other => panic!("{other:?}"),
+    }
+}
