@@ -1,1 +1,49 @@
-fn main() {}
+//! The `strata` command line: parses arguments, dispatches to one subcommand, maps the
+//! outcome to an exit code. Everything a library user would need lives in the crates.
+
+mod cmd;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Intent-driven orchestrator for quantum networks.
+#[derive(Parser)]
+#[command(name = "strata", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Check(cmd::check::Args),
+    Fmt(cmd::fmt::Args),
+}
+
+/// What a subcommand tells `main` about how it went.
+pub enum Outcome {
+    /// Success (exit 0).
+    Ok,
+    /// The input was checked and found wanting (exit 1).
+    Failed,
+    /// Success with changes to report (exit 2, for `--detailed-exitcode`).
+    Changes,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(args) => args.run(),
+        Command::Fmt(args) => args.run(),
+    };
+    match result {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(2),
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,1 +1,9 @@
-//! placeholder
+//! strata compiler: from checked intents and a network inventory to per-node, per-stratum
+//! configuration.
+//!
+//! Invariant: the compiler does no network or file IO; callers hand in source texts.
+
+pub mod check;
+pub mod frontend;
+pub mod inventory;
+pub mod physics;

@@ -10,9 +10,10 @@
 
 pub mod ast;
 pub mod diag;
+pub mod format;
 pub mod parser;
 pub mod span;
 
 pub use diag::{Diagnostic, Label, Severity};
 pub use parser::parse;
-pub use span::{FileId, SourceFile, Sources, Span};
+pub use span::{FileId, SourceFile, Sources, Span, Spanned};

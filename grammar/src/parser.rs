@@ -98,7 +98,7 @@ fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
                     span: Span::new(file, i, i + body.len()),
                     text: body.to_string(),
                 });
-                while let Some((j, _)) = iter.next() {
+                for (j, _) in iter.by_ref() {
                     if j + 1 >= end {
                         break;
                     }

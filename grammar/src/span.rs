@@ -139,3 +139,16 @@ mod tests {
         assert_eq!(f.offset_of(2, 2), 6);
     }
 }
+
+/// A value together with the span it was read from (inventory fields, resolved names).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Spanned<T> {
+    pub value: T,
+    pub span: Span,
+}
+
+impl<T> Spanned<T> {
+    pub fn new(value: T, span: Span) -> Self {
+        Spanned { value, span }
+    }
+}

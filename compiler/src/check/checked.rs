@@ -1,0 +1,67 @@
+//! Checked intents: what an intent means once names, units and policies are resolved.
+//! This is what the optimiser consumes.
+
+use std::collections::BTreeSet;
+use strata_grammar::Span;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Service {
+    /// Secret keys of this many bits.
+    Keys { size_bits: u32 },
+    /// Entangled pairs.
+    Pairs,
+}
+
+/// One end of an intent, resolved to the node whose KME (or memory) serves it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Endpoint {
+    pub node: String,
+    /// The application (SAE) named or addressed by URN, if any.
+    pub application: Option<String>,
+    /// The application's URN, including the q-component when one was written.
+    pub urn: Option<String>,
+    pub span: Span,
+}
+
+/// Path constraints after merging the intent's own clauses with its policies.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Constraints {
+    pub avoid_nodes: BTreeSet<String>,
+    pub avoid_links: BTreeSet<String>,
+    pub avoid_domains: BTreeSet<String>,
+    pub via_nodes: Vec<String>,
+    pub trusted_relays_only: bool,
+    pub max_hops: Option<u32>,
+    /// Number of link- and relay-disjoint paths the intent must be spread over (≥ 1).
+    pub disjoint_paths: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedIntent {
+    pub name: String,
+    pub span: Span,
+    pub name_span: Span,
+    pub service: Service,
+    pub endpoints: [Endpoint; 2],
+    /// Service units per second.
+    pub min_rate: f64,
+    pub max_rate: Option<f64>,
+    pub rate_span: Span,
+    pub min_fidelity: Option<f64>,
+    pub fidelity_span: Option<Span>,
+    pub max_latency_s: Option<f64>,
+    pub latency_span: Option<Span>,
+    pub lifetime_s: Option<f64>,
+    pub priority: i64,
+    /// Service units a session may draw at once (token-bucket depth).
+    pub burst: Option<u32>,
+    pub constraints: Constraints,
+    /// Names of the policies that apply to this intent.
+    pub policies: Vec<String>,
+}
+
+/// Every intent of one network, checked.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Program {
+    pub intents: Vec<CheckedIntent>,
+}

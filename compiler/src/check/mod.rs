@@ -1,0 +1,141 @@
+//! Semantic checks: resolve the names, units and policies of parsed intent files against a
+//! network inventory, and report every problem at once. What survives becomes a
+//! [`Program`] of [`CheckedIntent`]s for the optimiser.
+//!
+//! Steps: collect intents and policies (duplicates), check each policy, check each intent's
+//! clauses (dimensions, ranges, duplicates), resolve endpoints and targets, merge the
+//! policies that apply, look for contradictions, and finally ask the topology whether any
+//! allowed path joins the two endpoints.
+
+mod checked;
+mod clauses;
+mod reach;
+pub mod units;
+
+pub use checked::*;
+
+use crate::inventory::Inventory;
+use clauses::{IntentDraft, PolicyDraft};
+use std::collections::BTreeMap;
+use strata_grammar::ast::{Item, SourceUnit};
+use strata_grammar::{Diagnostic, Span};
+
+/// Diagnostic codes of the semantic checks, one per kind of mistake.
+pub mod codes {
+    pub const UNKNOWN_ENDPOINT: &str = "strata::unknown-endpoint";
+    pub const UNKNOWN_NODE: &str = "strata::unknown-node";
+    pub const UNKNOWN_LINK: &str = "strata::unknown-link";
+    pub const UNKNOWN_DOMAIN: &str = "strata::unknown-domain";
+    pub const UNKNOWN_INTENT: &str = "strata::unknown-intent";
+    pub const UNKNOWN_UNIT: &str = "strata::unknown-unit";
+    pub const MISSING_UNIT: &str = "strata::missing-unit";
+    pub const WRONG_DIMENSION: &str = "strata::wrong-dimension";
+    pub const FIDELITY_RANGE: &str = "strata::fidelity-range";
+    pub const KEY_SIZE: &str = "strata::key-size";
+    pub const RATE_RANGE: &str = "strata::rate-range";
+    pub const OUT_OF_RANGE: &str = "strata::out-of-range";
+    pub const BOUND_DIRECTION: &str = "strata::bound-direction";
+    pub const DUPLICATE_INTENT: &str = "strata::duplicate-intent";
+    pub const DUPLICATE_POLICY: &str = "strata::duplicate-policy";
+    pub const DUPLICATE_CLAUSE: &str = "strata::duplicate-clause";
+    pub const CLAUSE_NOT_ALLOWED: &str = "strata::clause-not-allowed";
+    pub const MISSING_SERVICE: &str = "strata::missing-service";
+    pub const MISSING_ENDPOINTS: &str = "strata::missing-endpoints";
+    pub const MISSING_RATE: &str = "strata::missing-rate";
+    pub const MISSING_SELECTOR: &str = "strata::missing-selector";
+    pub const CONTRADICTION: &str = "strata::contradiction";
+    pub const SAME_ENDPOINTS: &str = "strata::same-endpoints";
+    pub const NO_PATH: &str = "strata::no-path";
+    pub const NO_ALLOWED_PATH: &str = "strata::no-allowed-path";
+    pub const UNUSED_POLICY: &str = "strata::unused-policy";
+    pub const NO_EFFECT: &str = "strata::no-effect";
+}
+
+/// Checks the intent files that share one inventory. Every diagnostic is returned; the
+/// program holds the intents that passed every check.
+pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diagnostic>) {
+    let mut diags = Vec::new();
+    let mut intents = Vec::new();
+    let mut policies = Vec::new();
+    let mut seen_intents: BTreeMap<&str, Span> = BTreeMap::new();
+    let mut seen_policies: BTreeMap<&str, Span> = BTreeMap::new();
+    for unit in units {
+        for item in &unit.items {
+            match item {
+                Item::Intent(i) => {
+                    if let Some(first) = seen_intents.get(i.name.text.as_str()) {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_INTENT,
+                                i.name.span,
+                                format!("intent `{}` is defined twice", i.name.text),
+                            )
+                            .label("second definition")
+                            .related(*first, "first defined here")
+                            .help("give each intent a unique name"),
+                        );
+                        continue;
+                    }
+                    seen_intents.insert(&i.name.text, i.name.span);
+                    intents.push(i);
+                }
+                Item::Policy(p) => {
+                    if let Some(first) = seen_policies.get(p.name.text.as_str()) {
+                        diags.push(
+                            Diagnostic::error(
+                                codes::DUPLICATE_POLICY,
+                                p.name.span,
+                                format!("policy `{}` is defined twice", p.name.text),
+                            )
+                            .label("second definition")
+                            .related(*first, "first defined here")
+                            .help("give each policy a unique name, or merge the two"),
+                        );
+                        continue;
+                    }
+                    seen_policies.insert(&p.name.text, p.name.span);
+                    policies.push(p);
+                }
+                Item::Use(_) => {}
+            }
+        }
+    }
+
+    let intent_names: Vec<&str> = intents.iter().map(|i| i.name.text.as_str()).collect();
+    let policies: Vec<PolicyDraft> = policies
+        .iter()
+        .map(|p| PolicyDraft::check(p, inventory, &intent_names, &mut diags))
+        .collect();
+
+    let topology = reach::Topology::new(inventory);
+    let mut used = vec![false; policies.len()];
+    let mut program = Program::default();
+    for intent in intents {
+        let Some(mut draft) = IntentDraft::check(intent, inventory, &mut diags) else {
+            continue;
+        };
+        for (k, policy) in policies.iter().enumerate() {
+            if policy.selects(&draft) {
+                used[k] = true;
+                draft.apply(policy);
+            }
+        }
+        if let Some(checked) = draft.finish(inventory, &topology, &mut diags) {
+            program.intents.push(checked);
+        }
+    }
+    for (policy, used) in policies.iter().zip(used) {
+        if !used && policy.has_selector() {
+            diags.push(
+                Diagnostic::warning(
+                    codes::UNUSED_POLICY,
+                    policy.name_span,
+                    format!("policy `{}` applies to no intent", policy.name),
+                )
+                .label("selects nothing")
+                .help("check its `applies to` line, or remove the policy"),
+            );
+        }
+    }
+    (program, diags)
+}

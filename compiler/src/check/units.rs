@@ -1,0 +1,135 @@
+//! Units of the intent language: which units exist, what dimension each measures and the
+//! factor to the base unit of that dimension (bits, seconds, service units per second,
+//! bit/s, plain numbers).
+
+use strata_grammar::ast::Quantity;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// bits
+    Size,
+    /// service units per second
+    Rate,
+    /// bits per second
+    BitRate,
+    /// seconds
+    Duration,
+    /// a plain number (`%` scales by 1/100)
+    Number,
+}
+
+impl Dimension {
+    /// What a value of this dimension looks like, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Dimension::Size => "a size such as `256 bits`",
+            Dimension::Rate => "a rate such as `10/s`",
+            Dimension::BitRate => "a bit rate such as `2.5 kbit/s`",
+            Dimension::Duration => "a duration such as `20 ms`",
+            Dimension::Number => "a plain number",
+        }
+    }
+}
+
+const SIZES: &[(&str, f64)] = &[
+    ("bit", 1.0),
+    ("bits", 1.0),
+    ("kbit", 1e3),
+    ("kbits", 1e3),
+    ("Mbit", 1e6),
+    ("Mbits", 1e6),
+    ("byte", 8.0),
+    ("bytes", 8.0),
+    ("B", 8.0),
+    ("kB", 8e3),
+];
+
+const TIMES: &[(&str, f64)] = &[
+    ("us", 1e-6),
+    ("ms", 1e-3),
+    ("s", 1.0),
+    ("sec", 1.0),
+    ("min", 60.0),
+    ("h", 3600.0),
+    ("d", 86400.0),
+];
+
+const COUNTS: &[&str] = &["", "keys", "key", "pairs", "pair", "units", "unit"];
+
+const BIT_RATES: &[(&str, f64)] = &[
+    ("bps", 1.0),
+    ("kbps", 1e3),
+    ("Mbps", 1e6),
+    ("Gbps", 1e9),
+];
+
+/// Dimension and factor to the base unit of a unit as written, or `None` if unknown.
+pub fn lookup(unit: &str) -> Option<(Dimension, f64)> {
+    if unit == "%" {
+        return Some((Dimension::Number, 0.01));
+    }
+    if let Some(&(_, f)) = SIZES.iter().find(|(u, _)| *u == unit) {
+        return Some((Dimension::Size, f));
+    }
+    if let Some(&(_, f)) = TIMES.iter().find(|(u, _)| *u == unit) {
+        return Some((Dimension::Duration, f));
+    }
+    if let Some(&(_, f)) = BIT_RATES.iter().find(|(u, _)| *u == unit) {
+        return Some((Dimension::BitRate, f));
+    }
+    let (num, den) = unit.split_once('/')?;
+    let (_, per) = TIMES.iter().find(|(u, _)| *u == den)?;
+    if COUNTS.contains(&num) {
+        return Some((Dimension::Rate, 1.0 / per));
+    }
+    let (_, size) = SIZES.iter().find(|(u, _)| *u == num)?;
+    Some((Dimension::BitRate, size / per))
+}
+
+/// Every unit spelling, for "did you mean" suggestions.
+pub fn known_units() -> Vec<String> {
+    let mut all: Vec<String> = SIZES
+        .iter()
+        .chain(TIMES)
+        .chain(BIT_RATES)
+        .map(|(u, _)| u.to_string())
+        .collect();
+    for (t, _) in TIMES {
+        all.push(format!("/{t}"));
+        all.push(format!("keys/{t}"));
+        all.push(format!("pairs/{t}"));
+        all.push(format!("bit/{t}"));
+        all.push(format!("kbit/{t}"));
+        all.push(format!("Mbit/{t}"));
+    }
+    all.push("%".into());
+    all
+}
+
+/// The dimension and base-unit value of a quantity, if its unit is known.
+pub fn measure(q: &Quantity) -> Option<(Dimension, f64)> {
+    match &q.unit {
+        None => Some((Dimension::Number, q.value)),
+        Some(u) => lookup(&u.text).map(|(d, f)| (d, q.value * f)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn units_of_the_design_brief() {
+        assert_eq!(lookup("/s"), Some((Dimension::Rate, 1.0)));
+        assert_eq!(lookup("bits"), Some((Dimension::Size, 1.0)));
+        assert_eq!(lookup("kbit/s"), Some((Dimension::BitRate, 1e3)));
+        assert_eq!(lookup("ms"), Some((Dimension::Duration, 1e-3)));
+        assert_eq!(lookup("h"), Some((Dimension::Duration, 3600.0)));
+        assert_eq!(lookup("pairs/min"), Some((Dimension::Rate, 1.0 / 60.0)));
+        assert_eq!(lookup("bytes"), Some((Dimension::Size, 8.0)));
+        assert_eq!(lookup("furlongs"), None);
+        for u in known_units() {
+            assert!(lookup(&u).is_some(), "{u}");
+        }
+    }
+}

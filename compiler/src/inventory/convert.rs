@@ -1,0 +1,701 @@
+//! Wire structs → model: applies defaults, turns serde-saphyr locations into our spans and
+//! reports every value that is out of its physical range (`strata::inventory-range`), a
+//! rate given both or neither way (`strata::inventory-rate-source`), blank names and bad
+//! agent addresses. Checks that need the whole inventory (names, references, topology)
+//! live in `validate`. Always returns an inventory: an invalid value is kept as written, a
+//! missing rate becomes zero, so later checks still run and nothing is invented.
+
+use super::codes;
+use super::load::Locator;
+use super::model::{
+    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Inventory, KeyRate, Memory,
+    Node, PairRate, QkdLink, Role, Trust,
+};
+use super::raw::{
+    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink,
+    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
+};
+use serde_saphyr::Spanned as S;
+use strata_grammar::{Diagnostic, Span, Spanned};
+
+/// Default fibre attenuation, dB/km (standard single-mode fibre at 1550 nm).
+const DEFAULT_LOSS_DB_PER_KM: f64 = 0.2;
+
+pub(super) fn convert(
+    raw: RawInventory,
+    locator: &Locator<'_>,
+    diags: &mut Vec<Diagnostic>,
+) -> Inventory {
+    let mut cx = Cx { locator, diags };
+    let name = cx.name(&raw.name, "inventory");
+    Inventory {
+        file: locator.file,
+        name: name.value,
+        domains: raw.domains.into_iter().map(|d| cx.domain(d)).collect(),
+        nodes: raw.nodes.into_iter().map(|n| cx.node(n)).collect(),
+        applications: raw
+            .applications
+            .into_iter()
+            .map(|a| cx.application(a))
+            .collect(),
+        qkd_links: raw.qkd_links.into_iter().map(|l| cx.qkd_link(l)).collect(),
+        entanglement_links: raw
+            .entanglement_links
+            .into_iter()
+            .map(|l| cx.entanglement_link(l))
+            .collect(),
+        classical_links: raw
+            .classical_links
+            .into_iter()
+            .map(|l| cx.classical_link(l))
+            .collect(),
+    }
+}
+
+/// An interval a number must fall in; `hi` may be infinite.
+#[derive(Debug, Clone, Copy)]
+struct Range {
+    lo: f64,
+    lo_open: bool,
+    hi: f64,
+    hi_open: bool,
+}
+
+const NON_NEGATIVE: Range = Range::new(0.0, false, f64::INFINITY, true);
+const POSITIVE: Range = Range::new(0.0, true, f64::INFINITY, true);
+const PROBABILITY: Range = Range::new(0.0, true, 1.0, false);
+const QBER: Range = Range::new(0.0, false, 0.5, false);
+/// Werner-state fidelity: 1/4 is the maximally mixed state.
+const FIDELITY: Range = Range::new(0.25, true, 1.0, false);
+const AT_LEAST_ONE: Range = Range::new(1.0, false, f64::INFINITY, true);
+/// Beyond 1/2 the detector labels are simply swapped; such a value is a typo.
+const MISALIGNMENT: Range = Range::new(0.0, true, 0.5, false);
+
+impl Range {
+    const fn new(lo: f64, lo_open: bool, hi: f64, hi_open: bool) -> Self {
+        Range {
+            lo,
+            lo_open,
+            hi,
+            hi_open,
+        }
+    }
+
+    fn contains(self, v: f64) -> bool {
+        let above = if self.lo_open { v > self.lo } else { v >= self.lo };
+        let below = if self.hi_open { v < self.hi } else { v <= self.hi };
+        v.is_finite() && above && below
+    }
+
+    fn describe(self) -> String {
+        let lower = if self.lo_open {
+            format!("greater than {}", self.lo)
+        } else {
+            format!("at least {}", self.lo)
+        };
+        if self.hi.is_infinite() {
+            return lower;
+        }
+        if !self.lo_open && !self.hi_open {
+            return format!("between {} and {}", self.lo, self.hi);
+        }
+        let upper = if self.hi_open {
+            format!("less than {}", self.hi)
+        } else {
+            format!("at most {}", self.hi)
+        };
+        format!("{lower} and {upper}")
+    }
+}
+
+/// The smallest span from `start` that covers every part.
+fn cover(start: Span, parts: &[Span]) -> Span {
+    parts.iter().fold(start, |acc, p| acc.to(*p))
+}
+
+struct Cx<'a, 'b> {
+    locator: &'a Locator<'b>,
+    diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Cx<'_, '_> {
+    fn span<T>(&self, value: &S<T>) -> Span {
+        self.locator.span(&value.referenced)
+    }
+
+    /// The value as written in the file, for messages.
+    fn source(&self, span: Span) -> &str {
+        self.locator
+            .src
+            .text
+            .get(span.start..span.end)
+            .unwrap_or_default()
+    }
+
+    fn string(&self, value: &S<String>) -> Spanned<String> {
+        Spanned::new(value.value.clone(), self.span(value))
+    }
+
+    /// A defining name: reported when blank or padded with whitespace.
+    fn name(&mut self, value: &S<String>, what: &str) -> Spanned<String> {
+        let name = self.string(value);
+        let trimmed = name.value.trim();
+        if trimmed.is_empty() {
+            self.diags.push(
+                Diagnostic::error(codes::NAME, name.span, format!("this {what} has an empty name"))
+                    .label("empty name")
+                    .help(format!("give the {what} a name that intents can refer to")),
+            );
+        } else if trimmed.len() != name.value.len() {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::NAME,
+                    name.span,
+                    format!("the name of this {what} starts or ends with whitespace"),
+                )
+                .label("whitespace inside the quotes")
+                .help(format!("write `{trimmed}`")),
+            );
+        }
+        name
+    }
+
+    /// Checks a number against its range; keeps it as written either way.
+    fn num(&mut self, field: &str, value: &S<f64>, range: Range, help: &str) -> f64 {
+        let v = value.value;
+        if !range.contains(v) {
+            let span = self.span(value);
+            let written = self.source(span).to_string();
+            let (message, label) = if v.is_finite() {
+                (
+                    format!("`{field}` must be {}, got `{written}`", range.describe()),
+                    format!("out of range: must be {}", range.describe()),
+                )
+            } else {
+                (
+                    format!("`{field}` must be a finite number, got `{written}`"),
+                    "not a finite number".to_string(),
+                )
+            };
+            self.diags.push(
+                Diagnostic::error(codes::RANGE, span, message)
+                    .label(label)
+                    .help(help.to_string()),
+            );
+        }
+        v
+    }
+
+    fn opt_num(
+        &mut self,
+        field: &str,
+        value: Option<&S<f64>>,
+        default: f64,
+        range: Range,
+        help: &str,
+    ) -> f64 {
+        value.map_or(default, |v| self.num(field, v, range, help))
+    }
+
+    fn push(&mut self, diag: Diagnostic) {
+        self.diags.push(diag);
+    }
+
+    fn ends(&self, ends: &S<[S<String>; 2]>) -> [Spanned<String>; 2] {
+        ends.value.each_ref().map(|end| self.string(end))
+    }
+
+    fn domain(&mut self, raw: S<RawDomain>) -> Domain {
+        let entry = self.locator.span(&raw.referenced);
+        let d = raw.value;
+        let name = self.name(&d.name, "domain");
+        let operator = self.string(&d.operator);
+        let trust_span = self.span(&d.trust);
+        let trust = match d.trust.value {
+            RawTrust::Trusted => Trust::Trusted,
+            RawTrust::Untrusted => Trust::Untrusted,
+        };
+        Domain {
+            span: cover(entry, &[name.span, operator.span, trust_span]),
+            name,
+            operator: operator.value,
+            trust,
+        }
+    }
+
+    fn node(&mut self, raw: S<RawNode>) -> Node {
+        let entry = self.locator.span(&raw.referenced);
+        let n = raw.value;
+        let name = self.name(&n.name, "node");
+        let domain = self.string(&n.domain);
+        let role_span = self.span(&n.role);
+        let role = Spanned::new(
+            match n.role.value {
+                RawRole::Endpoint => Role::Endpoint,
+                RawRole::TrustedRelay => Role::TrustedRelay,
+                RawRole::UntrustedRelay => Role::UntrustedRelay,
+                RawRole::Repeater => Role::Repeater,
+            },
+            role_span,
+        );
+        let mut parts = vec![name.span, domain.span, role_span];
+        let memory = n.memory.map(|m| {
+            parts.push(self.span(&m));
+            self.memory(m.value, &mut parts)
+        });
+        let agent = n.agent.map(|a| self.agent(a));
+        if let Some(a) = &agent {
+            parts.push(a.span);
+        }
+        Node {
+            span: cover(entry, &parts),
+            name,
+            domain,
+            role,
+            memory,
+            agent,
+        }
+    }
+
+    fn memory(&mut self, m: RawMemory, parts: &mut Vec<Span>) -> Memory {
+        let qubits_span = self.span(&m.qubits);
+        parts.push(qubits_span);
+        parts.push(self.span(&m.coherence_time_s));
+        if m.qubits.value == 0 {
+            self.push(
+                Diagnostic::error(codes::RANGE, qubits_span, "`qubits` must be at least 1, got `0`")
+                    .label("out of range: must be at least 1")
+                    .help("give the number of memory qubits the node can hold at once"),
+            );
+        }
+        let coherence_time_s = self.num(
+            "coherence_time_s",
+            &m.coherence_time_s,
+            POSITIVE,
+            "memory coherence time in seconds (1/e decay of the Werner parameter), e.g. `1.5`",
+        );
+        Memory {
+            qubits: m.qubits.value,
+            coherence_time_s,
+        }
+    }
+
+    fn agent(&mut self, raw: S<String>) -> Spanned<String> {
+        let agent = self.string(&raw);
+        if let Err(problem) = check_agent(&agent.value) {
+            self.push(
+                Diagnostic::error(
+                    codes::AGENT,
+                    agent.span,
+                    format!("agent address `{}` is not `host:port`: {problem}", agent.value),
+                )
+                .label(problem)
+                .help("write the agent's gRPC address as `host:port`, e.g. `10.0.3.7:50051`"),
+            );
+        }
+        agent
+    }
+
+    fn application(&mut self, raw: S<RawApplication>) -> Application {
+        let entry = self.locator.span(&raw.referenced);
+        let a = raw.value;
+        let name = self.name(&a.name, "application");
+        let urn = self.string(&a.urn);
+        let node = self.string(&a.node);
+        Application {
+            span: cover(entry, &[name.span, urn.span, node.span]),
+            name,
+            urn,
+            node,
+        }
+    }
+
+    fn qkd_link(&mut self, raw: S<RawQkdLink>) -> QkdLink {
+        let entry = self.locator.span(&raw.referenced);
+        let l = raw.value;
+        let name = self.name(&l.name, "link");
+        let mut parts = vec![name.span, self.span(&l.ends), self.span(&l.length_km)];
+        let ends = self.ends(&l.ends);
+        let length_km = self.num("length_km", &l.length_km, NON_NEGATIVE, HELP_LENGTH);
+        let loss_db_per_km = self.opt_num(
+            "loss_db_per_km",
+            l.loss_db_per_km.as_ref(),
+            DEFAULT_LOSS_DB_PER_KM,
+            NON_NEGATIVE,
+            HELP_LOSS,
+        );
+        let extra_loss_db = self.opt_num(
+            "extra_loss_db",
+            l.extra_loss_db.as_ref(),
+            0.0,
+            NON_NEGATIVE,
+            HELP_EXTRA_LOSS,
+        );
+        let qber_span = self.span(&l.qber);
+        let qber_help = qber_help(l.qber.value);
+        let qber = Spanned::new(self.num("qber", &l.qber, QBER, &qber_help), qber_span);
+        parts.push(qber_span);
+        for v in [&l.loss_db_per_km, &l.extra_loss_db, &l.skr_bps, &l.derating]
+            .into_iter()
+            .flatten()
+        {
+            parts.push(self.span(v));
+        }
+        if let Some(p) = &l.protocol {
+            parts.push(self.span(p));
+        }
+        if let Some(p) = &l.params {
+            parts.push(self.span(p));
+        }
+        let key_rate = self.key_rate(&name, &l);
+        let classical_path = self.classical_path(l.classical_path, &mut parts);
+        QkdLink {
+            span: cover(entry, &parts),
+            name,
+            ends,
+            length_km,
+            loss_db_per_km,
+            extra_loss_db,
+            key_rate,
+            qber,
+            classical_path,
+        }
+    }
+
+    fn key_rate(&mut self, name: &Spanned<String>, l: &RawQkdLink) -> KeyRate {
+        match (&l.skr_bps, &l.protocol) {
+            (Some(skr), None) => {
+                let skr_span = self.span(skr);
+                for (field, span) in [
+                    ("params", l.params.as_ref().map(|p| self.span(p))),
+                    ("derating", l.derating.as_ref().map(|d| self.span(d))),
+                ] {
+                    if let Some(span) = span {
+                        self.push(
+                            Diagnostic::error(
+                                codes::RATE_SOURCE,
+                                span,
+                                format!(
+                                    "`{field}` of QKD link `{}` only applies to a rate computed \
+                                     by `protocol`, but the link gives a measured `skr_bps`",
+                                    name.value
+                                ),
+                            )
+                            .label(format!("`{field}` without `protocol`"))
+                            .related(skr_span, "measured rate given here")
+                            .help(format!(
+                                "remove `{field}`, or replace `skr_bps` by `protocol: decoy-bb84`"
+                            )),
+                        );
+                    }
+                }
+                let v = self.num("skr_bps", skr, POSITIVE, HELP_SKR);
+                KeyRate::Measured(Spanned::new(v, skr_span))
+            }
+            (None, Some(protocol)) => {
+                let span = self.span(protocol);
+                let RawProtocol::DecoyBb84 = protocol.value;
+                let raw_params = l.params.as_ref().map(|p| &p.value);
+                let params = self.decoy_params(raw_params);
+                let derating = self.opt_num(
+                    "derating",
+                    l.derating.as_ref(),
+                    1.0,
+                    AT_LEAST_ONE,
+                    "the ideal rate is divided by `derating`; field systems deliver 10–20× less \
+                     than the asymptotic formula, so `derating: 15` is typical, and 1 means ideal",
+                );
+                KeyRate::Protocol {
+                    params,
+                    derating,
+                    span,
+                }
+            }
+            (Some(skr), Some(protocol)) => {
+                let skr_span = self.span(skr);
+                self.push(
+                    Diagnostic::error(
+                        codes::RATE_SOURCE,
+                        self.span(protocol),
+                        format!(
+                            "QKD link `{}` gives both a measured `skr_bps` and a `protocol`",
+                            name.value
+                        ),
+                    )
+                    .label("second source of the key rate")
+                    .related(skr_span, "measured rate given here")
+                    .help(
+                        "keep `skr_bps` for a rate measured on the deployed system, or \
+                         `protocol: decoy-bb84` to compute it from the fibre — not both",
+                    ),
+                );
+                let v = self.num("skr_bps", skr, POSITIVE, HELP_SKR);
+                KeyRate::Measured(Spanned::new(v, skr_span))
+            }
+            (None, None) => {
+                self.push(
+                    Diagnostic::error(
+                        codes::RATE_SOURCE,
+                        name.span,
+                        format!("QKD link `{}` has no key rate", name.value),
+                    )
+                    .label("neither `skr_bps` nor `protocol`")
+                    .help(
+                        "add `skr_bps: 120000` (secret key rate measured on the system, bit/s) \
+                         or `protocol: decoy-bb84` (computed from the fibre; add `derating: 15` \
+                         for a field system)",
+                    ),
+                );
+                KeyRate::Measured(Spanned::new(0.0, name.span))
+            }
+        }
+    }
+
+    fn decoy_params(&mut self, raw: Option<&RawDecoyBb84>) -> DecoyBb84 {
+        let d = DecoyBb84::default();
+        let Some(p) = raw else {
+            return d;
+        };
+        DecoyBb84 {
+            pulse_rate_hz: self.opt_num(
+                "pulse_rate_hz",
+                p.pulse_rate_hz.as_ref(),
+                d.pulse_rate_hz,
+                POSITIVE,
+                "source clock rate in pulses per second, e.g. `1e9` for 1 GHz",
+            ),
+            mean_photon_number: self.opt_num(
+                "mean_photon_number",
+                p.mean_photon_number.as_ref(),
+                d.mean_photon_number,
+                POSITIVE,
+                "mean photon number μ of the signal state, typically `0.5`",
+            ),
+            detector_efficiency: self.opt_num(
+                "detector_efficiency",
+                p.detector_efficiency.as_ref(),
+                d.detector_efficiency,
+                PROBABILITY,
+                "a probability: 20 % is `0.2`",
+            ),
+            dark_count_yield: self.opt_num(
+                "dark_count_yield",
+                p.dark_count_yield.as_ref(),
+                d.dark_count_yield,
+                PROBABILITY,
+                "dark-count probability per pulse, typically `1e-6`",
+            ),
+            misalignment: self.opt_num(
+                "misalignment",
+                p.misalignment.as_ref(),
+                d.misalignment,
+                MISALIGNMENT,
+                "probability that a photon hits the wrong detector: 1 % is `0.01`",
+            ),
+            ec_inefficiency: self.opt_num(
+                "ec_inefficiency",
+                p.ec_inefficiency.as_ref(),
+                d.ec_inefficiency,
+                AT_LEAST_ONE,
+                "error-correction leakage relative to the Shannon limit; 1 is ideal, \
+                 `1.16` is typical",
+            ),
+            sifting: self.opt_num(
+                "sifting",
+                p.sifting.as_ref(),
+                d.sifting,
+                PROBABILITY,
+                "fraction of detections kept after basis sifting, e.g. `0.9` for efficient BB84",
+            ),
+        }
+    }
+
+    fn entanglement_link(&mut self, raw: S<RawEntanglementLink>) -> EntanglementLink {
+        let entry = self.locator.span(&raw.referenced);
+        let l = raw.value;
+        let name = self.name(&l.name, "link");
+        let mut parts = vec![name.span, self.span(&l.ends), self.span(&l.length_km)];
+        let ends = self.ends(&l.ends);
+        let length_km = self.num("length_km", &l.length_km, NON_NEGATIVE, HELP_LENGTH);
+        let loss_db_per_km = self.opt_num(
+            "loss_db_per_km",
+            l.loss_db_per_km.as_ref(),
+            DEFAULT_LOSS_DB_PER_KM,
+            NON_NEGATIVE,
+            HELP_LOSS,
+        );
+        let fidelity_span = self.span(&l.fidelity);
+        parts.push(fidelity_span);
+        let fidelity = Spanned::new(
+            self.num(
+                "fidelity",
+                &l.fidelity,
+                FIDELITY,
+                "fidelity of the elementary pairs: above 0.25 (a fully mixed state) and at most \
+                 1 (perfect); deployed links reach 0.9–0.99",
+            ),
+            fidelity_span,
+        );
+        for v in [&l.loss_db_per_km, &l.pair_rate_hz, &l.efficiency]
+            .into_iter()
+            .flatten()
+        {
+            parts.push(self.span(v));
+        }
+        let pair_rate = self.pair_rate(&name, &l);
+        let classical_path = self.classical_path(l.classical_path, &mut parts);
+        EntanglementLink {
+            span: cover(entry, &parts),
+            name,
+            ends,
+            length_km,
+            loss_db_per_km,
+            pair_rate,
+            fidelity,
+            classical_path,
+        }
+    }
+
+    fn pair_rate(&mut self, name: &Spanned<String>, l: &RawEntanglementLink) -> PairRate {
+        const HELP_RATE: &str = "heralded elementary pairs per second measured on the link; \
+                                 must be greater than 0";
+        const HELP_EFFICIENCY: &str = "emission × detection efficiency per side, a \
+                                       probability: 50 % is `0.5`";
+        match (&l.pair_rate_hz, &l.efficiency) {
+            (Some(rate), None) => {
+                let v = self.num("pair_rate_hz", rate, POSITIVE, HELP_RATE);
+                PairRate::Measured(Spanned::new(v, self.span(rate)))
+            }
+            (None, Some(eff)) => PairRate::Physical {
+                efficiency: self.num("efficiency", eff, PROBABILITY, HELP_EFFICIENCY),
+                span: self.span(eff),
+            },
+            (Some(rate), Some(eff)) => {
+                let rate_span = self.span(rate);
+                self.push(
+                    Diagnostic::error(
+                        codes::RATE_SOURCE,
+                        self.span(eff),
+                        format!(
+                            "entanglement link `{}` gives both a measured `pair_rate_hz` and an \
+                             `efficiency`",
+                            name.value
+                        ),
+                    )
+                    .label("second source of the pair rate")
+                    .related(rate_span, "measured rate given here")
+                    .help(
+                        "keep `pair_rate_hz` for a rate measured on the link, or `efficiency` \
+                         to compute it from the fibre — not both",
+                    ),
+                );
+                let v = self.num("pair_rate_hz", rate, POSITIVE, HELP_RATE);
+                PairRate::Measured(Spanned::new(v, rate_span))
+            }
+            (None, None) => {
+                self.push(
+                    Diagnostic::error(
+                        codes::RATE_SOURCE,
+                        name.span,
+                        format!("entanglement link `{}` has no pair rate", name.value),
+                    )
+                    .label("neither `pair_rate_hz` nor `efficiency`")
+                    .help(
+                        "add `pair_rate_hz: 800` (heralded pairs per second, measured) or \
+                         `efficiency: 0.5` (emission × detection efficiency per side, computed \
+                         from the fibre)",
+                    ),
+                );
+                PairRate::Measured(Spanned::new(0.0, name.span))
+            }
+        }
+    }
+
+    /// The entries of a `classical_path`; a missing path is empty and reported by
+    /// `validate`, which knows the classical links and can suggest one.
+    fn classical_path(
+        &self,
+        raw: Option<S<Vec<S<String>>>>,
+        parts: &mut Vec<Span>,
+    ) -> Vec<Spanned<String>> {
+        let Some(path) = raw else {
+            return Vec::new();
+        };
+        parts.push(self.span(&path));
+        let entries: Vec<_> = path.value.iter().map(|e| self.string(e)).collect();
+        parts.extend(entries.iter().map(|e| e.span));
+        entries
+    }
+
+    fn classical_link(&mut self, raw: S<RawClassicalLink>) -> ClassicalLink {
+        let entry = self.locator.span(&raw.referenced);
+        let l = raw.value;
+        let name = self.name(&l.name, "link");
+        let parts = [
+            name.span,
+            self.span(&l.ends),
+            self.span(&l.bandwidth_bps),
+            self.span(&l.latency_ms),
+        ];
+        let ends = self.ends(&l.ends);
+        let bandwidth_bps = self.num(
+            "bandwidth_bps",
+            &l.bandwidth_bps,
+            POSITIVE,
+            "capacity reserved for strata's classical traffic in bit/s, e.g. `1e9` for 1 Gbit/s",
+        );
+        let latency_ms = self.num(
+            "latency_ms",
+            &l.latency_ms,
+            NON_NEGATIVE,
+            "one-way latency in milliseconds; fibre adds about 0.005 ms per km",
+        );
+        ClassicalLink {
+            span: cover(entry, &parts),
+            name,
+            ends,
+            bandwidth_bps,
+            latency_ms,
+        }
+    }
+}
+
+const HELP_LENGTH: &str = "fibre length in km, 0 or more (0 for co-located equipment)";
+const HELP_LOSS: &str =
+    "fibre attenuation in dB/km, 0 or more: 0.2 for new fibre, 0.25–0.5 for deployed metro fibre";
+const HELP_EXTRA_LOSS: &str =
+    "fixed losses (connectors, splices, optical switches) in dB, 0 or more";
+const HELP_SKR: &str = "secret key rate measured on the deployed system, in bit/s, greater than \
+                        0; remove the link if it delivers no key";
+
+fn qber_help(v: f64) -> String {
+    if v > 1.0 && v <= 50.0 {
+        format!(
+            "QBER is a fraction, not a percentage: {v} % is `{}`",
+            v / 100.0
+        )
+    } else {
+        "quantum bit error rate as a fraction: 2 % is `0.02`; BB84 yields no key above 0.11"
+            .to_string()
+    }
+}
+
+/// Why an agent address is not `host:port`, if it is not.
+fn check_agent(addr: &str) -> Result<(), &'static str> {
+    let Some((host, port)) = addr.rsplit_once(':') else {
+        return Err("no `:port`");
+    };
+    if host.is_empty() || host == "[]" {
+        return Err("no host");
+    }
+    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("whitespace in the host");
+    }
+    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
+        return Err("an IPv6 host must be in brackets, e.g. `[fd00::7]:50051`");
+    }
+    match port.parse::<u16>() {
+        Ok(0) | Err(_) => Err("the port must be a number from 1 to 65535"),
+        Ok(_) => Ok(()),
+    }
+}

@@ -1,0 +1,208 @@
+//! YAML text → [`Inventory`] plus diagnostics: runs serde-saphyr over the [`raw`] wire
+//! structs, turns a YAML or type error into one `strata::inventory-syntax` diagnostic at
+//! its line and column, then hands the raw tree to [`convert`] (values and ranges) and
+//! [`validate`] (names, references, topology). Never panics, whatever the input.
+//!
+//! [`raw`]: super::raw
+//! [`convert`]: super::convert
+//! [`validate`]: super::validate
+
+use super::codes::SYNTAX;
+use super::convert;
+use super::model::Inventory;
+use super::raw::RawInventory;
+use super::validate;
+use serde_saphyr::{Error as YamlError, MessageFormatter, UserMessageFormatter};
+use strata_grammar::diag::did_you_mean;
+use strata_grammar::{Diagnostic, FileId, SourceFile, Span};
+
+/// Reads an inventory. Returns `None` only when the YAML cannot be turned into an inventory
+/// at all; every problem found is in the diagnostics.
+pub fn load(file: FileId, text: &str) -> (Option<Inventory>, Vec<Diagnostic>) {
+    let src = SourceFile::new("", text);
+    let options = serde_saphyr::options! { with_snippet: false };
+    let raw: RawInventory = match serde_saphyr::from_str_with_options(text, options) {
+        Ok(raw) => raw,
+        Err(err) => return (None, vec![syntax_diagnostic(&err, &src, file)]),
+    };
+    let mut diags = Vec::new();
+    let inventory = convert::convert(raw, &Locator { file, src: &src }, &mut diags);
+    validate::validate(&inventory, text, &mut diags);
+    (Some(inventory), diags)
+}
+
+/// Turns serde-saphyr locations into our byte-range [`Span`]s.
+pub(super) struct Locator<'a> {
+    pub file: FileId,
+    pub src: &'a SourceFile,
+}
+
+impl Locator<'_> {
+    /// The span of a located YAML value: its bytes when serde-saphyr knows them, else one
+    /// character at its line and column; the start of the file when the location is unknown.
+    pub fn span(&self, loc: &serde_saphyr::Location) -> Span {
+        let text = &self.src.text;
+        if loc.line() == 0 {
+            return Span::new(self.file, 0, 0);
+        }
+        let (start, end) = match (loc.span().byte_offset(), loc.span().byte_len()) {
+            (Some(off), Some(len)) => {
+                let start = clamp(text, usize::try_from(off).unwrap_or(usize::MAX));
+                let end = clamp(text, start.saturating_add(usize::try_from(len).unwrap_or(0)));
+                (start, end)
+            }
+            _ => {
+                let line = usize::try_from(loc.line()).unwrap_or(usize::MAX);
+                let col = usize::try_from(loc.column()).unwrap_or(usize::MAX);
+                let start = clamp(text, self.src.offset_of(line, col));
+                let end = text[start..]
+                    .chars()
+                    .next()
+                    .filter(|c| *c != '\n')
+                    .map_or(start, |c| start + c.len_utf8());
+                (start, end)
+            }
+        };
+        Span::new(self.file, start, end)
+    }
+}
+
+/// `offset` moved down to the text's length and to a character boundary.
+fn clamp(text: &str, offset: usize) -> usize {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    offset
+}
+
+/// One diagnostic for a document serde-saphyr could not read into the wire structs.
+fn syntax_diagnostic(err: &YamlError, src: &SourceFile, file: FileId) -> Diagnostic {
+    let locator = Locator { file, src };
+    let span = err
+        .location()
+        .map_or(Span::new(file, 0, 0), |loc| locator.span(&loc));
+    let err = innermost(err);
+    if is_blank(&src.text) {
+        return Diagnostic::error(SYNTAX, span, "the inventory is empty")
+            .label("nothing here")
+            .help(
+                "an inventory is a YAML mapping with `name`, `domains`, `nodes`, `applications`, \
+                 `qkd_links`, `entanglement_links` and `classical_links`; see docs/inventory.md",
+            );
+    }
+    let message = sanitize(&UserMessageFormatter.format_message(err));
+    let (label, help) = explain(err);
+    let diag = Diagnostic::error(SYNTAX, span, message).label(label);
+    match help {
+        Some(help) => diag.help(help),
+        None => diag,
+    }
+}
+
+/// The error an alias or snippet wrapper is about.
+fn innermost(err: &YamlError) -> &YamlError {
+    match err {
+        YamlError::AliasError { error, .. } => innermost(error),
+        YamlError::WithSnippet { error, .. } => innermost(error),
+        other => other,
+    }
+}
+
+/// A label and, where a fix is known, a help line for a deserialisation error.
+fn explain(err: &YamlError) -> (&'static str, Option<String>) {
+    match err {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
+            let help = match did_you_mean(field, expected.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None if expected.is_empty() => "remove this field".to_string(),
+                None => format!("fields allowed here: {}", expected.join(", ")),
+            };
+            ("unknown field", Some(help))
+        }
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            let help = match did_you_mean(variant, expected.iter().copied()) {
+                Some(close) => format!("did you mean `{close}`?"),
+                None => format!("write one of: {}", expected.join(", ")),
+            };
+            ("unknown value", Some(help))
+        }
+        YamlError::SerdeMissingField { field, .. } => (
+            "this entry is incomplete",
+            Some(format!("add `{field}: …` to this entry (see docs/inventory.md)")),
+        ),
+        YamlError::SerdeInvalidLength { .. } => (
+            "wrong number of items",
+            Some("a link has exactly two ends, e.g. `ends: [Norte, Quintin]`".to_string()),
+        ),
+        YamlError::InvalidScalar { ty, .. } => ("not a valid value", Some(scalar_help(ty))),
+        YamlError::NullIntoString { .. } => (
+            "no value given",
+            Some("write a value after the colon, or remove the field".to_string()),
+        ),
+        YamlError::DuplicateMappingKey { .. } => (
+            "given twice",
+            Some("each field may appear once per entry; remove one of them".to_string()),
+        ),
+        YamlError::Unexpected { expected, .. } => {
+            ("unexpected here", Some(structure_help(expected).to_string()))
+        }
+        YamlError::SerdeInvalidType { .. } => ("wrong type", None),
+        YamlError::MultipleDocuments { .. } => (
+            "second document",
+            Some("an inventory is one YAML document; remove the `---` separator".to_string()),
+        ),
+        YamlError::Budget { .. } => (
+            "limit reached here",
+            Some("the file is larger or more deeply nested than any inventory needs".to_string()),
+        ),
+        _ => ("here", None),
+    }
+}
+
+fn scalar_help(ty: &str) -> String {
+    match ty {
+        "f64" | "f32" => "expected a finite number such as `12.5` or `3e5` \
+                          (no units, no `_` digit separators)"
+            .to_string(),
+        "u32" | "u64" | "usize" => "expected a whole number such as `50`".to_string(),
+        other => format!("expected a value of type {other}"),
+    }
+}
+
+fn structure_help(expected: &str) -> &'static str {
+    if expected.contains("mapping") {
+        "expected a mapping here: `key: value` lines, or `{ key: value, … }`"
+    } else if expected.contains("sequence") {
+        "expected a list here: `- item` lines, or `[a, b]`"
+    } else if expected.contains("string") || expected.contains("scalar") {
+        "expected a single value here, such as a name"
+    } else {
+        "check the indentation and the structure against docs/inventory.md"
+    }
+}
+
+/// True when the text holds no YAML content: only whitespace and comments.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim_start_matches('\u{feff}').trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
+}
+
+/// Messages may quote input text; keep control characters out of the terminal.
+fn sanitize(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    for c in message.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}

@@ -1,0 +1,157 @@
+//! The wire format of `network.yaml`: serde structs that mirror the file exactly, with the
+//! source location of every value a diagnostic may point at. Nothing here is checked beyond
+//! what serde checks (field names, types, enum spellings); `convert` turns these into the
+//! model and reports out-of-range values. The reference for operators is
+//! `docs/inventory.md` — keep the two in step.
+
+use serde::Deserialize;
+use serde_saphyr::Spanned as S;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawInventory {
+    pub name: S<String>,
+    #[serde(default)]
+    pub domains: Vec<S<RawDomain>>,
+    #[serde(default)]
+    pub nodes: Vec<S<RawNode>>,
+    #[serde(default)]
+    pub applications: Vec<S<RawApplication>>,
+    #[serde(default)]
+    pub qkd_links: Vec<S<RawQkdLink>>,
+    #[serde(default)]
+    pub entanglement_links: Vec<S<RawEntanglementLink>>,
+    #[serde(default)]
+    pub classical_links: Vec<S<RawClassicalLink>>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawTrust {
+    Trusted,
+    Untrusted,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDomain {
+    pub name: S<String>,
+    pub operator: S<String>,
+    pub trust: S<RawTrust>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawRole {
+    Endpoint,
+    TrustedRelay,
+    UntrustedRelay,
+    Repeater,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMemory {
+    pub qubits: S<u32>,
+    pub coherence_time_s: S<f64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawNode {
+    pub name: S<String>,
+    pub domain: S<String>,
+    pub role: S<RawRole>,
+    #[serde(default)]
+    pub memory: Option<S<RawMemory>>,
+    #[serde(default)]
+    pub agent: Option<S<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawApplication {
+    pub name: S<String>,
+    pub urn: S<String>,
+    pub node: S<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub(super) enum RawProtocol {
+    #[serde(rename = "decoy-bb84")]
+    DecoyBb84,
+}
+
+/// Decoy-state BB84 parameters; every field defaults to `DecoyBb84::default()`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDecoyBb84 {
+    #[serde(default)]
+    pub pulse_rate_hz: Option<S<f64>>,
+    #[serde(default)]
+    pub mean_photon_number: Option<S<f64>>,
+    #[serde(default)]
+    pub detector_efficiency: Option<S<f64>>,
+    #[serde(default)]
+    pub dark_count_yield: Option<S<f64>>,
+    #[serde(default)]
+    pub misalignment: Option<S<f64>>,
+    #[serde(default)]
+    pub ec_inefficiency: Option<S<f64>>,
+    #[serde(default)]
+    pub sifting: Option<S<f64>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawQkdLink {
+    pub name: S<String>,
+    pub ends: S<[S<String>; 2]>,
+    pub length_km: S<f64>,
+    #[serde(default)]
+    pub loss_db_per_km: Option<S<f64>>,
+    #[serde(default)]
+    pub extra_loss_db: Option<S<f64>>,
+    /// Measured secret key rate (bit/s); excludes `protocol`.
+    #[serde(default)]
+    pub skr_bps: Option<S<f64>>,
+    /// Rate from physics; excludes `skr_bps`.
+    #[serde(default)]
+    pub protocol: Option<S<RawProtocol>>,
+    #[serde(default)]
+    pub params: Option<S<RawDecoyBb84>>,
+    #[serde(default)]
+    pub derating: Option<S<f64>>,
+    pub qber: S<f64>,
+    #[serde(default)]
+    pub classical_path: Option<S<Vec<S<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawEntanglementLink {
+    pub name: S<String>,
+    pub ends: S<[S<String>; 2]>,
+    pub length_km: S<f64>,
+    #[serde(default)]
+    pub loss_db_per_km: Option<S<f64>>,
+    /// Measured heralded pair rate (pairs/s); excludes `efficiency`.
+    #[serde(default)]
+    pub pair_rate_hz: Option<S<f64>>,
+    /// Emission × detection efficiency per side for the physical model; excludes
+    /// `pair_rate_hz`.
+    #[serde(default)]
+    pub efficiency: Option<S<f64>>,
+    pub fidelity: S<f64>,
+    #[serde(default)]
+    pub classical_path: Option<S<Vec<S<String>>>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawClassicalLink {
+    pub name: S<String>,
+    pub ends: S<[S<String>; 2]>,
+    pub bandwidth_bps: S<f64>,
+    pub latency_ms: S<f64>,
+}

@@ -1,0 +1,186 @@
+//! Turns diagnostics into what people and machines read: miette's annotated snippets for
+//! terminals, or one JSON object per diagnostic with file, line and column.
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use serde::Serialize;
+use std::fmt;
+use std::io::IsTerminal;
+use strata_grammar::{Diagnostic, Severity, Sources, Span};
+
+/// A diagnostic bound to its source text, in the shape miette renders.
+#[derive(Debug)]
+struct Report {
+    diag: Diagnostic,
+    source: NamedSource<String>,
+    labels: Vec<LabeledSpan>,
+    elsewhere: Vec<Report>,
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Report {}
+
+impl miette::Diagnostic for Report {
+    fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        Some(Box::new(self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
+        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+        Some(&self.source)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        Some(Box::new(self.labels.iter().cloned()))
+    }
+    fn related<'a>(&'a self) -> Option<Box<dyn Iterator<Item = &'a dyn miette::Diagnostic> + 'a>> {
+        if self.elsewhere.is_empty() {
+            return None;
+        }
+        Some(Box::new(self.elsewhere.iter().map(|r| r as &dyn miette::Diagnostic)))
+    }
+}
+
+fn source_span(sources: &Sources, span: Span) -> SourceSpan {
+    let len = sources.get(span.file).text.len();
+    let start = span.start.min(len);
+    SourceSpan::new(start.into(), span.end.clamp(start, len) - start)
+}
+
+fn report(sources: &Sources, diag: &Diagnostic) -> Report {
+    let file = sources.get(diag.span.file);
+    let mut labels = vec![LabeledSpan::new_primary_with_span(
+        Some(diag.label.clone()).filter(|l| !l.is_empty()),
+        source_span(sources, diag.span),
+    )];
+    let mut elsewhere = Vec::new();
+    for rel in &diag.related {
+        if rel.span.file == diag.span.file {
+            labels.push(LabeledSpan::new_with_span(Some(rel.message.clone()), source_span(sources, rel.span)));
+        } else {
+            let other = sources.get(rel.span.file);
+            let note = Diagnostic {
+                code: diag.code,
+                severity: diag.severity,
+                message: rel.message.clone(),
+                span: rel.span,
+                label: rel.message.clone(),
+                related: Vec::new(),
+                help: None,
+            };
+            elsewhere.push(Report {
+                labels: vec![LabeledSpan::new_primary_with_span(Some(rel.message.clone()), source_span(sources, rel.span))],
+                diag: note,
+                source: NamedSource::new(other.name.clone(), other.text.clone()),
+                elsewhere: Vec::new(),
+            });
+        }
+    }
+    Report {
+        diag: diag.clone(),
+        source: NamedSource::new(file.name.clone(), file.text.clone()),
+        labels,
+        elsewhere,
+    }
+}
+
+/// Renders diagnostics for a terminal (colour only when stderr is one).
+pub fn human(sources: &Sources, diags: &[Diagnostic]) -> String {
+    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    for d in diags {
+        let r = report(sources, d);
+        if handler.render_report(&mut out, &r).is_err() {
+            out.push_str(&format!("{}: {}\n", d.code, d.message));
+        }
+    }
+    out
+}
+
+#[derive(Serialize)]
+pub struct JsonLabel {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
+/// A diagnostic as machines read it.
+#[derive(Serialize)]
+pub struct JsonDiagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub end_line: usize,
+    pub end_column: usize,
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub label: String,
+    pub help: Option<String>,
+    pub related: Vec<JsonLabel>,
+}
+
+pub fn json(sources: &Sources, diags: &[Diagnostic]) -> Vec<JsonDiagnostic> {
+    diags
+        .iter()
+        .map(|d| {
+            let file = sources.get(d.span.file);
+            let (line, column) = file.line_col(d.span.start);
+            let (end_line, end_column) = file.line_col(d.span.end);
+            JsonDiagnostic {
+                file: file.name.clone(),
+                line,
+                column,
+                end_line,
+                end_column,
+                code: d.code,
+                severity: d.severity,
+                message: d.message.clone(),
+                label: d.label.clone(),
+                help: d.help.clone(),
+                related: d
+                    .related
+                    .iter()
+                    .map(|r| {
+                        let f = sources.get(r.span.file);
+                        let (line, column) = f.line_col(r.span.start);
+                        JsonLabel {
+                            file: f.name.clone(),
+                            line,
+                            column,
+                            message: r.message.clone(),
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect()
+}
+
+/// Orders diagnostics by file, position and code so output never depends on check order.
+pub fn sort(sources: &Sources, diags: &mut [Diagnostic]) {
+    diags.sort_by(|a, b| {
+        let fa = &sources.get(a.span.file).name;
+        let fb = &sources.get(b.span.file).name;
+        fa.cmp(fb)
+            .then(a.span.start.cmp(&b.span.start))
+            .then(a.code.cmp(b.code))
+            .then(a.message.cmp(&b.message))
+    });
+}
