@@ -19,6 +19,7 @@ struct Cli {
 enum Command {
     Check(cmd::check::Args),
     Fmt(cmd::fmt::Args),
+    Compile(cmd::compile::Args),
 }
 
 /// What a subcommand tells `main` about how it went.
@@ -36,6 +37,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(args) => args.run(),
         Command::Fmt(args) => args.run(),
+        Command::Compile(args) => args.run(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -4,6 +4,9 @@
 //! Invariant: the compiler does no network or file IO; callers hand in source texts.
 
 pub mod check;
+pub mod compile;
+pub mod config;
 pub mod frontend;
 pub mod inventory;
 pub mod physics;
+pub mod topology;

@@ -76,8 +76,8 @@ fn layout_block(
     source: &str,
     lines: &mut Vec<Line>,
 ) {
-    let header_end = open_brace(source, block_name.span.end, span.end)
-        .map_or(block_name.span.end, |b| b + 1);
+    let header_end =
+        open_brace(source, block_name.span.end, span.end).map_or(block_name.span.end, |b| b + 1);
     lines.push(Line {
         text: format!("{keyword} {} {{", name(block_name)),
         indented: false,
@@ -140,7 +140,10 @@ fn line_clauses(clauses: &[Clause]) -> String {
         if n > 0 {
             let service_then_between = matches!(
                 (&clauses[n - 1].kind, &c.kind),
-                (ClauseKind::Keys(_) | ClauseKind::Pairs, ClauseKind::Between(..))
+                (
+                    ClauseKind::Keys(_) | ClauseKind::Pairs,
+                    ClauseKind::Between(..)
+                )
             );
             out.push_str(if service_then_between { " " } else { ", " });
         }
@@ -220,7 +223,11 @@ fn selector(sel: &Selector) -> String {
 }
 
 fn name(n: &Name) -> String {
-    if n.quoted { quote(&n.text) } else { n.text.clone() }
+    if n.quoted {
+        quote(&n.text)
+    } else {
+        n.text.clone()
+    }
 }
 
 fn quote(s: &str) -> String {

@@ -220,7 +220,7 @@ struct Builder {
 impl Builder {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + s.end())
+        Span::new(self.file, self.offset + s.start(), self.offset + code_end(pair))
     }
 
     fn item(&self, pair: Pair<Rule>) -> Option<Item> {
@@ -444,6 +444,34 @@ impl Builder {
             name: name.expect("target has a name"),
         }
     }
+}
+
+/// Where `pair`'s code ends. pest skips whitespace and comments before every element of a
+/// sequence, so a rule ending in a `?` or `*` that matched nothing (`keys` without a size,
+/// a one-clause `intent x: ...`, `intents a`) would otherwise stretch over the blank lines
+/// and comments after it.
+fn code_end(pair: &Pair<Rule>) -> usize {
+    let end = pair.as_span().end();
+    let Some(last) = pair.clone().into_inner().last() else {
+        return end;
+    };
+    let inner_end = code_end(&last);
+    match pair.get_input().get(inner_end..end) {
+        Some(gap) if only_whitespace_and_comments(gap) => inner_end,
+        _ => end,
+    }
+}
+
+fn only_whitespace_and_comments(text: &str) -> bool {
+    let mut in_comment = false;
+    text.chars().all(|c| {
+        match c {
+            '\n' => in_comment = false,
+            '#' => in_comment = true,
+            _ => {}
+        }
+        in_comment || matches!(c, ' ' | '\t' | '\r' | '\n' | '\u{feff}')
+    })
 }
 
 fn unescape(s: &str) -> String {

@@ -10,17 +10,30 @@ use strata_grammar::{FileId, parse};
 #[track_caller]
 fn fmt(src: &str) -> String {
     let (unit, diags) = parse(FileId(0), src);
-    assert!(diags.is_empty(), "input does not parse cleanly: {diags:#?}\n{src}");
+    assert!(
+        diags.is_empty(),
+        "input does not parse cleanly: {diags:#?}\n{src}"
+    );
     let out = format(&unit, src);
     let (again, diags) = parse(FileId(0), &out);
-    assert!(diags.is_empty(), "formatted text does not parse: {diags:#?}\n{out}");
+    assert!(
+        diags.is_empty(),
+        "formatted text does not parse: {diags:#?}\n{out}"
+    );
     if let Some(diff) = syntax_difference(&unit, &again) {
         panic!("formatting changed the syntax tree: {diff}\n--- formatted:\n{out}");
     }
     let comments = |u: &strata_grammar::ast::SourceUnit| -> Vec<String> {
-        u.comments.iter().map(|c| c.text.trim_end().to_string()).collect()
+        u.comments
+            .iter()
+            .map(|c| c.text.trim_end().to_string())
+            .collect()
     };
-    assert_eq!(comments(&unit), comments(&again), "comments lost or reordered\n{out}");
+    assert_eq!(
+        comments(&unit),
+        comments(&again),
+        "comments lost or reordered\n{out}"
+    );
     assert_eq!(format(&again, &out), out, "formatting is not a fixed point");
     out
 }
@@ -123,7 +136,10 @@ fn selectors_and_targets() {
 #[test]
 fn use_paths_are_re_escaped() {
     let src = r#"use   network "dir\\with \"quotes\".yaml""#;
-    assert_eq!(fmt(src), "use network \"dir\\\\with \\\"quotes\\\".yaml\"\n");
+    assert_eq!(
+        fmt(src),
+        "use network \"dir\\\\with \\\"quotes\\\".yaml\"\n"
+    );
 }
 
 #[test]
@@ -204,20 +220,30 @@ fn comments_at_the_end_of_the_file_stay_at_the_end() {
     let src = "intent a: keys between A and B\n# tail\n";
     assert_eq!(fmt(src), "intent a: keys between A and B\n# tail\n");
     let src = "intent a: keys between A and B\n\n\n# tail\n\n# tail 2";
-    assert_eq!(fmt(src), "intent a: keys between A and B\n\n# tail\n\n# tail 2\n");
+    assert_eq!(
+        fmt(src),
+        "intent a: keys between A and B\n\n# tail\n\n# tail 2\n"
+    );
     let src = "policy p { applies to all # all\n}\n\n# tail";
-    assert_eq!(fmt(src), "policy p {\n    applies to all  # all\n}\n\n# tail\n");
+    assert_eq!(
+        fmt(src),
+        "policy p {\n    applies to all  # all\n}\n\n# tail\n"
+    );
 }
 
 #[test]
 fn hash_signs_inside_strings_are_not_comments() {
     let src = "intent \"a#1\": keys between \"#b\" and C # real\n";
-    assert_eq!(fmt(src), "intent \"a#1\": keys between \"#b\" and C  # real\n");
+    assert_eq!(
+        fmt(src),
+        "intent \"a#1\": keys between \"#b\" and C  # real\n"
+    );
 }
 
 #[test]
 fn crlf_tabs_and_byte_order_mark() {
-    let src = "\u{feff}# top\r\n\r\nintent a {\r\n\tkeys of 8 bits\t# k\r\n\tbetween A and B\r\n}\r\n";
+    let src =
+        "\u{feff}# top\r\n\r\nintent a {\r\n\tkeys of 8 bits\t# k\r\n\tbetween A and B\r\n}\r\n";
     assert_eq!(
         fmt(src),
         "# top\n\nintent a {\n    keys of 8 bits  # k\n    between A and B\n}\n"

@@ -1,6 +1,7 @@
 //! One module per subcommand; each has an `Args` struct with a `run` method.
 
 pub mod check;
+pub mod compile;
 pub mod fmt;
 
 use std::path::Path;
@@ -21,4 +22,41 @@ pub enum Format {
     #[default]
     Human,
     Json,
+}
+
+/// Runs the front end on `files` and returns the one network they use when everything
+/// checks clean; otherwise prints the diagnostics and returns `None`.
+pub fn checked_network(
+    files: &[std::path::PathBuf],
+    network: Option<std::path::PathBuf>,
+    format: Format,
+) -> anyhow::Result<Option<(strata_compiler::frontend::Frontend, usize)>> {
+    let options = strata_compiler::frontend::Options { network };
+    let mut fe = strata_compiler::frontend::run(files, &options, &FsLoader);
+    if fe.has_errors() {
+        print_diagnostics(&mut fe, format);
+        return Ok(None);
+    }
+    let with_intents: Vec<usize> = (0..fe.networks.len()).filter(|&i| !fe.networks[i].units.is_empty()).collect();
+    match with_intents.as_slice() {
+        [one] => Ok(Some((fe, *one))),
+        [] => anyhow::bail!("no intent files given"),
+        _ => anyhow::bail!(
+            "these intent files use {} different networks; give the files of one network at a time",
+            with_intents.len()
+        ),
+    }
+}
+
+/// Prints diagnostics sorted, to stderr for people or as JSON lines on stderr for machines.
+pub fn print_diagnostics(fe: &mut strata_compiler::frontend::Frontend, format: Format) {
+    crate::render::sort(&fe.sources, &mut fe.diagnostics);
+    match format {
+        Format::Human => eprint!("{}", crate::render::human(&fe.sources, &fe.diagnostics)),
+        Format::Json => {
+            for d in crate::render::json(&fe.sources, &fe.diagnostics) {
+                eprintln!("{}", serde_json::to_string(&d).unwrap_or_default());
+            }
+        }
+    }
 }

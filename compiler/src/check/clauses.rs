@@ -4,7 +4,7 @@
 
 use super::checked::{CheckedIntent, Constraints, Endpoint, Service};
 use super::codes;
-use super::reach::Topology;
+use super::reach::Reach;
 use super::units::{self, Dimension};
 use crate::inventory::{Inventory, Role, Trust};
 use strata_grammar::ast::{
@@ -332,7 +332,7 @@ impl IntentDraft {
     pub fn finish(
         self,
         inv: &Inventory,
-        topology: &Topology,
+        reach: &Reach,
         diags: &mut Vec<Diagnostic>,
     ) -> Option<CheckedIntent> {
         let before = diags.len();
@@ -359,7 +359,7 @@ impl IntentDraft {
         if diags[before..].iter().any(Diagnostic::is_error) {
             return None;
         }
-        if let Some(diag) = topology.explain_unreachable(&self.name, self.service, a, b, &self.rules, self.name_span) {
+        if let Some(diag) = reach.explain_unreachable(&self.name, self.service, a, b, &self.rules, self.name_span) {
             diags.push(diag);
             return None;
         }

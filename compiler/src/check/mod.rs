@@ -15,6 +15,7 @@ pub mod units;
 pub use checked::*;
 
 use crate::inventory::Inventory;
+use crate::topology::Topology;
 use clauses::{IntentDraft, PolicyDraft};
 use std::collections::BTreeMap;
 use strata_grammar::ast::{Item, SourceUnit};
@@ -107,7 +108,9 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
         .map(|p| PolicyDraft::check(p, inventory, &intent_names, &mut diags))
         .collect();
 
-    let topology = reach::Topology::new(inventory);
+    let (topology, physics_diags) = Topology::new(inventory);
+    diags.extend(physics_diags);
+    let reach = reach::Reach { topology: &topology };
     let mut used = vec![false; policies.len()];
     let mut program = Program::default();
     for intent in intents {
@@ -120,7 +123,7 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
                 draft.apply(policy);
             }
         }
-        if let Some(checked) = draft.finish(inventory, &topology, &mut diags) {
+        if let Some(checked) = draft.finish(inventory, &reach, &mut diags) {
             program.intents.push(checked);
         }
     }

@@ -6,27 +6,9 @@
 use super::checked::{Endpoint, Service};
 use super::clauses::{PathRule, RuleKind};
 use super::codes;
-use crate::inventory::{Inventory, Role, Trust};
+use crate::topology::{LinkKind, Topology};
 use std::collections::{BTreeMap, VecDeque};
 use strata_grammar::{Diagnostic, Span};
-
-struct NodeInfo {
-    name: String,
-    domain: String,
-    role: Role,
-    trusted_domain: bool,
-    has_memory: bool,
-}
-
-/// Adjacency of the key (QKD) and entanglement link graphs.
-pub struct Topology {
-    nodes: Vec<NodeInfo>,
-    index: BTreeMap<String, usize>,
-    /// (neighbour, link name) per node, for QKD links.
-    qkd: Vec<Vec<(usize, String)>>,
-    /// (neighbour, link name) per node, for entanglement links.
-    ent: Vec<Vec<(usize, String)>>,
-}
 
 /// Which nodes and links a search may use.
 struct Filter<'a> {
@@ -36,70 +18,39 @@ struct Filter<'a> {
     any_transit: bool,
 }
 
-impl Topology {
-    pub fn new(inv: &Inventory) -> Topology {
-        let trusted: BTreeMap<&str, bool> = inv
-            .domains
-            .iter()
-            .map(|d| (d.name.value.as_str(), d.trust == Trust::Trusted))
-            .collect();
-        let nodes: Vec<NodeInfo> = inv
-            .nodes
-            .iter()
-            .map(|n| NodeInfo {
-                name: n.name.value.clone(),
-                domain: n.domain.value.clone(),
-                role: n.role.value,
-                trusted_domain: trusted.get(n.domain.value.as_str()).copied().unwrap_or(false),
-                has_memory: n.memory.is_some(),
-            })
-            .collect();
-        let index: BTreeMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
-        let mut qkd = vec![Vec::new(); nodes.len()];
-        let mut ent = vec![Vec::new(); nodes.len()];
-        let ends = |e: &[strata_grammar::Spanned<String>; 2]| Some((*index.get(&e[0].value)?, *index.get(&e[1].value)?));
-        for l in &inv.qkd_links {
-            if let Some((a, b)) = ends(&l.ends) {
-                qkd[a].push((b, l.name.value.clone()));
-                qkd[b].push((a, l.name.value.clone()));
-            }
-        }
-        for l in &inv.entanglement_links {
-            if let Some((a, b)) = ends(&l.ends) {
-                ent[a].push((b, l.name.value.clone()));
-                ent[b].push((a, l.name.value.clone()));
-            }
-        }
-        Topology { nodes, index, qkd, ent }
-    }
+/// Reachability questions over a [`Topology`].
+pub struct Reach<'t> {
+    pub topology: &'t Topology,
+}
 
-    fn adjacency(&self, service: Service) -> &[Vec<(usize, String)>] {
-        match service {
-            Service::Keys { .. } => &self.qkd,
-            Service::Pairs => &self.ent,
-        }
+fn kind(service: Service) -> LinkKind {
+    match service {
+        Service::Keys { .. } => LinkKind::Qkd,
+        Service::Pairs => LinkKind::Entanglement,
     }
+}
 
+impl Reach<'_> {
     /// May a path pass through node `i` (not as an endpoint)?
     fn transit_ok(&self, i: usize, f: &Filter) -> bool {
-        let n = &self.nodes[i];
+        let n = &self.topology.nodes[i];
         if !f.any_transit {
             let can_relay = match f.service {
-                Service::Keys { .. } => matches!(n.role, Role::Endpoint | Role::TrustedRelay),
-                Service::Pairs => n.role == Role::Repeater || (n.role == Role::Endpoint && n.has_memory),
+                Service::Keys { .. } => n.relays_keys(),
+                Service::Pairs => n.swaps(),
             };
             if !can_relay {
                 return false;
             }
         }
         f.rules.iter().all(|r| match &r.kind {
-            RuleKind::TrustedOnly => n.role == Role::TrustedRelay && n.trusted_domain,
+            RuleKind::TrustedOnly => n.trusted_relay(),
             _ => true,
         })
     }
 
     fn node_ok(&self, i: usize, f: &Filter) -> bool {
-        let n = &self.nodes[i];
+        let n = &self.topology.nodes[i];
         f.rules.iter().all(|r| match &r.kind {
             RuleKind::AvoidNode(x) => &n.name != x,
             RuleKind::AvoidDomain(d) => &n.domain != d,
@@ -113,8 +64,8 @@ impl Topology {
 
     /// Fewest hops from `a` to `b` under the filter.
     fn hops(&self, a: usize, b: usize, f: &Filter) -> Option<u32> {
-        let adj = self.adjacency(f.service);
-        let mut dist = vec![u32::MAX; self.nodes.len()];
+        let adj = self.topology.adjacency(kind(f.service));
+        let mut dist = vec![u32::MAX; self.topology.nodes.len()];
         let mut queue = VecDeque::from([a]);
         dist[a] = 0;
         while let Some(u) = queue.pop_front() {
@@ -124,8 +75,9 @@ impl Topology {
             if u != a && !self.transit_ok(u, f) {
                 continue;
             }
-            for (v, link) in &adj[u] {
-                if dist[*v] == u32::MAX && self.node_ok(*v, f) && self.link_ok(link, f) {
+            for &(v, link) in &adj[u] {
+                let v = &v;
+                if dist[*v] == u32::MAX && self.node_ok(*v, f) && self.link_ok(&self.topology.qlinks[link].name, f) {
                     dist[*v] = dist[u] + 1;
                     queue.push_back(*v);
                 }
@@ -140,7 +92,7 @@ impl Topology {
             .rules
             .iter()
             .filter_map(|r| match &r.kind {
-                RuleKind::Via(v) => self.index.get(v).copied(),
+                RuleKind::Via(v) => self.topology.index.get(v).copied(),
                 _ => None,
             })
             .collect();
@@ -159,7 +111,7 @@ impl Topology {
     /// Number of paths from a to b that share no link and no intermediate node (up to `want`).
     fn disjoint_paths(&self, a: usize, b: usize, f: &Filter, want: u32) -> u32 {
         // Node splitting: node i becomes in = 2i, out = 2i + 1 with capacity 1 (∞ at a, b).
-        let n = self.nodes.len() * 2;
+        let n = self.topology.nodes.len() * 2;
         let mut cap: BTreeMap<(usize, usize), i32> = BTreeMap::new();
         let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut add = |cap: &mut BTreeMap<(usize, usize), i32>, u: usize, v: usize, c: i32| {
@@ -168,7 +120,7 @@ impl Topology {
             adj[u].push(v);
             adj[v].push(u);
         };
-        for i in 0..self.nodes.len() {
+        for i in 0..self.topology.nodes.len() {
             let through = if i == a || i == b {
                 want as i32
             } else if self.node_ok(i, f) && self.transit_ok(i, f) {
@@ -178,9 +130,10 @@ impl Topology {
             };
             add(&mut cap, 2 * i, 2 * i + 1, through);
         }
-        for (u, edges) in self.adjacency(f.service).iter().enumerate() {
-            for (v, link) in edges {
-                if self.link_ok(link, f) && self.node_ok(u, f) && self.node_ok(*v, f) {
+        for (u, edges) in self.topology.adjacency(kind(f.service)).iter().enumerate() {
+            for &(v, link) in edges {
+                let v = &v;
+                if self.link_ok(&self.topology.qlinks[link].name, f) && self.node_ok(u, f) && self.node_ok(*v, f) {
                     add(&mut cap, 2 * u + 1, 2 * v, 1);
                 }
             }
@@ -258,7 +211,7 @@ impl Topology {
         rules: &[PathRule],
         at: Span,
     ) -> Option<Diagnostic> {
-        let (ia, ib) = (*self.index.get(&a.node)?, *self.index.get(&b.node)?);
+        let (ia, ib) = (*self.topology.index.get(&a.node)?, *self.topology.index.get(&b.node)?);
         let links = match service {
             Service::Keys { .. } => "QKD links",
             Service::Pairs => "entanglement links",

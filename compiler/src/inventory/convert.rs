@@ -12,8 +12,8 @@ use super::model::{
     Node, PairRate, QkdLink, Role, Trust,
 };
 use super::raw::{
-    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink,
-    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
+    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawInventory,
+    RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
 };
 use serde_saphyr::Spanned as S;
 use strata_grammar::{Diagnostic, Span, Spanned};
@@ -82,8 +82,16 @@ impl Range {
     }
 
     fn contains(self, v: f64) -> bool {
-        let above = if self.lo_open { v > self.lo } else { v >= self.lo };
-        let below = if self.hi_open { v < self.hi } else { v <= self.hi };
+        let above = if self.lo_open {
+            v > self.lo
+        } else {
+            v >= self.lo
+        };
+        let below = if self.hi_open {
+            v < self.hi
+        } else {
+            v <= self.hi
+        };
         v.is_finite() && above && below
     }
 
@@ -142,9 +150,13 @@ impl Cx<'_, '_> {
         let trimmed = name.value.trim();
         if trimmed.is_empty() {
             self.diags.push(
-                Diagnostic::error(codes::NAME, name.span, format!("this {what} has an empty name"))
-                    .label("empty name")
-                    .help(format!("give the {what} a name that intents can refer to")),
+                Diagnostic::error(
+                    codes::NAME,
+                    name.span,
+                    format!("this {what} has an empty name"),
+                )
+                .label("empty name")
+                .help(format!("give the {what} a name that intents can refer to")),
             );
         } else if trimmed.len() != name.value.len() {
             self.diags.push(
@@ -263,9 +275,13 @@ impl Cx<'_, '_> {
         parts.push(self.span(&m.coherence_time_s));
         if m.qubits.value == 0 {
             self.push(
-                Diagnostic::error(codes::RANGE, qubits_span, "`qubits` must be at least 1, got `0`")
-                    .label("out of range: must be at least 1")
-                    .help("give the number of memory qubits the node can hold at once"),
+                Diagnostic::error(
+                    codes::RANGE,
+                    qubits_span,
+                    "`qubits` must be at least 1, got `0`",
+                )
+                .label("out of range: must be at least 1")
+                .help("give the number of memory qubits the node can hold at once"),
             );
         }
         let coherence_time_s = self.num(
@@ -287,7 +303,10 @@ impl Cx<'_, '_> {
                 Diagnostic::error(
                     codes::AGENT,
                     agent.span,
-                    format!("agent address `{}` is not `host:port`: {problem}", agent.value),
+                    format!(
+                        "agent address `{}` is not `host:port`: {problem}",
+                        agent.value
+                    ),
                 )
                 .label(problem)
                 .help("write the agent's gRPC address as `host:port`, e.g. `10.0.3.7:50051`"),

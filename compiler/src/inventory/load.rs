@@ -20,7 +20,12 @@ use strata_grammar::{Diagnostic, FileId, SourceFile, Span};
 /// at all; every problem found is in the diagnostics.
 pub fn load(file: FileId, text: &str) -> (Option<Inventory>, Vec<Diagnostic>) {
     let src = SourceFile::new("", text);
-    let options = serde_saphyr::options! { with_snippet: false };
+    // The default budget caps a document at 250,000 YAML nodes, about 20,000 links; large
+    // generated inventories (benchmarks) need more. Depth and alias limits stay as they are.
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_events = 20_000_000;
+    budget.max_nodes = 10_000_000;
+    let options = serde_saphyr::options! { with_snippet: false, budget: Some(budget) };
     let raw: RawInventory = match serde_saphyr::from_str_with_options(text, options) {
         Ok(raw) => raw,
         Err(err) => return (None, vec![syntax_diagnostic(&err, &src, file)]),
@@ -28,6 +33,8 @@ pub fn load(file: FileId, text: &str) -> (Option<Inventory>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let inventory = convert::convert(raw, &Locator { file, src: &src }, &mut diags);
     validate::validate(&inventory, text, &mut diags);
+    // Operators read a file top to bottom; so do its diagnostics.
+    diags.sort_by_key(|d| d.span.start);
     (Some(inventory), diags)
 }
 
@@ -48,7 +55,10 @@ impl Locator<'_> {
         let (start, end) = match (loc.span().byte_offset(), loc.span().byte_len()) {
             (Some(off), Some(len)) => {
                 let start = clamp(text, usize::try_from(off).unwrap_or(usize::MAX));
-                let end = clamp(text, start.saturating_add(usize::try_from(len).unwrap_or(0)));
+                let end = clamp(
+                    text,
+                    start.saturating_add(usize::try_from(len).unwrap_or(0)),
+                );
                 (start, end)
             }
             _ => {
@@ -91,13 +101,11 @@ fn syntax_diagnostic(err: &YamlError, src: &SourceFile, file: FileId) -> Diagnos
                  `qkd_links`, `entanglement_links` and `classical_links`; see docs/inventory.md",
             );
     }
-    let message = sanitize(&UserMessageFormatter.format_message(err));
-    let (label, help) = explain(err);
-    let diag = Diagnostic::error(SYNTAX, span, message).label(label);
-    match help {
-        Some(help) => diag.help(help),
-        None => diag,
-    }
+    let (message, label, help) = explain(err);
+    let message = message.unwrap_or_else(|| sanitize(&UserMessageFormatter.format_message(err)));
+    Diagnostic::error(SYNTAX, span, message)
+        .label(label)
+        .help(help)
 }
 
 /// The error an alias or snippet wrapper is about.
@@ -109,8 +117,9 @@ fn innermost(err: &YamlError) -> &YamlError {
     }
 }
 
-/// A label and, where a fix is known, a help line for a deserialisation error.
-fn explain(err: &YamlError) -> (&'static str, Option<String>) {
+/// For a deserialisation error: a clearer message where serde's is too terse, a label and
+/// a help line.
+fn explain(err: &YamlError) -> (Option<String>, &'static str, String) {
     match err {
         YamlError::SerdeUnknownField {
             field, expected, ..
@@ -120,7 +129,7 @@ fn explain(err: &YamlError) -> (&'static str, Option<String>) {
                 None if expected.is_empty() => "remove this field".to_string(),
                 None => format!("fields allowed here: {}", expected.join(", ")),
             };
-            ("unknown field", Some(help))
+            (None, "unknown field", help)
         }
         YamlError::SerdeUnknownVariant {
             variant, expected, ..
@@ -129,38 +138,59 @@ fn explain(err: &YamlError) -> (&'static str, Option<String>) {
                 Some(close) => format!("did you mean `{close}`?"),
                 None => format!("write one of: {}", expected.join(", ")),
             };
-            ("unknown value", Some(help))
+            (None, "unknown value", help)
         }
         YamlError::SerdeMissingField { field, .. } => (
+            None,
             "this entry is incomplete",
-            Some(format!("add `{field}: …` to this entry (see docs/inventory.md)")),
+            format!("add `{field}: …` to this entry (see docs/inventory.md)"),
         ),
-        YamlError::SerdeInvalidLength { .. } => (
-            "wrong number of items",
-            Some("a link has exactly two ends, e.g. `ends: [Norte, Quintin]`".to_string()),
+        YamlError::SerdeInvalidLength { len, .. } => (
+            Some(format!("a link has exactly two ends, but {len} are listed")),
+            "wrong number of ends",
+            "list the two nodes the link joins, e.g. `ends: [Norte, Quintin]`".to_string(),
         ),
-        YamlError::InvalidScalar { ty, .. } => ("not a valid value", Some(scalar_help(ty))),
+        YamlError::InvalidScalar { ty, .. } => (None, "not a valid value", scalar_help(ty)),
         YamlError::NullIntoString { .. } => (
+            None,
             "no value given",
-            Some("write a value after the colon, or remove the field".to_string()),
+            "write a value after the colon, or remove the field".to_string(),
         ),
         YamlError::DuplicateMappingKey { .. } => (
+            None,
             "given twice",
-            Some("each field may appear once per entry; remove one of them".to_string()),
+            "each field may appear once per entry; remove one of them".to_string(),
         ),
         YamlError::Unexpected { expected, .. } => {
-            ("unexpected here", Some(structure_help(expected).to_string()))
+            let (what, help) = structure(expected);
+            (
+                Some(format!("expected {what} here")),
+                "unexpected here",
+                help.to_string(),
+            )
         }
-        YamlError::SerdeInvalidType { .. } => ("wrong type", None),
+        YamlError::SerdeInvalidType { .. } => (
+            None,
+            "wrong type",
+            "docs/inventory.md gives the type of every field".to_string(),
+        ),
         YamlError::MultipleDocuments { .. } => (
+            None,
             "second document",
-            Some("an inventory is one YAML document; remove the `---` separator".to_string()),
+            "an inventory is one YAML document; remove the `---` separator".to_string(),
         ),
         YamlError::Budget { .. } => (
+            None,
             "limit reached here",
-            Some("the file is larger or more deeply nested than any inventory needs".to_string()),
+            "the file is larger or more deeply nested than any inventory needs".to_string(),
         ),
-        _ => ("here", None),
+        _ => (
+            None,
+            "here",
+            "check the YAML near this point: indentation, a `:` after each key, matching \
+             brackets and quotes"
+                .to_string(),
+        ),
     }
 }
 
@@ -174,15 +204,28 @@ fn scalar_help(ty: &str) -> String {
     }
 }
 
-fn structure_help(expected: &str) -> &'static str {
+/// What serde-saphyr expected, in words, and how to write it.
+fn structure(expected: &str) -> (&'static str, &'static str) {
     if expected.contains("mapping") {
-        "expected a mapping here: `key: value` lines, or `{ key: value, … }`"
+        (
+            "a mapping",
+            "write `key: value` lines, or `{ key: value, … }`; docs/inventory.md shows each section",
+        )
     } else if expected.contains("sequence") {
-        "expected a list here: `- item` lines, or `[a, b]`"
+        (
+            "a list",
+            "write `- item` lines, or `[a, b]`; even a single entry goes in a list",
+        )
     } else if expected.contains("string") || expected.contains("scalar") {
-        "expected a single value here, such as a name"
+        (
+            "a single value",
+            "write one value, such as a name, not a list or a mapping",
+        )
     } else {
-        "check the indentation and the structure against docs/inventory.md"
+        (
+            "something else",
+            "check the indentation and the structure against docs/inventory.md",
+        )
     }
 }
 

@@ -115,7 +115,11 @@ pub enum KeyRate {
     Measured(Spanned<f64>),
     /// Computed from physics; `derating` (≥ 1) divides the ideal rate, as field systems
     /// deliver 10–20× less than the asymptotic formula.
-    Protocol { params: DecoyBb84, derating: f64, span: Span },
+    Protocol {
+        params: DecoyBb84,
+        derating: f64,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -181,7 +185,11 @@ impl Inventory {
         self.qkd_links
             .iter()
             .map(|l| l.name.value.as_str())
-            .chain(self.entanglement_links.iter().map(|l| l.name.value.as_str()))
+            .chain(
+                self.entanglement_links
+                    .iter()
+                    .map(|l| l.name.value.as_str()),
+            )
             .chain(self.classical_links.iter().map(|l| l.name.value.as_str()))
     }
 }

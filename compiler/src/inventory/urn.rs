@@ -7,13 +7,16 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct UrnProblem {
     pub message: String,
+    /// A few words to show under the offending character.
+    pub label: &'static str,
     pub offset: usize,
 }
 
 impl UrnProblem {
-    fn new(offset: usize, message: impl Into<String>) -> Self {
+    fn new(offset: usize, label: &'static str, message: impl Into<String>) -> Self {
         UrnProblem {
             message: message.into(),
+            label,
             offset,
         }
     }
@@ -23,12 +26,17 @@ impl UrnProblem {
 pub(super) fn check(urn: &str) -> Result<(), UrnProblem> {
     let prefix = urn.get(..4).filter(|p| p.eq_ignore_ascii_case("urn:"));
     if prefix.is_none() {
-        return Err(UrnProblem::new(0, "it does not start with `urn:`"));
+        return Err(UrnProblem::new(
+            0,
+            "expected `urn:` here",
+            "it does not start with `urn:`",
+        ));
     }
     let rest = &urn[4..];
     let Some(colon) = rest.find(':') else {
         return Err(UrnProblem::new(
             4,
+            "no `:` after the namespace identifier",
             "there is no `:` between the namespace identifier and the namespace-specific string",
         ));
     };
@@ -42,21 +50,25 @@ pub(super) fn check(urn: &str) -> Result<(), UrnProblem> {
     if tail.starts_with("?=") {
         Err(UrnProblem::new(
             at,
+            "q-component not allowed in the inventory",
             "it carries a q-component (`?=…`); strata adds the q-component per service unit",
         ))
     } else if tail.starts_with("?+") {
         Err(UrnProblem::new(
             at,
+            "r-component not allowed in the inventory",
             "it carries an r-component (`?+…`), which an inventory URN does not use",
         ))
     } else if tail.starts_with('#') {
         Err(UrnProblem::new(
             at,
+            "f-component not allowed in the inventory",
             "it carries an f-component (`#…`), which an inventory URN does not use",
         ))
     } else if tail.starts_with('?') {
         Err(UrnProblem::new(
             at,
+            "stray `?`",
             "`?` may only start a `?+` or `?=` component",
         ))
     } else {
@@ -72,6 +84,7 @@ fn check_nid(nid: &str) -> Result<(), UrnProblem> {
     {
         return Err(UrnProblem::new(
             4 + i,
+            "not allowed in a namespace identifier",
             format!(
                 "the namespace identifier `{nid}` contains `{}`; only letters, digits and `-` \
                  are allowed",
@@ -82,6 +95,7 @@ fn check_nid(nid: &str) -> Result<(), UrnProblem> {
     if !(2..=32).contains(&nid.len()) {
         return Err(UrnProblem::new(
             4,
+            "namespace identifier of the wrong length",
             format!(
                 "the namespace identifier `{nid}` has {} characters; it needs 2 to 32",
                 nid.len()
@@ -91,6 +105,7 @@ fn check_nid(nid: &str) -> Result<(), UrnProblem> {
     if nid.starts_with('-') || nid.ends_with('-') {
         return Err(UrnProblem::new(
             4,
+            "`-` at the start or end",
             format!("the namespace identifier `{nid}` starts or ends with `-`"),
         ));
     }
@@ -103,12 +118,14 @@ fn check_nss(nss: &str, base: usize) -> Result<(), UrnProblem> {
     if nss.is_empty() {
         return Err(UrnProblem::new(
             base,
+            "empty namespace-specific string",
             "the namespace-specific string after the second `:` is empty",
         ));
     }
     if nss.starts_with('/') {
         return Err(UrnProblem::new(
             base,
+            "`/` at the start",
             "the namespace-specific string must not start with `/`",
         ));
     }
@@ -121,6 +138,7 @@ fn check_nss(nss: &str, base: usize) -> Result<(), UrnProblem> {
             if !(hex(i + 1) && hex(i + 2)) {
                 return Err(UrnProblem::new(
                     base + i,
+                    "incomplete percent-escape",
                     "`%` must be followed by two hexadecimal digits, e.g. `%20`",
                 ));
             }
@@ -128,11 +146,13 @@ fn check_nss(nss: &str, base: usize) -> Result<(), UrnProblem> {
             continue;
         }
         if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/".contains(&b)) {
-            let shown = nss[i..].chars().next().map_or_else(String::new, |c| {
-                c.escape_default().to_string()
-            });
+            let shown = nss[i..]
+                .chars()
+                .next()
+                .map_or_else(String::new, |c| c.escape_default().to_string());
             return Err(UrnProblem::new(
                 base + i,
+                "not allowed in a URN",
                 format!("`{shown}` is not allowed in a URN; percent-encode it"),
             ));
         }

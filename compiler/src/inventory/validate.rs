@@ -4,20 +4,55 @@
 //! converted model and reports every problem it finds; it never changes the inventory.
 
 use super::codes;
-use super::model::{Inventory, Role};
+use super::model::{ClassicalLink, Inventory, Role};
 use super::urn;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use strata_grammar::diag::did_you_mean;
 use strata_grammar::{Diagnostic, Span, Spanned};
 
 /// Checks `inv`, read from `text`, and appends what it finds to `diags`.
 pub(super) fn validate(inv: &Inventory, text: &str, diags: &mut Vec<Diagnostic>) {
+    let index = Index::new(inv);
     duplicates(inv, diags);
-    references(inv, diags);
+    references(inv, &index, diags);
     link_ends(inv, diags);
     urns(inv, text, diags);
-    classical_paths(inv, diags);
+    classical_paths(inv, &index, diags);
     memories(inv, diags);
+}
+
+/// Names looked up by the checks, so that a large inventory validates in n·log n.
+struct Index<'a> {
+    domains: BTreeSet<&'a str>,
+    nodes: BTreeSet<&'a str>,
+    /// The first classical link of each name.
+    classical: BTreeMap<&'a str, &'a ClassicalLink>,
+    /// The first quantum link of each name.
+    quantum: BTreeMap<&'a str, &'a Spanned<String>>,
+}
+
+impl<'a> Index<'a> {
+    fn new(inv: &'a Inventory) -> Self {
+        let mut classical = BTreeMap::new();
+        for link in &inv.classical_links {
+            classical.entry(link.name.value.as_str()).or_insert(link);
+        }
+        let mut quantum = BTreeMap::new();
+        let quantum_names = inv
+            .qkd_links
+            .iter()
+            .map(|l| &l.name)
+            .chain(inv.entanglement_links.iter().map(|l| &l.name));
+        for name in quantum_names {
+            quantum.entry(name.value.as_str()).or_insert(name);
+        }
+        Index {
+            domains: inv.domains.iter().map(|d| d.name.value.as_str()).collect(),
+            nodes: inv.nodes.iter().map(|n| n.name.value.as_str()).collect(),
+            classical,
+            quantum,
+        }
+    }
 }
 
 /// A quantum or classical link seen through what every kind shares.
@@ -89,6 +124,9 @@ fn unique<'a>(
     help: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
+    // "First" means first in the file, whatever section the names come from.
+    let mut names: Vec<&Spanned<String>> = names.collect();
+    names.sort_by_key(|n| n.span.start);
     let mut seen: BTreeMap<&str, Span> = BTreeMap::new();
     for name in names {
         match seen.get(name.value.as_str()) {
@@ -138,41 +176,41 @@ fn unknown<'a>(
     .help(help)
 }
 
-fn references(inv: &Inventory, diags: &mut Vec<Diagnostic>) {
+fn references(inv: &Inventory, index: &Index<'_>, diags: &mut Vec<Diagnostic>) {
     let domain_names = inv.domains.iter().map(|d| d.name.value.as_str());
     let node_names = inv.nodes.iter().map(|n| n.name.value.as_str());
     let classical_names = inv.classical_links.iter().map(|l| l.name.value.as_str());
 
     for node in &inv.nodes {
-        if inv.domain(&node.domain.value).is_none() {
+        if !index.domains.contains(node.domain.value.as_str()) {
             let subject = format!("node `{}`", node.name.value);
-            diags.push(unknown(&node.domain, subject, "domain", domain_names.clone()));
+            diags.push(unknown(
+                &node.domain,
+                subject,
+                "domain",
+                domain_names.clone(),
+            ));
         }
     }
     for app in &inv.applications {
-        if inv.node(&app.node.value).is_none() {
+        if !index.nodes.contains(app.node.value.as_str()) {
             let subject = format!("application `{}`", app.name.value);
             diags.push(unknown(&app.node, subject, "node", node_names.clone()));
         }
     }
     for link in links(inv) {
         for end in link.ends {
-            if inv.node(&end.value).is_none() {
+            if !index.nodes.contains(end.value.as_str()) {
                 let subject = format!("{} `{}`", link.kind, link.name.value);
                 diags.push(unknown(end, subject, "node", node_names.clone()));
             }
         }
         for entry in link.classical_path.unwrap_or_default() {
-            if inv.classical_links.iter().any(|c| c.name.value == entry.value) {
+            if index.classical.contains_key(entry.value.as_str()) {
                 continue;
             }
             let subject = format!("the classical path of {} `{}`", link.kind, link.name.value);
-            let quantum = inv
-                .qkd_links
-                .iter()
-                .map(|l| &l.name)
-                .chain(inv.entanglement_links.iter().map(|l| &l.name))
-                .find(|n| n.value == entry.value);
+            let quantum = index.quantum.get(entry.value.as_str());
             let diag = unknown(entry, subject, "classical link", classical_names.clone());
             diags.push(match quantum {
                 Some(q) => diag
@@ -222,7 +260,7 @@ fn urns(inv: &Inventory, text: &str, diags: &mut Vec<Diagnostic>) {
                     app.name.value, problem.message
                 ),
             )
-            .label("not an RFC 8141 URN without components")
+            .label(problem.label)
             .help(
                 "write `urn:` NID `:` NSS, e.g. `urn:qkd:madqci:ccips` — NID is 2–32 letters, \
                  digits or `-`; the nonce (`?=nonce=…`) is added by strata per service unit",
@@ -255,7 +293,7 @@ fn narrow(text: &str, value: &Spanned<String>, offset: usize) -> Span {
     Span::new(span.file, inner + offset, inner + offset + width)
 }
 
-fn classical_paths(inv: &Inventory, diags: &mut Vec<Diagnostic>) {
+fn classical_paths(inv: &Inventory, index: &Index<'_>, diags: &mut Vec<Diagnostic>) {
     for link in links(inv) {
         let Some(path) = link.classical_path else {
             continue;
@@ -270,16 +308,17 @@ fn classical_paths(inv: &Inventory, diags: &mut Vec<Diagnostic>) {
         let steps: Option<Vec<[&str; 2]>> = path
             .iter()
             .map(|e| {
-                inv.classical_links
-                    .iter()
-                    .find(|c| c.name.value == e.value)
+                index
+                    .classical
+                    .get(e.value.as_str())
                     .map(|c| [c.ends[0].value.as_str(), c.ends[1].value.as_str()])
             })
             .collect();
         let Some(steps) = steps else {
             continue;
         };
-        if a.value == b.value {
+        let known = |n: &Spanned<String>| index.nodes.contains(n.value.as_str());
+        if a.value == b.value || !known(a) || !known(b) {
             continue;
         }
         let forward = walk(&steps, &a.value, &b.value);

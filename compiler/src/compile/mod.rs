@@ -1,0 +1,169 @@
+//! From checked intents to configuration: candidate paths ([`paths`]), what they consume
+//! ([`resources`]), the optimiser ([`optimise`]), emission of per-node, per-stratum
+//! documents ([`emit`]) and an explanation for every intent that is not fully met.
+
+pub mod emit;
+pub mod optimise;
+pub mod paths;
+pub mod resources;
+
+use crate::check::{CheckedIntent, Program, Service};
+use crate::config::{Admission, ConfigSet, Summary};
+use crate::inventory::Inventory;
+use crate::topology::Topology;
+use optimise::{Allocation, Demand};
+use paths::{Blocked, PathOptions};
+use resources::{Capacities, usage};
+use strata_grammar::Diagnostic;
+
+pub mod codes {
+    pub const UNSATISFIABLE: &str = "strata::unsatisfiable";
+    pub const PARTIALLY_MET: &str = "strata::partially-met";
+}
+
+/// Tunables of a compile.
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    pub paths: PathOptions,
+}
+
+/// What a compile produced.
+#[derive(Debug, Clone)]
+pub struct Compiled {
+    pub configs: ConfigSet,
+    pub summary: Summary,
+    /// One per intent that is not fully met, at the intent's name.
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Optimises a checked program over an inventory and emits its configuration.
+pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> Compiled {
+    let (topo, _) = Topology::new(inv);
+    let mut blocked: Vec<Option<Blocked>> = Vec::new();
+    let demands: Vec<Demand> = program
+        .intents
+        .iter()
+        .map(|intent| {
+            let paths = match paths::candidates(&topo, intent, &options.paths) {
+                Ok(p) => {
+                    blocked.push(None);
+                    p
+                }
+                Err(b) => {
+                    blocked.push(Some(b));
+                    Vec::new()
+                }
+            };
+            Demand { intent, paths, rate: intent.min_rate.max(f64::MIN_POSITIVE) }
+        })
+        .collect();
+    let alloc = optimise::optimise(&topo, &demands);
+    let reasons = explain(&topo, &demands, &alloc, &blocked);
+    let diagnostics = demands
+        .iter()
+        .zip(&reasons)
+        .filter_map(|(d, r)| r.as_ref().map(|r| diagnostic(d.intent, r)))
+        .collect();
+    let (configs, summary) = emit::emit(&topo, &demands, &alloc, &reasons);
+    Compiled { configs, summary, diagnostics }
+}
+
+/// Why an intent is not fully met.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shortfall {
+    pub admission: Admission,
+    pub message: String,
+    pub help: String,
+}
+
+fn explain(topo: &Topology, demands: &[Demand], alloc: &Allocation, blocked: &[Option<Blocked>]) -> Vec<Option<Shortfall>> {
+    // What is left of every resource once everything admitted is reserved.
+    let mut left = Capacities::new(topo);
+    for (d, rates) in demands.iter().zip(&alloc.path_rates) {
+        for (p, r) in rates.iter().enumerate() {
+            for (res, coef) in usage(topo, &left.clone(), d.intent.service, &d.paths[p]) {
+                left.cap[res.0] -= r * coef;
+            }
+        }
+    }
+    demands
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let admitted = alloc.admitted[i];
+            if let Some(b) = &blocked[i] {
+                return Some(Shortfall { admission: Admission::Rejected, message: b.describe(), help: b.fix().to_string() });
+            }
+            if admitted >= d.rate * (1.0 - 1e-6) {
+                return None;
+            }
+            let path = &d.paths[0];
+            let bottleneck = usage(topo, &left, d.intent.service, path)
+                .into_iter()
+                .min_by(|a, b| (left.cap[a.0.0] / a.1).total_cmp(&(left.cap[b.0.0] / b.1)));
+            let missing = d.rate - admitted;
+            let what = match bottleneck {
+                Some((res, coef)) => {
+                    let (name, unit) = resource_name(topo, &left, res, d.intent.service);
+                    format!(
+                        "{name} is the bottleneck: {} {unit} left after higher-priority and earlier intents, {} {unit} more needed",
+                        round3(left.cap[res.0].max(0.0)),
+                        round3(missing * coef)
+                    )
+                }
+                None => "no capacity is left on its allowed paths".to_string(),
+            };
+            let admission = if admitted > 0.0 { Admission::Partial } else { Admission::Rejected };
+            Some(Shortfall {
+                admission,
+                message: format!(
+                    "{} of {}/s admitted; {what}",
+                    round3(admitted),
+                    round3(d.rate)
+                ),
+                help: "raise the intent's priority, lower its rate, or add capacity on the bottleneck".into(),
+            })
+        })
+        .collect()
+}
+
+fn resource_name(topo: &Topology, caps: &Capacities, res: resources::Resource, service: Service) -> (String, &'static str) {
+    for (l, link) in topo.qlinks.iter().enumerate() {
+        if caps.qlink(l) == res {
+            let unit = match service {
+                Service::Keys { .. } => "bit/s of key",
+                Service::Pairs => "elementary pairs/s",
+            };
+            return (format!("quantum link `{}`", link.name), unit);
+        }
+    }
+    for (c, link) in topo.clinks.iter().enumerate() {
+        if caps.clink(c) == res {
+            return (format!("classical link `{}`", link.name), "bit/s");
+        }
+    }
+    for (n, node) in topo.nodes.iter().enumerate() {
+        if caps.memory(n) == res {
+            return (format!("the memory of `{}`", node.name), "qubits");
+        }
+    }
+    ("an unknown resource".into(), "")
+}
+
+fn diagnostic(intent: &CheckedIntent, s: &Shortfall) -> Diagnostic {
+    let (code, lead) = match s.admission {
+        Admission::Partial => (codes::PARTIALLY_MET, "is only partly met"),
+        _ => (codes::UNSATISFIABLE, "cannot be met"),
+    };
+    Diagnostic::warning(code, intent.name_span, format!("intent `{}` {lead}: {}", intent.name, s.message))
+        .label(match s.admission {
+            Admission::Partial => "partly met",
+            _ => "not met",
+        })
+        .help(s.help.clone())
+}
+
+/// Rounds for messages: three significant decimals, no float noise.
+pub fn round3(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}

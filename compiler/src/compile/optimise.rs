@@ -1,0 +1,222 @@
+//! Admission and rate split as linear programs (good_lp; the solver is chosen in one place,
+//! [`solve`]).
+//!
+//! Model: one variable per candidate path (service units per second on it) and one per
+//! intent (its admitted rate, at most its requested rate). An intent's admitted rate is
+//! covered by its paths — with `disjoint paths N`, by the paths left after losing any one of
+//! them. Every resource (QKD key rate, elementary pair rate, classical bandwidth, memory
+//! qubits) bounds the sum of what its paths consume.
+//!
+//! Priorities: intents are solved class by class, highest priority first; each class gets
+//! what earlier classes left (successive LPs), so a lower priority never displaces a higher
+//! one. Objective per class: maximise the total fraction of requested rate admitted,
+//! Σ admittedᵢ / requestedᵢ, minus a tiny cost per reserved hop so that no path reserves
+//! more than its intent uses. The greedy baseline (priority order, shortest allowed path,
+//! first fit) is computed too, and kept instead whenever it scores better class by class:
+//! the repair step that guarantees strata never admits less than greedy.
+
+use super::paths::Candidate;
+use super::resources::{Capacities, Resource, usage};
+use crate::check::CheckedIntent;
+use crate::topology::Topology;
+use good_lp::{Expression, ProblemVariables, Solution, SolverModel, Variable, variable};
+use std::collections::BTreeMap;
+
+/// Relative weight of the path-length tie-break in the objective.
+const HOP_COST: f64 = 1e-6;
+/// Rates below this many service units per second are treated as zero.
+const EPS: f64 = 1e-9;
+
+/// One intent as the optimiser sees it.
+pub struct Demand<'a> {
+    pub intent: &'a CheckedIntent,
+    pub paths: Vec<Candidate>,
+    /// Requested service units per second.
+    pub rate: f64,
+}
+
+/// Service units per second per demand and per path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Allocation {
+    pub admitted: Vec<f64>,
+    pub path_rates: Vec<Vec<f64>>,
+}
+
+impl Allocation {
+    fn empty(demands: &[Demand]) -> Allocation {
+        Allocation {
+            admitted: vec![0.0; demands.len()],
+            path_rates: demands.iter().map(|d| vec![0.0; d.paths.len()]).collect(),
+        }
+    }
+
+    /// Σ admitted / requested per priority class, highest priority first.
+    pub fn scores(&self, demands: &[Demand]) -> Vec<f64> {
+        let mut by_class: BTreeMap<std::cmp::Reverse<i64>, f64> = BTreeMap::new();
+        for (d, a) in demands.iter().zip(&self.admitted) {
+            *by_class.entry(std::cmp::Reverse(d.intent.priority)).or_default() += a / d.rate;
+        }
+        by_class.into_values().collect()
+    }
+
+    /// Total fraction of requested rate admitted over all intents.
+    pub fn admitted_demand(&self, demands: &[Demand]) -> f64 {
+        demands.iter().zip(&self.admitted).map(|(d, a)| a / d.rate).sum()
+    }
+}
+
+/// Admitted rate implied by path rates: the sum, or with N disjoint paths the worst case
+/// after losing any one path.
+fn covered(d: &Demand, rates: &[f64]) -> f64 {
+    let total: f64 = rates.iter().sum();
+    if d.intent.constraints.disjoint_paths > 1 {
+        rates.iter().map(|r| total - r).fold(f64::INFINITY, f64::min)
+    } else {
+        total
+    }
+}
+
+/// Optimises every demand; returns the better of the LP and the greedy baseline.
+pub fn optimise(topo: &Topology, demands: &[Demand]) -> Allocation {
+    let lp = successive_lp(topo, demands);
+    let greedy = greedy(topo, demands);
+    let better = |a: &[f64], b: &[f64]| {
+        for (x, y) in a.iter().zip(b) {
+            if (x - y).abs() > 1e-6 {
+                return x > y;
+            }
+        }
+        false
+    };
+    if better(&greedy.scores(demands), &lp.scores(demands)) { greedy } else { lp }
+}
+
+/// Priority classes as successive LPs over the capacity left by earlier classes.
+pub fn successive_lp(topo: &Topology, demands: &[Demand]) -> Allocation {
+    let mut caps = Capacities::new(topo);
+    let mut alloc = Allocation::empty(demands);
+    let mut classes: BTreeMap<std::cmp::Reverse<i64>, Vec<usize>> = BTreeMap::new();
+    for (i, d) in demands.iter().enumerate() {
+        if !d.paths.is_empty() {
+            classes.entry(std::cmp::Reverse(d.intent.priority)).or_default().push(i);
+        }
+    }
+    for members in classes.values() {
+        let rates = solve(topo, &caps, demands, members);
+        for (&i, r) in members.iter().zip(rates) {
+            commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
+        }
+    }
+    alloc
+}
+
+/// Upper bound on the admitted demand: one LP over all intents, ignoring priorities.
+pub fn lp_bound(topo: &Topology, demands: &[Demand]) -> f64 {
+    let caps = Capacities::new(topo);
+    let members: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty()).collect();
+    let rates = solve(topo, &caps, demands, &members);
+    members.iter().zip(rates).map(|(&i, r)| covered(&demands[i], &r).min(demands[i].rate) / demands[i].rate).sum()
+}
+
+/// Reserves a demand's path rates, keeping them within the remaining capacity.
+fn commit(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64], alloc: &mut Allocation, i: usize) {
+    let mut rates: Vec<f64> = rates.iter().map(|r| if *r > EPS { *r } else { 0.0 }).collect();
+    // Repair solver round-off: scale a path down until every resource it uses fits.
+    for (p, r) in rates.iter_mut().enumerate() {
+        for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
+            let need = *r * coef;
+            if need > caps.cap[res.0] {
+                *r = (caps.cap[res.0] / coef).max(0.0);
+            }
+        }
+        for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
+            caps.cap[res.0] = (caps.cap[res.0] - *r * coef).max(0.0);
+        }
+    }
+    let admitted = covered(d, &rates).min(d.rate);
+    if admitted <= EPS {
+        // Nothing useful: release what was reserved.
+        for (p, r) in rates.iter().enumerate() {
+            for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
+                caps.cap[res.0] += r * coef;
+            }
+        }
+        return;
+    }
+    alloc.admitted[i] = admitted;
+    alloc.path_rates[i] = rates;
+}
+
+/// The LP of one priority class. Returns the path rates per member.
+fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usize]) -> Vec<Vec<f64>> {
+    let mut vars = ProblemVariables::new();
+    let mut objective = Expression::from(0.0);
+    let mut x: Vec<Vec<Variable>> = Vec::new();
+    let mut admitted: Vec<Variable> = Vec::new();
+    let mut rows: BTreeMap<Resource, Expression> = BTreeMap::new();
+    let mut coverage = Vec::new();
+    for &i in members {
+        let d = &demands[i];
+        let a = vars.add(variable().min(0.0).max(d.rate));
+        objective += a * (1.0 / d.rate);
+        let xs: Vec<Variable> = d.paths.iter().map(|_| vars.add(variable().min(0.0))).collect();
+        for (p, &xp) in xs.iter().enumerate() {
+            objective -= xp * (HOP_COST * d.paths[p].links.len() as f64 / d.rate);
+            for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
+                *rows.entry(res).or_insert_with(|| Expression::from(0.0)) += xp * coef;
+            }
+        }
+        if d.intent.constraints.disjoint_paths > 1 {
+            for p in 0..xs.len() {
+                let others: Expression = xs.iter().enumerate().filter(|(q, _)| *q != p).map(|(_, &v)| Expression::from(v)).sum();
+                coverage.push(Expression::from(a).leq(others));
+            }
+        } else {
+            let all: Expression = xs.iter().map(|&v| Expression::from(v)).sum();
+            coverage.push(Expression::from(a).leq(all));
+        }
+        x.push(xs);
+        admitted.push(a);
+    }
+    let mut model = vars.maximise(objective).using(good_lp::microlp);
+    for c in coverage {
+        model.add_constraint(c);
+    }
+    for (res, expr) in rows {
+        model.add_constraint(expr.leq(caps.cap[res.0]));
+    }
+    match model.solve() {
+        Ok(sol) => x.iter().map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect()).collect(),
+        // An LP with only zero-bounded variables is always feasible; a solver failure leaves
+        // this class to the greedy baseline.
+        Err(_) => x.iter().map(|xs| vec![0.0; xs.len()]).collect(),
+    }
+}
+
+/// Baseline: intents in priority order (then source order), each on its shortest allowed
+/// path (all of its disjoint paths with `disjoint paths N`), first fit.
+pub fn greedy(topo: &Topology, demands: &[Demand]) -> Allocation {
+    let mut caps = Capacities::new(topo);
+    let mut alloc = Allocation::empty(demands);
+    let mut order: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(demands[i].intent.priority));
+    for i in order {
+        let d = &demands[i];
+        let n = d.intent.constraints.disjoint_paths.max(1) as usize;
+        let used: Vec<usize> = (0..n.min(d.paths.len())).collect();
+        // With N disjoint paths each carries rate / (N − 1) so any N − 1 of them cover it.
+        let per_path_target = if n > 1 { d.rate / (n - 1) as f64 } else { d.rate };
+        let mut fit = per_path_target;
+        for &p in &used {
+            for (res, coef) in usage(topo, &caps, d.intent.service, &d.paths[p]) {
+                fit = fit.min(caps.cap[res.0] / coef);
+            }
+        }
+        let mut rates = vec![0.0; d.paths.len()];
+        for &p in &used {
+            rates[p] = fit.max(0.0);
+        }
+        commit(topo, &mut caps, d, &rates, &mut alloc, i);
+    }
+    alloc
+}

@@ -1,0 +1,130 @@
+//! `strata compile`: optimise intents and write one YAML document per node and stratum,
+//! plus `summary.json`; print what was admitted.
+
+use super::{Format, checked_network, print_diagnostics};
+use crate::Outcome;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use strata_compiler::compile::{CompileOptions, compile};
+use strata_compiler::config::{Admission, SUMMARY_FILE, Summary};
+
+/// Compile intents into per-node, per-stratum configuration.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Intent files (all for the same network).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Output directory.
+    #[arg(short = 'o', long = "out", value_name = "DIR")]
+    out: PathBuf,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Fail (exit 1) when an intent is not fully met, or on any other warning.
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Use this inventory instead of the files' `use network`.
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+}
+
+impl Args {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        let format = if self.json { Format::Json } else { Format::Human };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+            return Ok(Outcome::Failed);
+        };
+        let net = &fe.networks[idx];
+        let inventory = net.inventory.as_ref().context("inventory missing after a clean check")?;
+        let compiled = compile(&net.program, inventory, &CompileOptions::default());
+        write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
+        fe.diagnostics.extend(compiled.diagnostics);
+        let warnings = fe.warning_count();
+        print_diagnostics(&mut fe, format);
+        if self.json {
+            print!("{}", compiled.summary.to_json());
+        } else {
+            print!("{}", table(&compiled.summary));
+            println!(
+                "wrote {} node configuration(s) to {}",
+                compiled.configs.nodes.len(),
+                self.out.display()
+            );
+        }
+        Ok(if self.deny_warnings && warnings > 0 { Outcome::Failed } else { Outcome::Ok })
+    }
+}
+
+/// Writes the documents, first removing documents a previous compile left in `dir`.
+pub fn write_out(dir: &Path, docs: &[(String, String)], summary: &Summary) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("cannot create `{}`", dir.display()))?;
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            for doc in ["service.yaml", "forwarding.yaml", "connectivity.yaml"] {
+                let f = path.join(doc);
+                if f.is_file() {
+                    std::fs::remove_file(&f)?;
+                }
+            }
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+    for (rel, text) in docs {
+        let path = dir.join(rel);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+    }
+    std::fs::write(dir.join(SUMMARY_FILE), summary.to_json())?;
+    Ok(())
+}
+
+/// The summary as a terminal table.
+pub fn table(s: &Summary) -> String {
+    let mut rows = vec![[
+        "intent".to_string(),
+        "kind".into(),
+        "requested/s".into(),
+        "admitted/s".into(),
+        "status".into(),
+        "fidelity".into(),
+        "latency ms".into(),
+        "paths".into(),
+    ]];
+    for i in &s.intents {
+        rows.push([
+            i.name.clone(),
+            match i.kind {
+                strata_compiler::config::UnitKind::Keys => "keys".into(),
+                strata_compiler::config::UnitKind::EntangledPairs => "pairs".into(),
+            },
+            format!("{}", i.requested_rate),
+            format!("{}", i.admitted_rate),
+            match i.admission {
+                Admission::Met => "met".into(),
+                Admission::Partial => "partial".into(),
+                Admission::Rejected => "rejected".into(),
+            },
+            i.fidelity.map_or("-".into(), |f| format!("{f:.4}")),
+            i.latency_ms.map_or("-".into(), |l| format!("{l:.2}")),
+            i.paths.iter().map(|p| p.nodes.join("→")).collect::<Vec<_>>().join(" | "),
+        ]);
+    }
+    let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out.push_str(&format!(
+        "{} met, {} partly met, {} rejected of {} intent(s)\n",
+        s.admitted,
+        s.partial,
+        s.rejected,
+        s.intents.len()
+    ));
+    out
+}
