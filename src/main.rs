@@ -20,6 +20,7 @@ enum Command {
     Check(cmd::check::Args),
     Fmt(cmd::fmt::Args),
     Compile(cmd::compile::Args),
+    Plan(cmd::plan::Args),
 }
 
 /// What a subcommand tells `main` about how it went.
@@ -33,11 +34,18 @@ pub enum Outcome {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `-out FILE` is accepted as infrastructure-as-code tools spell it.
+    let args = std::env::args_os().map(|a| match a.to_str() {
+        Some("-out") => "--out".into(),
+        Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
+        _ => a,
+    });
+    let cli = Cli::parse_from(args);
     let result = match cli.command {
         Command::Check(args) => args.run(),
         Command::Fmt(args) => args.run(),
         Command::Compile(args) => args.run(),
+        Command::Plan(args) => args.run(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

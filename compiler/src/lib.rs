@@ -9,4 +9,5 @@ pub mod config;
 pub mod frontend;
 pub mod inventory;
 pub mod physics;
+pub mod plan;
 pub mod topology;

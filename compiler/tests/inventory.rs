@@ -648,6 +648,58 @@ fn blank_names_are_reported() {
     );
 }
 
+#[test]
+fn positions_count_characters_after_non_ascii_text() {
+    let text = "\u{feff}name: Peñalara\ndomains: [{ name: señal, operator: Ñ, trust: trusted }]\n\
+                nodes:\n  - { name: \"Cañada\", domain: senal, role: endpoint }\n";
+    let (d, line, col) = single(text, "strata::inventory-unknown-reference");
+    assert_eq!((line, col), (4, 31));
+    assert_eq!(&text[d.span.start..d.span.end], "senal");
+}
+
+#[test]
+fn optional_fields_take_their_documented_defaults() {
+    let text = format!(
+        "{HEADER}qkd_links:
+  - name: q1
+    ends: [alpha, relay]
+    length_km: 10
+    protocol: decoy-bb84
+    params: {{ pulse_rate_hz: 2.5e8 }}
+    qber: 0.02
+    classical_path: [c1]
+entanglement_links:
+  - name: e1
+    ends: [alpha, relay]
+    length_km: 10
+    efficiency: 0.5
+    fidelity: 0.95
+    classical_path: [c1]
+"
+    );
+    let inv = load_clean(&text);
+    let q = &inv.qkd_links[0];
+    assert_eq!((q.loss_db_per_km, q.extra_loss_db), (0.2, 0.0));
+    let KeyRate::Protocol {
+        params, derating, ..
+    } = &q.key_rate
+    else {
+        panic!("protocol rate expected: {:?}", q.key_rate);
+    };
+    assert_eq!(*derating, 1.0);
+    assert_eq!(params.pulse_rate_hz, 2.5e8);
+    assert_eq!(params.mean_photon_number, 0.5);
+    assert_eq!(params.detector_efficiency, 0.2);
+    assert_eq!(params.dark_count_yield, 1e-6);
+    assert_eq!(params.misalignment, 0.01);
+    assert_eq!(params.ec_inefficiency, 1.16);
+    assert_eq!(params.sifting, 0.9);
+    let e = &inv.entanglement_links[0];
+    assert_eq!(e.loss_db_per_km, 0.2);
+    assert!(matches!(e.pair_rate, PairRate::Physical { efficiency, .. } if efficiency == 0.5));
+    assert_eq!(inv.classical_links[1].latency_ms, 0.1);
+}
+
 // ---------------------------------------------------------------------------------------
 // All errors at once
 

@@ -3,6 +3,7 @@
 pub mod check;
 pub mod compile;
 pub mod fmt;
+pub mod plan;
 
 use std::path::Path;
 use strata_compiler::frontend::SourceLoader;

@@ -46,6 +46,8 @@ pub struct Candidate {
 pub enum Blocked {
     /// Every allowed path uses a link that currently delivers nothing.
     NoCapacity,
+    /// No loop-free path satisfies the constraints together (e.g. `via` forces a detour back).
+    NoSimplePath,
     Fidelity { best: f64, target: f64, path: Vec<String> },
     Latency { best_ms: f64, limit_ms: f64, path: Vec<String> },
     Hops { best: usize, limit: u32 },
@@ -56,6 +58,7 @@ impl Blocked {
     pub fn describe(&self) -> String {
         match self {
             Blocked::NoCapacity => "every allowed path crosses a link that currently yields no key or pairs".into(),
+            Blocked::NoSimplePath => "no loop-free path satisfies all of its constraints and policies together".into(),
             Blocked::Fidelity { best, target, path } => format!(
                 "the best fidelity any allowed path reaches is {best:.4} (via {}), below the required {target}",
                 path.join(" – ")
@@ -72,6 +75,7 @@ impl Blocked {
     pub fn fix(&self) -> &'static str {
         match self {
             Blocked::NoCapacity => "restore the failed links, or allow other paths",
+            Blocked::NoSimplePath => "relax `via`, `avoid` or the policies so that a path need not pass a node twice",
             Blocked::Fidelity { .. } => "lower the fidelity target, allow other paths, or improve the links on the best path",
             Blocked::Latency { .. } => "raise the latency bound or allow a shorter path",
             Blocked::Hops { .. } => "raise `max hops` or add a shorter link",
@@ -189,7 +193,7 @@ pub fn candidates(topo: &Topology, intent: &CheckedIntent, options: &PathOptions
     let k = options.k.max(3 * c.disjoint_paths as usize);
     let node_paths = via_paths(&allowed, k, true);
     if node_paths.is_empty() {
-        return Err(Blocked::NoCapacity);
+        return Err(if via_paths(&allowed, 1, false).is_empty() { Blocked::NoSimplePath } else { Blocked::NoCapacity });
     }
     let mut out = Vec::new();
     let mut first_failure = None;

@@ -1,0 +1,202 @@
+//! The state store: which generation of configuration was last applied, its digest, and
+//! the documents each node runs. Behind the small [`StateStore`] trait; [`FileStore`] keeps
+//! it in a JSON file with an exclusive lock file beside it so that two applies cannot
+//! interleave.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use strata_compiler::config::ConfigSet;
+
+/// Default location of the state file, relative to the working directory.
+pub const DEFAULT_STATE_PATH: &str = ".strata/state.json";
+
+/// What was applied last.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct State {
+    /// Increases by one with every successful apply.
+    pub generation: u64,
+    /// Digest of `configs` (see `strata_compiler::plan::digest`).
+    pub config_digest: String,
+    pub network: String,
+    pub configs: ConfigSet,
+}
+
+impl State {
+    /// SHA-256 of the serialised state: what a saved plan is bound to.
+    pub fn digest(&self) -> String {
+        let bytes = serde_json::to_vec(self).unwrap_or_default();
+        Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+/// Digest standing for "nothing applied yet".
+pub const EMPTY_STATE_DIGEST: &str = "none";
+
+/// Digest of an optional state.
+pub fn state_digest(state: Option<&State>) -> String {
+    state.map_or_else(|| EMPTY_STATE_DIGEST.to_string(), State::digest)
+}
+
+#[derive(Debug)]
+pub enum StoreError {
+    Io(PathBuf, std::io::Error),
+    Corrupt(PathBuf, String),
+    Locked(PathBuf, String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Io(p, e) => write!(f, "state store `{}`: {e}", p.display()),
+            StoreError::Corrupt(p, e) => write!(
+                f,
+                "state file `{}` is not valid strata state ({e}); restore it from a backup or remove it to start from an empty state",
+                p.display()
+            ),
+            StoreError::Locked(p, holder) => write!(
+                f,
+                "another apply is running ({holder}); wait for it to finish. If none is running, remove the stale lock `{}`",
+                p.display()
+            ),
+        }
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+/// Where state lives.
+pub trait StateStore {
+    fn load(&self) -> Result<Option<State>, StoreError>;
+    fn save(&self, state: &State) -> Result<(), StoreError>;
+    /// Takes the exclusive lock; it is released when the guard drops.
+    fn lock(&self, holder: &str) -> Result<LockGuard, StoreError>;
+}
+
+/// A JSON file, replaced atomically on save, with `<file>.lock` as the lock.
+pub struct FileStore {
+    path: PathBuf,
+}
+
+impl FileStore {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        FileStore { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn lock_path(&self) -> PathBuf {
+        let mut p = self.path.clone().into_os_string();
+        p.push(".lock");
+        PathBuf::from(p)
+    }
+}
+
+/// Holds the store's lock until dropped.
+#[derive(Debug)]
+pub struct LockGuard {
+    path: PathBuf,
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl StateStore for FileStore {
+    fn load(&self) -> Result<Option<State>, StoreError> {
+        match std::fs::read(&self.path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt(self.path.clone(), e.to_string())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::Io(self.path.clone(), e)),
+        }
+    }
+
+    fn save(&self, state: &State) -> Result<(), StoreError> {
+        let io = |e| StoreError::Io(self.path.clone(), e);
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(io)?;
+        }
+        let mut tmp = self.path.clone().into_os_string();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Corrupt(self.path.clone(), e.to_string()))?;
+        let mut f = std::fs::File::create(&tmp).map_err(io)?;
+        f.write_all(&bytes).map_err(io)?;
+        f.sync_all().map_err(io)?;
+        std::fs::rename(&tmp, &self.path).map_err(io)
+    }
+
+    fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
+        let path = self.lock_path();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(path.clone(), e))?;
+        }
+        match OpenOptions::new().write(true).create_new(true).open(&path) {
+            Ok(mut f) => {
+                let _ = writeln!(f, "{holder}");
+                Ok(LockGuard { path })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                let who = std::fs::read_to_string(&path).unwrap_or_default();
+                Err(StoreError::Locked(path, who.trim().to_string()))
+            }
+            Err(e) => Err(StoreError::Io(path, e)),
+        }
+    }
+}
+
+/// Documents per node as an agent receives them: stratum name → YAML.
+pub fn node_documents(configs: &ConfigSet) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for (path, text) in configs.render() {
+        if let Some((node, file)) = path.split_once('/') {
+            out.entry(node.to_string()).or_default().insert(file.trim_end_matches(".yaml").to_string(), text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_state_is_none_and_saved_state_round_trips() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("s/state.json"));
+        assert_eq!(store.load().unwrap(), None);
+        let state = State { generation: 3, config_digest: "abc".into(), network: "n".into(), configs: ConfigSet::default() };
+        store.save(&state).unwrap();
+        assert_eq!(store.load().unwrap(), Some(state.clone()));
+        assert_ne!(state.digest(), state_digest(None));
+    }
+
+    #[test]
+    fn a_second_lock_fails_until_the_first_is_released() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("state.json"));
+        let guard = store.lock("apply pid 1").unwrap();
+        let err = store.lock("apply pid 2").unwrap_err();
+        assert!(err.to_string().contains("apply pid 1"), "{err}");
+        drop(guard);
+        store.lock("apply pid 3").unwrap();
+    }
+
+    #[test]
+    fn corrupt_state_is_reported_not_panicked() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        std::fs::write(&path, b"\xff\x00not json").unwrap();
+        let err = FileStore::new(&path).load().unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt(..)));
+    }
+}

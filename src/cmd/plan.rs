@@ -1,0 +1,87 @@
+//! `strata plan`: what an apply would change, object by object, against the last applied
+//! state; optionally saved to a file bound to that state.
+
+use super::{Format, checked_network, print_diagnostics};
+use crate::Outcome;
+use anyhow::Context;
+use serde::Serialize;
+use std::path::PathBuf;
+use strata_compiler::compile::{CompileOptions, compile};
+use strata_compiler::plan::{Plan, diff};
+use strata_runtime::saved_plan::SavedPlan;
+use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
+
+/// Show what applying the intents would change.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Intent files (all for the same network).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// State file of the last apply.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    state: PathBuf,
+    /// Print the plan as JSON on stdout.
+    #[arg(long)]
+    json: bool,
+    /// Exit 0 when nothing changes, 1 on error, 2 when there are changes.
+    #[arg(long)]
+    detailed_exitcode: bool,
+    /// Save the plan to FILE (also accepted as `-out FILE`); apply it later with the same state.
+    #[arg(long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Use this inventory instead of the files' `use network`.
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct JsonPlan<'a> {
+    generation: u64,
+    plan: &'a Plan,
+}
+
+impl Args {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        let format = if self.json { Format::Json } else { Format::Human };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+            return Ok(Outcome::Failed);
+        };
+        let net = &fe.networks[idx];
+        let inventory = net.inventory.as_ref().context("inventory missing after a clean check")?;
+        let compiled = compile(&net.program, inventory, &CompileOptions::default());
+        let store = FileStore::new(&self.state);
+        let state = store.load()?;
+        let plan = diff(state.as_ref().map(|s| &s.configs), &compiled.configs);
+        fe.diagnostics.extend(compiled.diagnostics);
+        print_diagnostics(&mut fe, format);
+        let generation = state.as_ref().map_or(0, |s| s.generation);
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&JsonPlan { generation, plan: &plan })?);
+        } else {
+            for c in &plan.changes {
+                println!("{c}");
+            }
+            if plan.is_empty() {
+                println!("No changes: the network already runs this configuration (generation {generation}).");
+            } else {
+                println!(
+                    "Plan: {} to add, {} to change, {} to remove, on {} node(s).",
+                    plan.counts.add,
+                    plan.counts.change,
+                    plan.counts.remove,
+                    plan.affected_nodes.len()
+                );
+            }
+        }
+        let changed = !plan.is_empty();
+        if let Some(out) = &self.out {
+            let saved = SavedPlan::new(state.as_ref(), &compiled.summary.network, compiled.configs, plan);
+            std::fs::write(out, serde_json::to_vec_pretty(&saved)?)
+                .with_context(|| format!("cannot write `{}`", out.display()))?;
+            if !self.json {
+                println!("Saved the plan to {}; it applies only while the state stays at generation {generation}.", out.display());
+            }
+        }
+        Ok(if self.detailed_exitcode && changed { Outcome::Changes } else { Outcome::Ok })
+    }
+}
