@@ -10,4 +10,5 @@ pub mod frontend;
 pub mod inventory;
 pub mod physics;
 pub mod plan;
+pub mod synth;
 pub mod topology;

@@ -43,8 +43,10 @@ impl Reach<'_> {
                 return false;
             }
         }
+        // Trusted relaying concerns keys only: swapping never reveals a pair to a repeater.
+        let keys = matches!(f.service, Service::Keys { .. });
         f.rules.iter().all(|r| match &r.kind {
-            RuleKind::TrustedOnly => n.trusted_relay(),
+            RuleKind::TrustedOnly => !keys || n.trusted_relay(),
             _ => true,
         })
     }
