@@ -12,3 +12,4 @@ pub mod physics;
 pub mod plan;
 pub mod synth;
 pub mod topology;
+pub mod verify;
