@@ -162,8 +162,11 @@ pub fn verify(
     let model = Model::new(inventory);
     let mut v = Out::default();
     check_documents(&model, configs, &mut v);
-    let intents: BTreeMap<&str, &CheckedIntent> =
-        program.intents.iter().map(|i| (i.name.as_str(), i)).collect();
+    let intents: BTreeMap<&str, &CheckedIntent> = program
+        .intents
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
     let flows = reconstruct(&model, &intents, configs, &mut v);
     let usage = Usage::of(&model, &intents, &flows);
     check_qkd_links(&model, configs, &usage, &mut v);
@@ -177,7 +180,9 @@ pub fn verify(
             .iter()
             .find(|s| s.name == intent.name)
             .map(|s| s.admission);
-        let paths = flows.get(intent.name.as_str()).map_or(&[][..], Vec::as_slice);
+        let paths = flows
+            .get(intent.name.as_str())
+            .map_or(&[][..], Vec::as_slice);
         check_intent(&model, intent, admission, paths, &mut v);
         check_service(intent, admission, paths, configs, &mut v);
     }
@@ -194,7 +199,13 @@ pub fn verify(
 struct Out(Vec<Violation>);
 
 impl Out {
-    fn push(&mut self, code: &'static str, node: Option<&str>, object: impl Into<String>, message: impl Into<String>) {
+    fn push(
+        &mut self,
+        code: &'static str,
+        node: Option<&str>,
+        object: impl Into<String>,
+        message: impl Into<String>,
+    ) {
         self.0.push(Violation {
             code,
             node: node.map(str::to_string),
@@ -223,7 +234,8 @@ fn path_obj(unit: &str, path: usize) -> String {
 }
 
 fn hop_str(h: &Option<Hop>) -> String {
-    h.as_ref().map_or("none".into(), |h| format!("`{}` over `{}`", h.node, h.link))
+    h.as_ref()
+        .map_or("none".into(), |h| format!("`{}` over `{}`", h.node, h.link))
 }
 
 // ------------------------------------------------------------------ the recomputed network
@@ -285,7 +297,11 @@ struct Model<'a> {
 
 impl<'a> Model<'a> {
     fn new(inv: &'a Inventory) -> Model<'a> {
-        let nodes = inv.nodes.iter().map(|n| (n.name.value.as_str(), n)).collect();
+        let nodes = inv
+            .nodes
+            .iter()
+            .map(|n| (n.name.value.as_str(), n))
+            .collect();
         let trusted = inv
             .domains
             .iter()
@@ -307,7 +323,11 @@ impl<'a> Model<'a> {
             .collect();
         let classical = |path: &'a [strata_grammar::Spanned<String>]| -> (Vec<&'a str>, f64) {
             let names: Vec<&str> = path.iter().map(|c| c.value.as_str()).collect();
-            let latency = names.iter().filter_map(|c| clinks.get(c)).map(|c| c.latency_ms).sum();
+            let latency = names
+                .iter()
+                .filter_map(|c| clinks.get(c))
+                .map(|c| c.latency_ms)
+                .sum();
             (names, latency)
         };
         let mut qlinks = BTreeMap::new();
@@ -315,7 +335,9 @@ impl<'a> Model<'a> {
             let eta = physics::transmittance(l.loss_db_per_km, l.length_km, l.extra_loss_db);
             let (mut rate, pulse_hz, ec) = match &l.key_rate {
                 KeyRate::Measured(r) => (r.value, MEASURED_PULSE_RATE_HZ, MEASURED_EC_INEFFICIENCY),
-                KeyRate::Protocol { params, derating, .. } => (
+                KeyRate::Protocol {
+                    params, derating, ..
+                } => (
                     physics::decoy_bb84_key_rate_bps(params, eta) / derating.max(1.0),
                     params.pulse_rate_hz,
                     params.ec_inefficiency,
@@ -323,7 +345,9 @@ impl<'a> Model<'a> {
             };
             // No link may be configured above the repeaterless bound, and none yields key at
             // or above the QBER threshold.
-            if rate > physics::plob_rate_bps(eta, pulse_hz) || l.qber.value >= physics::qber_threshold(ec) {
+            if rate > physics::plob_rate_bps(eta, pulse_hz)
+                || l.qber.value >= physics::qber_threshold(ec)
+            {
                 rate = 0.0;
             }
             let (classical, latency_ms) = classical(&l.classical_path);
@@ -350,8 +374,8 @@ impl<'a> Model<'a> {
                         .min(MAX_SOURCE_PAIR_RATE)
                 }
             };
-            let attempts_per_s =
-                1.0 / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
+            let attempts_per_s = 1.0
+                / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
             let (classical, latency_ms) = classical(&l.classical_path);
             qlinks.insert(
                 l.name.value.as_str(),
@@ -368,7 +392,13 @@ impl<'a> Model<'a> {
                 },
             );
         }
-        Model { inv, nodes, trusted, qlinks, clinks }
+        Model {
+            inv,
+            nodes,
+            trusted,
+            qlinks,
+            clinks,
+        }
     }
 
     fn trusted_domain(&self, node: &str) -> bool {
@@ -385,25 +415,53 @@ impl<'a> Model<'a> {
 fn check_documents(model: &Model, configs: &ConfigSet, v: &mut Out) {
     for (name, cfg) in &configs.nodes {
         if !model.nodes.contains_key(name.as_str()) {
-            v.push(codes::DOCUMENT, Some(name), format!("node `{name}`"), "configuration for a node the inventory does not define");
+            v.push(
+                codes::DOCUMENT,
+                Some(name),
+                format!("node `{name}`"),
+                "configuration for a node the inventory does not define",
+            );
         }
         let docs = [
             ("service", &cfg.service.schema, &cfg.service.node),
             ("forwarding", &cfg.forwarding.schema, &cfg.forwarding.node),
-            ("connectivity", &cfg.connectivity.schema, &cfg.connectivity.node),
+            (
+                "connectivity",
+                &cfg.connectivity.schema,
+                &cfg.connectivity.node,
+            ),
         ];
         for (stratum, schema, node) in docs {
             if schema != SCHEMA {
-                let what = if schema.is_empty() { "is missing".to_string() } else { format!("has schema `{schema}`, expected `{SCHEMA}`") };
-                v.push(codes::DOCUMENT, Some(name), format!("{stratum} document"), format!("the {stratum} document {what}"));
+                let what = if schema.is_empty() {
+                    "is missing".to_string()
+                } else {
+                    format!("has schema `{schema}`, expected `{SCHEMA}`")
+                };
+                v.push(
+                    codes::DOCUMENT,
+                    Some(name),
+                    format!("{stratum} document"),
+                    format!("the {stratum} document {what}"),
+                );
             } else if node != name {
-                v.push(codes::DOCUMENT, Some(name), format!("{stratum} document"), format!("the {stratum} document names node `{node}`"));
+                v.push(
+                    codes::DOCUMENT,
+                    Some(name),
+                    format!("{stratum} document"),
+                    format!("the {stratum} document names node `{node}`"),
+                );
             }
         }
     }
     for node in model.nodes.keys() {
         if !configs.nodes.contains_key(*node) {
-            v.push(codes::DOCUMENT, Some(node), format!("node `{node}`"), "no configuration was emitted for this node");
+            v.push(
+                codes::DOCUMENT,
+                Some(node),
+                format!("node `{node}`"),
+                "no configuration was emitted for this node",
+            );
         }
     }
 }
@@ -453,7 +511,8 @@ fn reconstruct<'c>(
     v: &mut Out,
 ) -> BTreeMap<String, Vec<Flow>> {
     // (unit, path) → node → entries.
-    let mut entries: BTreeMap<(&'c str, usize), BTreeMap<&'c str, Vec<&'c ForwardingEntry>>> = BTreeMap::new();
+    let mut entries: BTreeMap<(&'c str, usize), BTreeMap<&'c str, Vec<&'c ForwardingEntry>>> =
+        BTreeMap::new();
     for (node, cfg) in &configs.nodes {
         for e in &cfg.forwarding.forwarding_table {
             entries
@@ -470,7 +529,12 @@ fn reconstruct<'c>(
         let Some(intent) = intents.get(unit) else {
             if reported_unknown.insert(*unit) {
                 for node in at.keys() {
-                    v.push(codes::UNKNOWN_UNIT, Some(node), unit_obj(unit), "forwarding entries for a service unit no intent defines");
+                    v.push(
+                        codes::UNKNOWN_UNIT,
+                        Some(node),
+                        unit_obj(unit),
+                        "forwarding entries for a service unit no intent defines",
+                    );
                 }
             }
             continue;
@@ -525,7 +589,15 @@ fn rebuild(
     let mut rates = BTreeSet::new();
     for (node, es) in at {
         if es.len() > 1 {
-            v.push(codes::BROKEN_PATH, Some(node), obj.clone(), format!("{} forwarding entries for the same path at one node", es.len()));
+            v.push(
+                codes::BROKEN_PATH,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "{} forwarding entries for the same path at one node",
+                    es.len()
+                ),
+            );
         }
         for e in es {
             rate = rate.max(e.rate);
@@ -539,31 +611,58 @@ fn rebuild(
                         codes::LINK_NOT_JOINING,
                         Some(node),
                         obj.clone(),
-                        format!("hop to `{}` over `{}`, which is not a {} link", h.node, h.link, kind_name(kind)),
+                        format!(
+                            "hop to `{}` over `{}`, which is not a {} link",
+                            h.node,
+                            h.link,
+                            kind_name(kind)
+                        ),
                     ),
                     Some(l) => v.push(
                         codes::LINK_NOT_JOINING,
                         Some(node),
                         obj.clone(),
-                        format!("hop to `{}` over `{}`, which joins `{}` and `{}`", h.node, h.link, l.ends[0], l.ends[1]),
+                        format!(
+                            "hop to `{}` over `{}`, which joins `{}` and `{}`",
+                            h.node, h.link, l.ends[0], l.ends[1]
+                        ),
                     ),
                     None => v.push(
                         codes::LINK_NOT_JOINING,
                         Some(node),
                         obj.clone(),
-                        format!("hop to `{}` over `{}`, which is not a quantum link of the inventory", h.node, h.link),
+                        format!(
+                            "hop to `{}` over `{}`, which is not a quantum link of the inventory",
+                            h.node, h.link
+                        ),
                     ),
                 }
             }
         }
     }
     if rates.len() > 1 {
-        let list: Vec<String> = at.iter().flat_map(|(n, es)| es.iter().map(move |e| format!("{} at `{n}`", e.rate))).collect();
-        v.push(codes::RATE_MISMATCH, None, obj.clone(), format!("the rate differs along the path: {}", list.join(", ")));
+        let list: Vec<String> = at
+            .iter()
+            .flat_map(|(n, es)| es.iter().map(move |e| format!("{} at `{n}`", e.rate)))
+            .collect();
+        v.push(
+            codes::RATE_MISMATCH,
+            None,
+            obj.clone(),
+            format!("the rate differs along the path: {}", list.join(", ")),
+        );
     }
     let first = |n: &str| at.get(n).and_then(|es| es.first().copied());
-    let starts: Vec<&str> = at.iter().filter(|(_, es)| es.iter().any(|e| e.virt_prev_hop.is_none())).map(|(n, _)| *n).collect();
-    let ends: Vec<&str> = at.iter().filter(|(_, es)| es.iter().any(|e| e.virt_next_hop.is_none())).map(|(n, _)| *n).collect();
+    let starts: Vec<&str> = at
+        .iter()
+        .filter(|(_, es)| es.iter().any(|e| e.virt_prev_hop.is_none()))
+        .map(|(n, _)| *n)
+        .collect();
+    let ends: Vec<&str> = at
+        .iter()
+        .filter(|(_, es)| es.iter().any(|e| e.virt_next_hop.is_none()))
+        .map(|(n, _)| *n)
+        .collect();
     let mut intact = true;
     if starts.len() != 1 || ends.len() != 1 {
         intact = false;
@@ -577,7 +676,11 @@ fn rebuild(
     // Walk from the first endpoint when it holds an entry, else from the only start.
     let src = intent.endpoints[0].node.as_str();
     let dst = intent.endpoints[1].node.as_str();
-    let begin = if at.contains_key(src) { Some(src) } else { starts.first().copied() };
+    let begin = if at.contains_key(src) {
+        Some(src)
+    } else {
+        starts.first().copied()
+    };
     let mut nodes: Vec<String> = Vec::new();
     let mut links: Vec<String> = Vec::new();
     let mut seen = BTreeSet::new();
@@ -586,7 +689,15 @@ fn rebuild(
         if let Some(e) = first(cur) {
             if e.virt_prev_hop.is_some() {
                 intact = false;
-                v.push(codes::BROKEN_PATH, Some(cur), obj.clone(), format!("the path's first node has a previous hop {}", hop_str(&e.virt_prev_hop)));
+                v.push(
+                    codes::BROKEN_PATH,
+                    Some(cur),
+                    obj.clone(),
+                    format!(
+                        "the path's first node has a previous hop {}",
+                        hop_str(&e.virt_prev_hop)
+                    ),
+                );
             }
         }
         loop {
@@ -600,24 +711,39 @@ fn rebuild(
                     codes::BROKEN_PATH,
                     Some(cur),
                     obj.clone(),
-                    format!("next hop `{}` over `{}` holds no forwarding entry for this path", next.node, next.link),
+                    format!(
+                        "next hop `{}` over `{}` holds no forwarding entry for this path",
+                        next.node, next.link
+                    ),
                 );
                 break;
             };
-            let expected = Some(Hop { node: cur.to_string(), link: next.link.clone() });
+            let expected = Some(Hop {
+                node: cur.to_string(),
+                link: next.link.clone(),
+            });
             if ne.virt_prev_hop != expected {
                 intact = false;
                 v.push(
                     codes::BROKEN_PATH,
                     Some(&next.node),
                     obj.clone(),
-                    format!("previous hop is {}, but `{cur}` forwards to it over `{}`", hop_str(&ne.virt_prev_hop), next.link),
+                    format!(
+                        "previous hop is {}, but `{cur}` forwards to it over `{}`",
+                        hop_str(&ne.virt_prev_hop),
+                        next.link
+                    ),
                 );
             }
             links.push(next.link.clone());
             if seen.contains(next.node.as_str()) {
                 intact = false;
-                v.push(codes::BROKEN_PATH, Some(&next.node), obj.clone(), "the path loops back to a node it already passed");
+                v.push(
+                    codes::BROKEN_PATH,
+                    Some(&next.node),
+                    obj.clone(),
+                    "the path loops back to a node it already passed",
+                );
                 break;
             }
             cur = next.node.as_str();
@@ -626,12 +752,26 @@ fn rebuild(
     for node in at.keys() {
         if !seen.contains(node) {
             intact = false;
-            v.push(codes::BROKEN_PATH, Some(node), obj.clone(), "forwarding entry off the chain from the path's first node");
+            v.push(
+                codes::BROKEN_PATH,
+                Some(node),
+                obj.clone(),
+                "forwarding entry off the chain from the path's first node",
+            );
         }
     }
-    if nodes.first().map(String::as_str) != Some(src) || nodes.last().map(String::as_str) != Some(dst) || !intact {
-        let shown = if nodes.is_empty() { "nothing".to_string() } else { nodes.join(" → ") };
-        if nodes.first().map(String::as_str) != Some(src) || nodes.last().map(String::as_str) != Some(dst) {
+    if nodes.first().map(String::as_str) != Some(src)
+        || nodes.last().map(String::as_str) != Some(dst)
+        || !intact
+    {
+        let shown = if nodes.is_empty() {
+            "nothing".to_string()
+        } else {
+            nodes.join(" → ")
+        };
+        if nodes.first().map(String::as_str) != Some(src)
+            || nodes.last().map(String::as_str) != Some(dst)
+        {
             v.push(
                 codes::PATH_ENDPOINTS,
                 None,
@@ -662,39 +802,78 @@ fn kind_name(kind: Kind) -> &'static str {
 
 /// Links of a flow for accounting: the chain when it is whole, else every link named.
 fn accounted_links(f: &Flow) -> Vec<String> {
-    if f.intact { f.links.clone() } else { f.all_links.iter().cloned().collect() }
+    if f.intact {
+        f.links.clone()
+    } else {
+        f.all_links.iter().cloned().collect()
+    }
 }
 
 /// Fidelity, purification and elementary-pair overhead of a pair path.
-fn evaluate_pairs(model: &Model, intent: &CheckedIntent, f: &Flow, configs: &ConfigSet, v: &mut Out) -> PairEval {
+fn evaluate_pairs(
+    model: &Model,
+    intent: &CheckedIntent,
+    f: &Flow,
+    configs: &ConfigSet,
+    v: &mut Out,
+) -> PairEval {
     let unit = intent.name.as_str();
     let obj = path_obj(unit, f.index);
     let links = accounted_links(f);
-    let qlinks: Vec<&QLink> = links.iter().filter_map(|l| model.qlinks.get(l.as_str())).collect();
+    let qlinks: Vec<&QLink> = links
+        .iter()
+        .filter_map(|l| model.qlinks.get(l.as_str()))
+        .collect();
     let fids: Vec<f64> = qlinks.iter().map(|l| l.fidelity).collect();
     let wait_s = qlinks.iter().map(|l| l.latency_ms).sum::<f64>() / 1e3;
-    let path_nodes: Vec<&str> = if f.intact { f.nodes.iter().map(String::as_str).collect() } else { f.entry_nodes.iter().map(String::as_str).collect() };
+    let path_nodes: Vec<&str> = if f.intact {
+        f.nodes.iter().map(String::as_str).collect()
+    } else {
+        f.entry_nodes.iter().map(String::as_str).collect()
+    };
     let coherence = path_nodes
         .iter()
         .filter_map(|n| model.nodes.get(n).and_then(|n| n.memory))
         .map(|m| m.coherence_time_s)
         .fold(f64::INFINITY, f64::min);
     let chain = physics::chain_fidelity(&fids);
-    let raw = if coherence.is_finite() { physics::decohered_fidelity(chain, wait_s, coherence) } else { chain };
+    let raw = if coherence.is_finite() {
+        physics::decohered_fidelity(chain, wait_s, coherence)
+    } else {
+        chain
+    };
     // Purification is run by the two end nodes; their entries must agree.
-    let ends = [intent.endpoints[0].node.as_str(), intent.endpoints[1].node.as_str()];
+    let ends = [
+        intent.endpoints[0].node.as_str(),
+        intent.endpoints[1].node.as_str(),
+    ];
     let mut rounds: Option<u32> = None;
     let mut seen_at = Vec::new();
     for (node, cfg) in &configs.nodes {
-        for p in cfg.forwarding.purification.iter().filter(|p| p.service_unit == unit && p.path == f.index) {
+        for p in cfg
+            .forwarding
+            .purification
+            .iter()
+            .filter(|p| p.service_unit == unit && p.path == f.index)
+        {
             seen_at.push(node.as_str());
             if !ends.contains(&node.as_str()) {
-                v.push(codes::PURIFICATION, Some(node), obj.clone(), "purification scheduled at a node that is not an end of the path");
+                v.push(
+                    codes::PURIFICATION,
+                    Some(node),
+                    obj.clone(),
+                    "purification scheduled at a node that is not an end of the path",
+                );
                 continue;
             }
             let peer = if node == ends[0] { ends[1] } else { ends[0] };
             if p.peer != peer {
-                v.push(codes::PURIFICATION, Some(node), obj.clone(), format!("purification peer `{}`, expected `{peer}`", p.peer));
+                v.push(
+                    codes::PURIFICATION,
+                    Some(node),
+                    obj.clone(),
+                    format!("purification peer `{}`, expected `{peer}`", p.peer),
+                );
             }
             match rounds {
                 None => rounds = Some(p.rounds),
@@ -702,7 +881,10 @@ fn evaluate_pairs(model: &Model, intent: &CheckedIntent, f: &Flow, configs: &Con
                     codes::PURIFICATION,
                     Some(node),
                     obj.clone(),
-                    format!("{} purification rounds here, {r} at the other end", p.rounds),
+                    format!(
+                        "{} purification rounds here, {r} at the other end",
+                        p.rounds
+                    ),
                 ),
                 Some(_) => {}
             }
@@ -724,26 +906,55 @@ fn evaluate_pairs(model: &Model, intent: &CheckedIntent, f: &Flow, configs: &Con
     if rounds > 0 {
         for end in ends {
             if configs.nodes.contains_key(end) && !seen_at.contains(&end) {
-                v.push(codes::PURIFICATION, Some(end), obj.clone(), "the other end purifies this path, this end does not");
+                v.push(
+                    codes::PURIFICATION,
+                    Some(end),
+                    obj.clone(),
+                    "the other end purifies this path, this end does not",
+                );
             }
         }
     }
     let (fidelity, factor) = physics::purify(raw, rounds);
     let swaps = physics::elementary_pairs_per_link_per_s(1.0, links.len(), SWAP_SUCCESS);
-    let overhead = if factor > 0.0 { swaps / factor } else { f64::INFINITY };
-    PairEval { raw_fidelity: raw, rounds, fidelity, overhead, wait_s }
+    let overhead = if factor > 0.0 {
+        swaps / factor
+    } else {
+        f64::INFINITY
+    };
+    PairEval {
+        raw_fidelity: raw,
+        rounds,
+        fidelity,
+        overhead,
+        wait_s,
+    }
 }
 
-fn check_swaps(intents: &BTreeMap<&str, &CheckedIntent>, configs: &ConfigSet, flows: &BTreeMap<String, Vec<Flow>>, v: &mut Out) {
+fn check_swaps(
+    intents: &BTreeMap<&str, &CheckedIntent>,
+    configs: &ConfigSet,
+    flows: &BTreeMap<String, Vec<Flow>>,
+    v: &mut Out,
+) {
     // Expected swaps: every intermediate node of an intact pair path.
     let mut expected: BTreeMap<(String, String, usize), (Hop, Hop, f64)> = BTreeMap::new();
     for (unit, list) in flows {
         for f in list.iter().filter(|f| f.intact) {
             let Some(pe) = f.pairs else { continue };
             for i in 1..f.nodes.len().saturating_sub(1) {
-                let left = Hop { node: f.nodes[i - 1].clone(), link: f.links[i - 1].clone() };
-                let right = Hop { node: f.nodes[i + 1].clone(), link: f.links[i].clone() };
-                expected.insert((f.nodes[i].clone(), unit.clone(), f.index), (left, right, f.rate * pe.overhead));
+                let left = Hop {
+                    node: f.nodes[i - 1].clone(),
+                    link: f.links[i - 1].clone(),
+                };
+                let right = Hop {
+                    node: f.nodes[i + 1].clone(),
+                    link: f.links[i].clone(),
+                };
+                expected.insert(
+                    (f.nodes[i].clone(), unit.clone(), f.index),
+                    (left, right, f.rate * pe.overhead),
+                );
             }
         }
     }
@@ -752,17 +963,33 @@ fn check_swaps(intents: &BTreeMap<&str, &CheckedIntent>, configs: &ConfigSet, fl
         for s in &cfg.forwarding.swap_schedule {
             let obj = path_obj(&s.service_unit, s.path);
             if !intents.contains_key(s.service_unit.as_str()) {
-                v.push(codes::UNKNOWN_UNIT, Some(node), unit_obj(&s.service_unit), "swap entry for a service unit no intent defines");
+                v.push(
+                    codes::UNKNOWN_UNIT,
+                    Some(node),
+                    unit_obj(&s.service_unit),
+                    "swap entry for a service unit no intent defines",
+                );
                 continue;
             }
             let key = (node.clone(), s.service_unit.clone(), s.path);
             match expected.get(&key) {
-                None => v.push(codes::SWAP_SCHEDULE, Some(node), obj, "swap entry at a node that is not an intermediate node of this path"),
+                None => v.push(
+                    codes::SWAP_SCHEDULE,
+                    Some(node),
+                    obj,
+                    "swap entry at a node that is not an intermediate node of this path",
+                ),
                 Some((left, right, rate)) => {
                     if !found.insert(key.clone()) {
-                        v.push(codes::SWAP_SCHEDULE, Some(node), obj.clone(), "two swap entries for the same path");
+                        v.push(
+                            codes::SWAP_SCHEDULE,
+                            Some(node),
+                            obj.clone(),
+                            "two swap entries for the same path",
+                        );
                     }
-                    if (&s.left, &s.right) != (left, right) && (&s.left, &s.right) != (right, left) {
+                    if (&s.left, &s.right) != (left, right) && (&s.left, &s.right) != (right, left)
+                    {
                         v.push(
                             codes::SWAP_SCHEDULE,
                             Some(node),
@@ -787,8 +1014,14 @@ fn check_swaps(intents: &BTreeMap<&str, &CheckedIntent>, configs: &ConfigSet, fl
         }
     }
     for (node, unit, path) in expected.keys() {
-        if configs.nodes.contains_key(node) && !found.contains(&(node.clone(), unit.clone(), *path)) {
-            v.push(codes::SWAP_SCHEDULE, Some(node), path_obj(unit, *path), "no swap entry at this intermediate node");
+        if configs.nodes.contains_key(node) && !found.contains(&(node.clone(), unit.clone(), *path))
+        {
+            v.push(
+                codes::SWAP_SCHEDULE,
+                Some(node),
+                path_obj(unit, *path),
+                "no swap entry at this intermediate node",
+            );
         }
     }
 }
@@ -807,7 +1040,11 @@ struct Usage {
 }
 
 impl Usage {
-    fn of(model: &Model, intents: &BTreeMap<&str, &CheckedIntent>, flows: &BTreeMap<String, Vec<Flow>>) -> Usage {
+    fn of(
+        model: &Model,
+        intents: &BTreeMap<&str, &CheckedIntent>,
+        flows: &BTreeMap<String, Vec<Flow>>,
+    ) -> Usage {
         let mut u = Usage::default();
         for (unit, list) in flows {
             let intent = intents[unit.as_str()];
@@ -822,7 +1059,11 @@ impl Usage {
                     (Service::Pairs, None) => (1.0, SWAP_MESSAGE_BITS),
                 };
                 for l in &links {
-                    *u.qlink.entry(l.clone()).or_default().entry(unit.clone()).or_default() += f.rate * per_link;
+                    *u.qlink
+                        .entry(l.clone())
+                        .or_default()
+                        .entry(unit.clone())
+                        .or_default() += f.rate * per_link;
                     if let Some(q) = model.qlinks.get(l.as_str()) {
                         for c in &q.classical {
                             *u.traffic.entry((*c).to_string()).or_default() += f.rate * per_msg;
@@ -830,12 +1071,25 @@ impl Usage {
                     }
                 }
                 if let (Service::Pairs, Some(pe)) = (intent.service, f.pairs) {
-                    let nodes: Vec<&String> = if f.intact { f.nodes.iter().collect() } else { f.entry_nodes.iter().collect() };
+                    let nodes: Vec<&String> = if f.intact {
+                        f.nodes.iter().collect()
+                    } else {
+                        f.entry_nodes.iter().collect()
+                    };
                     let last = nodes.len().saturating_sub(1);
                     for (i, n) in nodes.iter().enumerate() {
-                        if model.nodes.get(n.as_str()).is_some_and(|n| n.memory.is_some()) {
-                            let halves = if f.intact && (i == 0 || i == last) { 1.0 } else { 2.0 };
-                            *u.memory.entry((*n).clone()).or_default() += halves * f.rate * pe.overhead * pe.wait_s;
+                        if model
+                            .nodes
+                            .get(n.as_str())
+                            .is_some_and(|n| n.memory.is_some())
+                        {
+                            let halves = if f.intact && (i == 0 || i == last) {
+                                1.0
+                            } else {
+                                2.0
+                            };
+                            *u.memory.entry((*n).clone()).or_default() +=
+                                halves * f.rate * pe.overhead * pe.wait_s;
                         }
                     }
                 }
@@ -871,9 +1125,16 @@ fn compare_reservations(
     for r in written {
         *got.entry(r.service_unit.as_str()).or_default() += r.rate;
     }
-    let units: BTreeSet<&str> = got.keys().copied().chain(expected.keys().map(String::as_str)).collect();
+    let units: BTreeSet<&str> = got
+        .keys()
+        .copied()
+        .chain(expected.keys().map(String::as_str))
+        .collect();
     for unit in units {
-        let (g, e) = (got.get(unit).copied().unwrap_or(0.0), expected.get(unit).copied().unwrap_or(0.0));
+        let (g, e) = (
+            got.get(unit).copied().unwrap_or(0.0),
+            expected.get(unit).copied().unwrap_or(0.0),
+        );
         if !close(g, e) {
             v.push(
                 codes::RESERVATION,
@@ -901,7 +1162,12 @@ fn link_entries<'c, T>(
             let (id, local, remote) = ids(e);
             let obj = format!("{} link `{id}`", kind_name(kind));
             let Some(l) = model.qlinks.get(id).filter(|l| l.kind == kind) else {
-                v.push(codes::LINK_ENDS, Some(node), obj, format!("no {} link of this name in the inventory", kind_name(kind)));
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(node),
+                    obj,
+                    format!("no {} link of this name in the inventory", kind_name(kind)),
+                );
                 continue;
             };
             if local != node || l.other(node) != Some(remote) {
@@ -909,19 +1175,34 @@ fn link_entries<'c, T>(
                     codes::LINK_ENDS,
                     Some(node),
                     obj.clone(),
-                    format!("configured as `{local}` – `{remote}`, but the link joins `{}` and `{}`", l.ends[0], l.ends[1]),
+                    format!(
+                        "configured as `{local}` – `{remote}`, but the link joins `{}` and `{}`",
+                        l.ends[0], l.ends[1]
+                    ),
                 );
                 continue;
             }
             if found.insert((id.to_string(), node.clone()), e).is_some() {
-                v.push(codes::LINK_ENDS, Some(node), obj, "configured twice at this node");
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(node),
+                    obj,
+                    "configured twice at this node",
+                );
             }
         }
     }
     for (name, l) in model.qlinks.iter().filter(|(_, l)| l.kind == kind) {
         for end in l.ends {
-            if configs.nodes.contains_key(end) && !found.contains_key(&(name.to_string(), end.to_string())) {
-                v.push(codes::LINK_ENDS, Some(end), format!("{} link `{name}`", kind_name(kind)), "not configured at this end");
+            if configs.nodes.contains_key(end)
+                && !found.contains_key(&(name.to_string(), end.to_string()))
+            {
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(end),
+                    format!("{} link `{name}`", kind_name(kind)),
+                    "not configured at this end",
+                );
             }
         }
     }
@@ -934,7 +1215,13 @@ fn check_qkd_links(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Ou
         configs,
         Kind::Qkd,
         |c| c.forwarding.qkd_links.as_slice(),
-        |e| (e.qkdl_id.as_str(), e.local_qkdn_id.as_str(), e.remote_qkdn_id.as_str()),
+        |e| {
+            (
+                e.qkdl_id.as_str(),
+                e.local_qkdn_id.as_str(),
+                e.remote_qkdn_id.as_str(),
+            )
+        },
         v,
     );
     for (name, l) in model.qlinks.iter().filter(|(_, l)| l.kind == Kind::Qkd) {
@@ -953,7 +1240,15 @@ fn check_qkd_links(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Ou
                 ),
             );
         }
-        let ends: Vec<_> = l.ends.iter().filter_map(|e| found.get(&(name.to_string(), e.to_string())).map(|x| (*e, *x))).collect();
+        let ends: Vec<_> = l
+            .ends
+            .iter()
+            .filter_map(|e| {
+                found
+                    .get(&(name.to_string(), e.to_string()))
+                    .map(|x| (*e, *x))
+            })
+            .collect();
         for (node, e) in &ends {
             if !close(e.skr, l.rate) || !close(e.eskr, l.usable) || !close(e.qber, l.qber) {
                 v.push(
@@ -966,11 +1261,29 @@ fn check_qkd_links(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Ou
                     ),
                 );
             }
-            compare_reservations(node, &obj, e.expected_consumption, &e.reservations, total, &per_unit, v);
+            compare_reservations(
+                node,
+                &obj,
+                e.expected_consumption,
+                &e.reservations,
+                total,
+                &per_unit,
+                v,
+            );
         }
         if let [(_, a), (_, b)] = ends.as_slice() {
-            if a.skr != b.skr || a.eskr != b.eskr || a.qber != b.qber || a.expected_consumption != b.expected_consumption || a.reservations != b.reservations {
-                v.push(codes::LINK_ENDS, None, obj, "the two ends of the link disagree on its figures or reservations");
+            if a.skr != b.skr
+                || a.eskr != b.eskr
+                || a.qber != b.qber
+                || a.expected_consumption != b.expected_consumption
+                || a.reservations != b.reservations
+            {
+                v.push(
+                    codes::LINK_ENDS,
+                    None,
+                    obj,
+                    "the two ends of the link disagree on its figures or reservations",
+                );
             }
         }
     }
@@ -982,10 +1295,20 @@ fn check_entanglement_links(model: &Model, configs: &ConfigSet, usage: &Usage, v
         configs,
         Kind::Entanglement,
         |c| c.forwarding.entanglement_links.as_slice(),
-        |e| (e.link_id.as_str(), e.local_node.as_str(), e.remote_node.as_str()),
+        |e| {
+            (
+                e.link_id.as_str(),
+                e.local_node.as_str(),
+                e.remote_node.as_str(),
+            )
+        },
         v,
     );
-    for (name, l) in model.qlinks.iter().filter(|(_, l)| l.kind == Kind::Entanglement) {
+    for (name, l) in model
+        .qlinks
+        .iter()
+        .filter(|(_, l)| l.kind == Kind::Entanglement)
+    {
         let obj = format!("entanglement link `{name}`");
         let (total, per_unit) = usage.on(name);
         if !within(total, l.usable) {
@@ -996,21 +1319,49 @@ fn check_entanglement_links(model: &Model, configs: &ConfigSet, usage: &Usage, v
                 format!("the forwarding tables draw {total:.6} elementary pairs/s (swap and purification overhead included), over the link's {:.6} pairs/s", l.usable),
             );
         }
-        let ends: Vec<_> = l.ends.iter().filter_map(|e| found.get(&(name.to_string(), e.to_string())).map(|x| (*e, *x))).collect();
+        let ends: Vec<_> = l
+            .ends
+            .iter()
+            .filter_map(|e| {
+                found
+                    .get(&(name.to_string(), e.to_string()))
+                    .map(|x| (*e, *x))
+            })
+            .collect();
         for (node, e) in &ends {
             if !close(e.pair_rate, l.rate) || !close(e.fidelity, l.fidelity) {
                 v.push(
                     codes::FIGURES,
                     Some(node),
                     obj.clone(),
-                    format!("pair rate {} / fidelity {} written, recomputed {:.9} / {}", e.pair_rate, e.fidelity, l.rate, l.fidelity),
+                    format!(
+                        "pair rate {} / fidelity {} written, recomputed {:.9} / {}",
+                        e.pair_rate, e.fidelity, l.rate, l.fidelity
+                    ),
                 );
             }
-            compare_reservations(node, &obj, e.expected_consumption, &e.reservations, total, &per_unit, v);
+            compare_reservations(
+                node,
+                &obj,
+                e.expected_consumption,
+                &e.reservations,
+                total,
+                &per_unit,
+                v,
+            );
         }
         if let [(_, a), (_, b)] = ends.as_slice() {
-            if a.pair_rate != b.pair_rate || a.fidelity != b.fidelity || a.expected_consumption != b.expected_consumption || a.reservations != b.reservations {
-                v.push(codes::LINK_ENDS, None, obj, "the two ends of the link disagree on its figures or reservations");
+            if a.pair_rate != b.pair_rate
+                || a.fidelity != b.fidelity
+                || a.expected_consumption != b.expected_consumption
+                || a.reservations != b.reservations
+            {
+                v.push(
+                    codes::LINK_ENDS,
+                    None,
+                    obj,
+                    "the two ends of the link disagree on its figures or reservations",
+                );
             }
         }
     }
@@ -1027,17 +1378,35 @@ fn check_classical(
     // Classical channels of quantum links: one per link end, as the model sizes them.
     let mut channel: BTreeMap<&str, (f64, BTreeSet<String>)> = BTreeMap::new();
     for (node, cfg) in &configs.nodes {
-        let ConnectivityConfig { classical_channels, .. } = &cfg.connectivity;
+        let ConnectivityConfig {
+            classical_channels, ..
+        } = &cfg.connectivity;
         for ch in classical_channels {
             let obj = format!("classical channel of `{}`", ch.quantum_link);
             let Some(q) = model.qlinks.get(ch.quantum_link.as_str()) else {
-                v.push(codes::CLASSICAL_CHANNEL, Some(node), obj, "channel of a quantum link the inventory does not define");
+                v.push(
+                    codes::CLASSICAL_CHANNEL,
+                    Some(node),
+                    obj,
+                    "channel of a quantum link the inventory does not define",
+                );
                 continue;
             };
             if q.other(node).is_none() {
-                v.push(codes::CLASSICAL_CHANNEL, Some(node), obj.clone(), "channel of a quantum link that does not end at this node");
+                v.push(
+                    codes::CLASSICAL_CHANNEL,
+                    Some(node),
+                    obj.clone(),
+                    "channel of a quantum link that does not end at this node",
+                );
             }
-            if ch.path.iter().map(String::as_str).ne(q.classical.iter().copied()) || !close(ch.bandwidth_bps, q.channel_bps) {
+            if ch
+                .path
+                .iter()
+                .map(String::as_str)
+                .ne(q.classical.iter().copied())
+                || !close(ch.bandwidth_bps, q.channel_bps)
+            {
                 v.push(
                     codes::CLASSICAL_CHANNEL,
                     Some(node),
@@ -1058,12 +1427,19 @@ fn check_classical(
     }
     for (name, q) in &model.qlinks {
         for end in q.ends {
-            let has = configs
-                .nodes
-                .get(end)
-                .is_some_and(|c| c.connectivity.classical_channels.iter().any(|ch| ch.quantum_link == *name));
+            let has = configs.nodes.get(end).is_some_and(|c| {
+                c.connectivity
+                    .classical_channels
+                    .iter()
+                    .any(|ch| ch.quantum_link == *name)
+            });
             if configs.nodes.contains_key(end) && !has {
-                v.push(codes::CLASSICAL_CHANNEL, Some(end), format!("classical channel of `{name}`"), "no classical channel for this quantum link end");
+                v.push(
+                    codes::CLASSICAL_CHANNEL,
+                    Some(end),
+                    format!("classical channel of `{name}`"),
+                    "no classical channel for this quantum link end",
+                );
             }
         }
     }
@@ -1078,8 +1454,15 @@ fn check_classical(
                 (Service::Pairs, None) => SWAP_MESSAGE_BITS,
             };
             for (i, l) in f.links.iter().enumerate() {
-                let classical = model.qlinks.get(l.as_str()).map(|q| q.classical.clone()).unwrap_or_default();
-                expected.insert((f.nodes[i].clone(), unit.clone(), f.index, l.clone()), (classical, f.rate * per_msg));
+                let classical = model
+                    .qlinks
+                    .get(l.as_str())
+                    .map(|q| q.classical.clone())
+                    .unwrap_or_default();
+                expected.insert(
+                    (f.nodes[i].clone(), unit.clone(), f.index, l.clone()),
+                    (classical, f.rate * per_msg),
+                );
             }
         }
     }
@@ -1090,24 +1473,55 @@ fn check_classical(
             for c in &p.classical_links {
                 *traffic_written.entry(c.as_str()).or_default() += p.bandwidth_bps;
             }
-            let obj = format!("classical path of {} over `{}`", path_obj(&p.service_unit, p.path), p.quantum_link);
+            let obj = format!(
+                "classical path of {} over `{}`",
+                path_obj(&p.service_unit, p.path),
+                p.quantum_link
+            );
             if !intents.contains_key(p.service_unit.as_str()) {
-                v.push(codes::UNKNOWN_UNIT, Some(node), unit_obj(&p.service_unit), "classical path for a service unit no intent defines");
+                v.push(
+                    codes::UNKNOWN_UNIT,
+                    Some(node),
+                    unit_obj(&p.service_unit),
+                    "classical path for a service unit no intent defines",
+                );
                 continue;
             }
-            let key = (node.clone(), p.service_unit.clone(), p.path, p.quantum_link.clone());
+            let key = (
+                node.clone(),
+                p.service_unit.clone(),
+                p.path,
+                p.quantum_link.clone(),
+            );
             let Some((links, bps)) = expected.get(&key) else {
                 // Broken paths are reported as such; only flag entries of whole paths.
-                let whole = flows.get(&p.service_unit).is_some_and(|l| l.iter().any(|f| f.index == p.path && f.intact));
+                let whole = flows
+                    .get(&p.service_unit)
+                    .is_some_and(|l| l.iter().any(|f| f.index == p.path && f.intact));
                 if whole || !flows.contains_key(&p.service_unit) {
-                    v.push(codes::CLASSICAL_PATH, Some(node), obj, "no hop of the path leaves this node over this quantum link");
+                    v.push(
+                        codes::CLASSICAL_PATH,
+                        Some(node),
+                        obj,
+                        "no hop of the path leaves this node over this quantum link",
+                    );
                 }
                 continue;
             };
             if !found.insert(key.clone()) {
-                v.push(codes::CLASSICAL_PATH, Some(node), obj.clone(), "two classical paths for the same hop");
+                v.push(
+                    codes::CLASSICAL_PATH,
+                    Some(node),
+                    obj.clone(),
+                    "two classical paths for the same hop",
+                );
             }
-            if p.classical_links.iter().map(String::as_str).ne(links.iter().copied()) || !close(p.bandwidth_bps, *bps) {
+            if p.classical_links
+                .iter()
+                .map(String::as_str)
+                .ne(links.iter().copied())
+                || !close(p.bandwidth_bps, *bps)
+            {
                 v.push(
                     codes::CLASSICAL_PATH,
                     Some(node),
@@ -1123,7 +1537,9 @@ fn check_classical(
         }
     }
     for (node, unit, path, link) in expected.keys() {
-        if configs.nodes.contains_key(node) && !found.contains(&(node.clone(), unit.clone(), *path, link.clone())) {
+        if configs.nodes.contains_key(node)
+            && !found.contains(&(node.clone(), unit.clone(), *path, link.clone()))
+        {
             v.push(
                 codes::CLASSICAL_PATH,
                 Some(node),
@@ -1139,28 +1555,54 @@ fn check_classical(
         for c in &cfg.connectivity.classical_links {
             let obj = format!("classical link `{}`", c.link_id);
             let Some(l) = model.clinks.get(c.link_id.as_str()) else {
-                v.push(codes::LINK_ENDS, Some(node), obj, "no classical link of this name in the inventory");
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(node),
+                    obj,
+                    "no classical link of this name in the inventory",
+                );
                 continue;
             };
-            let ok_end = (l.ends[0] == node && l.ends[1] == c.remote_node) || (l.ends[1] == node && l.ends[0] == c.remote_node);
+            let ok_end = (l.ends[0] == node && l.ends[1] == c.remote_node)
+                || (l.ends[1] == node && l.ends[0] == c.remote_node);
             if !ok_end {
                 v.push(
                     codes::LINK_ENDS,
                     Some(node),
                     obj,
-                    format!("configured towards `{}`, but the link joins `{}` and `{}`", c.remote_node, l.ends[0], l.ends[1]),
+                    format!(
+                        "configured towards `{}`, but the link joins `{}` and `{}`",
+                        c.remote_node, l.ends[0], l.ends[1]
+                    ),
                 );
                 continue;
             }
-            if entries.insert((c.link_id.as_str(), node.as_str()), c).is_some() {
-                v.push(codes::LINK_ENDS, Some(node), obj, "configured twice at this node");
+            if entries
+                .insert((c.link_id.as_str(), node.as_str()), c)
+                .is_some()
+            {
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(node),
+                    obj,
+                    "configured twice at this node",
+                );
             }
         }
     }
     for (name, l) in &model.clinks {
         let obj = format!("classical link `{name}`");
-        let channels_model: f64 = model.qlinks.values().filter(|q| q.classical.contains(name)).map(|q| q.channel_bps).sum();
-        let channels_written: f64 = channel.values().filter(|(_, path)| path.contains(*name)).map(|(bps, _)| bps).sum();
+        let channels_model: f64 = model
+            .qlinks
+            .values()
+            .filter(|q| q.classical.contains(name))
+            .map(|q| q.channel_bps)
+            .sum();
+        let channels_written: f64 = channel
+            .values()
+            .filter(|(_, path)| path.contains(*name))
+            .map(|(bps, _)| bps)
+            .sum();
         let traffic_model = usage.traffic.get(*name).copied().unwrap_or(0.0);
         let traffic = traffic_written.get(name).copied().unwrap_or(0.0);
         let load = channels_model.max(channels_written) + traffic_model.max(traffic);
@@ -1183,7 +1625,12 @@ fn check_classical(
                 continue;
             }
             let Some(c) = entries.get(&(*name, end)) else {
-                v.push(codes::LINK_ENDS, Some(end), obj.clone(), "not configured at this end");
+                v.push(
+                    codes::LINK_ENDS,
+                    Some(end),
+                    obj.clone(),
+                    "not configured at this end",
+                );
                 continue;
             };
             ends.push(*c);
@@ -1192,7 +1639,10 @@ fn check_classical(
                     codes::FIGURES,
                     Some(end),
                     obj.clone(),
-                    format!("{} bit/s, {} ms written; the inventory says {} bit/s, {} ms", c.bandwidth_bps, c.latency_ms, l.bandwidth_bps, l.latency_ms),
+                    format!(
+                        "{} bit/s, {} ms written; the inventory says {} bit/s, {} ms",
+                        c.bandwidth_bps, c.latency_ms, l.bandwidth_bps, l.latency_ms
+                    ),
                 );
             }
             let reserved = channels_model + traffic_model;
@@ -1201,13 +1651,24 @@ fn check_classical(
                     codes::RESERVATION,
                     Some(end),
                     obj.clone(),
-                    format!("reserved_bps {}, but channels and paths need {reserved:.9}", c.reserved_bps),
+                    format!(
+                        "reserved_bps {}, but channels and paths need {reserved:.9}",
+                        c.reserved_bps
+                    ),
                 );
             }
         }
         if let [a, b] = ends.as_slice() {
-            if a.bandwidth_bps != b.bandwidth_bps || a.reserved_bps != b.reserved_bps || a.latency_ms != b.latency_ms {
-                v.push(codes::LINK_ENDS, None, obj, "the two ends of the link disagree");
+            if a.bandwidth_bps != b.bandwidth_bps
+                || a.reserved_bps != b.reserved_bps
+                || a.latency_ms != b.latency_ms
+            {
+                v.push(
+                    codes::LINK_ENDS,
+                    None,
+                    obj,
+                    "the two ends of the link disagree",
+                );
             }
         }
     }
@@ -1217,19 +1678,34 @@ fn check_memories(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Out
     for (name, node) in &model.nodes {
         let held = usage.memory.get(*name).copied().unwrap_or(0.0);
         let obj = format!("memory of `{name}`");
-        let Some(cfg) = configs.nodes.get(*name) else { continue };
+        let Some(cfg) = configs.nodes.get(*name) else {
+            continue;
+        };
         let ForwardingConfig { memory, .. } = &cfg.forwarding;
         match (node.memory, memory) {
             (None, None) => {}
-            (None, Some(_)) => v.push(codes::FIGURES, Some(name), obj.clone(), "memory configured at a node without quantum memory"),
-            (Some(_), None) => v.push(codes::FIGURES, Some(name), obj.clone(), "the node's quantum memory is not configured"),
+            (None, Some(_)) => v.push(
+                codes::FIGURES,
+                Some(name),
+                obj.clone(),
+                "memory configured at a node without quantum memory",
+            ),
+            (Some(_), None) => v.push(
+                codes::FIGURES,
+                Some(name),
+                obj.clone(),
+                "the node's quantum memory is not configured",
+            ),
             (Some(m), Some(c)) => {
                 if c.qubits != m.qubits || c.coherence_time_s != m.coherence_time_s {
                     v.push(
                         codes::FIGURES,
                         Some(name),
                         obj.clone(),
-                        format!("{} qubits, {} s written; the inventory says {} qubits, {} s", c.qubits, c.coherence_time_s, m.qubits, m.coherence_time_s),
+                        format!(
+                            "{} qubits, {} s written; the inventory says {} qubits, {} s",
+                            c.qubits, c.coherence_time_s, m.qubits, m.coherence_time_s
+                        ),
                     );
                 }
                 if !close(c.reserved_qubits, held) {
@@ -1237,7 +1713,10 @@ fn check_memories(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Out
                         codes::RESERVATION,
                         Some(name),
                         obj.clone(),
-                        format!("reserved_qubits {}, but the paths through it hold {held:.9}", c.reserved_qubits),
+                        format!(
+                            "reserved_qubits {}, but the paths through it hold {held:.9}",
+                            c.reserved_qubits
+                        ),
                     );
                 }
             }
@@ -1261,21 +1740,48 @@ fn check_memories(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Out
 fn covered(intent: &CheckedIntent, flows: &[Flow]) -> f64 {
     let total: f64 = flows.iter().map(|f| f.rate).sum();
     if intent.constraints.disjoint_paths > 1 {
-        flows.iter().map(|f| total - f.rate).fold(f64::INFINITY, f64::min).min(total)
+        flows
+            .iter()
+            .map(|f| total - f.rate)
+            .fold(f64::INFINITY, f64::min)
+            .min(total)
     } else {
         total
     }
 }
 
-fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BTreeMap<String, Vec<Flow>>, v: &mut Out) {
+fn check_summary(
+    model: &Model,
+    program: &Program,
+    summary: &Summary,
+    flows: &BTreeMap<String, Vec<Flow>>,
+    v: &mut Out,
+) {
     if summary.schema != SCHEMA {
-        v.push(codes::SUMMARY, None, "summary", format!("schema `{}`, expected `{SCHEMA}`", summary.schema));
+        v.push(
+            codes::SUMMARY,
+            None,
+            "summary",
+            format!("schema `{}`, expected `{SCHEMA}`", summary.schema),
+        );
     }
     if summary.network != model.inv.name {
-        v.push(codes::SUMMARY, None, "summary", format!("network `{}`, but the intents use `{}`", summary.network, model.inv.name));
+        v.push(
+            codes::SUMMARY,
+            None,
+            "summary",
+            format!(
+                "network `{}`, but the intents use `{}`",
+                summary.network, model.inv.name
+            ),
+        );
     }
     let count = |a: Admission| summary.intents.iter().filter(|s| s.admission == a).count();
-    let counts = (count(Admission::Met), count(Admission::Partial), count(Admission::Rejected));
+    let counts = (
+        count(Admission::Met),
+        count(Admission::Partial),
+        count(Admission::Rejected),
+    );
     if counts != (summary.admitted, summary.partial, summary.rejected) {
         v.push(
             codes::SUMMARY,
@@ -1291,18 +1797,35 @@ fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BT
     for s in &summary.intents {
         let obj = format!("intent `{}`", s.name);
         if !seen.insert(s.name.as_str()) {
-            v.push(codes::SUMMARY, None, obj.clone(), "listed twice in the summary");
+            v.push(
+                codes::SUMMARY,
+                None,
+                obj.clone(),
+                "listed twice in the summary",
+            );
         }
         let Some(intent) = program.intents.iter().find(|i| i.name == s.name) else {
-            v.push(codes::SUMMARY, None, obj, "in the summary but not among the intents");
+            v.push(
+                codes::SUMMARY,
+                None,
+                obj,
+                "in the summary but not among the intents",
+            );
             continue;
         };
         let kind = match intent.service {
             Service::Keys { .. } => UnitKind::Keys,
             Service::Pairs => UnitKind::EntangledPairs,
         };
-        let ends = [intent.endpoints[0].node.clone(), intent.endpoints[1].node.clone()];
-        if s.kind != kind || s.endpoints != ends || s.priority != intent.priority || !close(s.requested_rate, intent.min_rate) {
+        let ends = [
+            intent.endpoints[0].node.clone(),
+            intent.endpoints[1].node.clone(),
+        ];
+        if s.kind != kind
+            || s.endpoints != ends
+            || s.priority != intent.priority
+            || !close(s.requested_rate, intent.min_rate)
+        {
             v.push(
                 codes::SUMMARY,
                 None,
@@ -1315,14 +1838,20 @@ fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BT
         }
         // The summary's paths must be those of the forwarding tables.
         let list = flows.get(&s.name).map_or(&[][..], Vec::as_slice);
-        let mut tables: Vec<(Vec<String>, Vec<String>, f64, Option<PairEval>)> =
-            list.iter().filter(|f| f.intact).map(|f| (f.nodes.clone(), f.links.clone(), f.rate, f.pairs)).collect();
+        let mut tables: Vec<(Vec<String>, Vec<String>, f64, Option<PairEval>)> = list
+            .iter()
+            .filter(|f| f.intact)
+            .map(|f| (f.nodes.clone(), f.links.clone(), f.rate, f.pairs))
+            .collect();
         tables.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
         let mut written: Vec<_> = s.paths.iter().collect();
         written.sort_by(|a, b| (&a.nodes, &a.links).cmp(&(&b.nodes, &b.links)));
         if list.iter().all(|f| f.intact) {
             let same = tables.len() == written.len()
-                && tables.iter().zip(&written).all(|(t, w)| t.0 == w.nodes && t.1 == w.links && close(t.2, w.rate));
+                && tables
+                    .iter()
+                    .zip(&written)
+                    .all(|(t, w)| t.0 == w.nodes && t.1 == w.links && close(t.2, w.rate));
             if !same {
                 let show = |p: &[String], r: f64| format!("{} at {r}/s", p.join("→"));
                 v.push(
@@ -1331,16 +1860,31 @@ fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BT
                     obj.clone(),
                     format!(
                         "the summary lists [{}], the forwarding tables hold [{}]",
-                        written.iter().map(|w| show(&w.nodes, w.rate)).collect::<Vec<_>>().join(" | "),
-                        tables.iter().map(|t| show(&t.0, t.2)).collect::<Vec<_>>().join(" | ")
+                        written
+                            .iter()
+                            .map(|w| show(&w.nodes, w.rate))
+                            .collect::<Vec<_>>()
+                            .join(" | "),
+                        tables
+                            .iter()
+                            .map(|t| show(&t.0, t.2))
+                            .collect::<Vec<_>>()
+                            .join(" | ")
                     ),
                 );
             } else {
                 for (t, w) in tables.iter().zip(&written) {
-                    let latency: f64 = t.1.iter().filter_map(|l| model.qlinks.get(l.as_str())).map(|q| q.latency_ms).sum();
+                    let latency: f64 =
+                        t.1.iter()
+                            .filter_map(|l| model.qlinks.get(l.as_str()))
+                            .map(|q| q.latency_ms)
+                            .sum();
                     let fidelity = path_fidelity(model, &t.1, t.3);
                     let rounds = t.3.map_or(0, |p| p.rounds);
-                    if !close(w.latency_ms, latency) || !close(w.fidelity, fidelity) || w.purification_rounds.unwrap_or(0) != rounds {
+                    if !close(w.latency_ms, latency)
+                        || !close(w.fidelity, fidelity)
+                        || w.purification_rounds.unwrap_or(0) != rounds
+                    {
                         v.push(
                             codes::SUMMARY,
                             None,
@@ -1363,13 +1907,21 @@ fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BT
                 codes::ADMITTED_RATE,
                 None,
                 obj.clone(),
-                format!("admitted {}/s in the summary, but its paths carry {admitted:.9}/s", s.admitted_rate),
+                format!(
+                    "admitted {}/s in the summary, but its paths carry {admitted:.9}/s",
+                    s.admitted_rate
+                ),
             );
         }
     }
     for intent in &program.intents {
         if !seen.contains(intent.name.as_str()) {
-            v.push(codes::SUMMARY, None, format!("intent `{}`", intent.name), "missing from the summary");
+            v.push(
+                codes::SUMMARY,
+                None,
+                format!("intent `{}`", intent.name),
+                "missing from the summary",
+            );
         }
     }
 }
@@ -1378,49 +1930,98 @@ fn check_summary(model: &Model, program: &Program, summary: &Summary, flows: &BT
 fn path_fidelity(model: &Model, links: &[String], pairs: Option<PairEval>) -> f64 {
     match pairs {
         Some(p) => p.fidelity,
-        None => links.iter().filter_map(|l| model.qlinks.get(l.as_str())).map(|q| q.fidelity).fold(1.0, f64::min),
+        None => links
+            .iter()
+            .filter_map(|l| model.qlinks.get(l.as_str()))
+            .map(|q| q.fidelity)
+            .fold(1.0, f64::min),
     }
 }
 
-fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admission>, flows: &[Flow], v: &mut Out) {
+fn check_intent(
+    model: &Model,
+    intent: &CheckedIntent,
+    admission: Option<Admission>,
+    flows: &[Flow],
+    v: &mut Out,
+) {
     let obj = format!("intent `{}`", intent.name);
     let admitted = covered(intent, flows);
     let requested = intent.min_rate;
     match admission {
         Some(Admission::Rejected) | None => {
             if !flows.is_empty() {
-                v.push(codes::ADMISSION, None, obj.clone(), "not admitted, yet forwarding entries carry it");
+                v.push(
+                    codes::ADMISSION,
+                    None,
+                    obj.clone(),
+                    "not admitted, yet forwarding entries carry it",
+                );
             }
         }
         Some(Admission::Met) => {
             if admitted < requested * (1.0 - TOL) {
-                v.push(codes::ADMISSION, None, obj.clone(), format!("marked met, but its paths carry {admitted:.9} of {requested}/s"));
+                v.push(
+                    codes::ADMISSION,
+                    None,
+                    obj.clone(),
+                    format!("marked met, but its paths carry {admitted:.9} of {requested}/s"),
+                );
             }
         }
         Some(Admission::Partial) => {
             if admitted <= 0.0 || admitted >= requested * (1.0 - TOL) {
-                v.push(codes::ADMISSION, None, obj.clone(), format!("marked partial, but its paths carry {admitted:.9} of {requested}/s"));
+                v.push(
+                    codes::ADMISSION,
+                    None,
+                    obj.clone(),
+                    format!("marked partial, but its paths carry {admitted:.9} of {requested}/s"),
+                );
             }
         }
     }
     if !within(admitted, requested) {
-        v.push(codes::ADMITTED_RATE, None, obj.clone(), format!("its paths carry {admitted:.9}/s, more than the {requested}/s requested"));
+        v.push(
+            codes::ADMITTED_RATE,
+            None,
+            obj.clone(),
+            format!("its paths carry {admitted:.9}/s, more than the {requested}/s requested"),
+        );
     }
     let c = &intent.constraints;
     for f in flows.iter().filter(|f| f.intact) {
         let pobj = path_obj(&intent.name, f.index);
         for n in &f.nodes {
-            let domain = model.nodes.get(n.as_str()).map(|n| n.domain.value.as_str()).unwrap_or("");
+            let domain = model
+                .nodes
+                .get(n.as_str())
+                .map(|n| n.domain.value.as_str())
+                .unwrap_or("");
             if c.avoid_nodes.contains(n) {
-                v.push(codes::AVOID, None, pobj.clone(), format!("passes node `{n}`, which the intent avoids"));
+                v.push(
+                    codes::AVOID,
+                    None,
+                    pobj.clone(),
+                    format!("passes node `{n}`, which the intent avoids"),
+                );
             }
             if c.avoid_domains.contains(domain) {
-                v.push(codes::AVOID, None, pobj.clone(), format!("passes node `{n}` of domain `{domain}`, which the intent avoids"));
+                v.push(
+                    codes::AVOID,
+                    None,
+                    pobj.clone(),
+                    format!("passes node `{n}` of domain `{domain}`, which the intent avoids"),
+                );
             }
         }
         for l in &f.links {
             if c.avoid_links.contains(l) {
-                v.push(codes::AVOID, None, pobj.clone(), format!("uses link `{l}`, which the intent avoids"));
+                v.push(
+                    codes::AVOID,
+                    None,
+                    pobj.clone(),
+                    format!("uses link `{l}`, which the intent avoids"),
+                );
             }
         }
         let mut pos = 0;
@@ -1428,26 +2029,48 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
             match f.nodes[pos..].iter().position(|n| n == via) {
                 Some(i) => pos += i,
                 None => {
-                    v.push(codes::VIA, None, pobj.clone(), format!("does not pass `{via}` (in order of the intent's via nodes)"));
+                    v.push(
+                        codes::VIA,
+                        None,
+                        pobj.clone(),
+                        format!("does not pass `{via}` (in order of the intent's via nodes)"),
+                    );
                     break;
                 }
             }
         }
         if let Some(max) = c.max_hops {
             if f.links.len() > max as usize {
-                v.push(codes::MAX_HOPS, None, pobj.clone(), format!("{} hops, over the {max} allowed", f.links.len()));
+                v.push(
+                    codes::MAX_HOPS,
+                    None,
+                    pobj.clone(),
+                    format!("{} hops, over the {max} allowed", f.links.len()),
+                );
             }
         }
         let inner = &f.nodes[1..f.nodes.len().saturating_sub(1).max(1)];
         for n in inner {
-            let Some(node) = model.nodes.get(n.as_str()) else { continue };
+            let Some(node) = model.nodes.get(n.as_str()) else {
+                continue;
+            };
             let role = node.role.value;
             match intent.service {
                 Service::Keys { .. } => {
                     if !matches!(role, Role::Endpoint | Role::TrustedRelay) {
-                        v.push(codes::RELAY_ROLE, None, pobj.clone(), format!("relays keys through `{n}`, an {} that cannot relay keys", role.describe()));
+                        v.push(
+                            codes::RELAY_ROLE,
+                            None,
+                            pobj.clone(),
+                            format!(
+                                "relays keys through `{n}`, an {} that cannot relay keys",
+                                role.describe()
+                            ),
+                        );
                     }
-                    if c.trusted_relays_only && !(role == Role::TrustedRelay && model.trusted_domain(n)) {
+                    if c.trusted_relays_only
+                        && !(role == Role::TrustedRelay && model.trusted_domain(n))
+                    {
                         v.push(
                             codes::TRUSTED_RELAY,
                             None,
@@ -1457,8 +2080,18 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
                     }
                 }
                 Service::Pairs => {
-                    if !(role == Role::Repeater || (role == Role::Endpoint && node.memory.is_some())) {
-                        v.push(codes::RELAY_ROLE, None, pobj.clone(), format!("swaps entanglement at `{n}`, an {} without the memory to swap", role.describe()));
+                    if !(role == Role::Repeater
+                        || (role == Role::Endpoint && node.memory.is_some()))
+                    {
+                        v.push(
+                            codes::RELAY_ROLE,
+                            None,
+                            pobj.clone(),
+                            format!(
+                                "swaps entanglement at `{n}`, an {} without the memory to swap",
+                                role.describe()
+                            ),
+                        );
                     }
                 }
             }
@@ -1490,9 +2123,22 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
             }
         }
         if let Some(max_s) = intent.max_latency_s {
-            let latency: f64 = f.links.iter().filter_map(|l| model.qlinks.get(l.as_str())).map(|q| q.latency_ms).sum();
+            let latency: f64 = f
+                .links
+                .iter()
+                .filter_map(|l| model.qlinks.get(l.as_str()))
+                .map(|q| q.latency_ms)
+                .sum();
             if !within(latency, max_s * 1e3) {
-                v.push(codes::LATENCY, None, pobj.clone(), format!("classical latency {latency:.6} ms, over the {} ms allowed", max_s * 1e3));
+                v.push(
+                    codes::LATENCY,
+                    None,
+                    pobj.clone(),
+                    format!(
+                        "classical latency {latency:.6} ms, over the {} ms allowed",
+                        max_s * 1e3
+                    ),
+                );
             }
         }
     }
@@ -1503,7 +2149,11 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
                 codes::DISJOINT,
                 None,
                 obj.clone(),
-                format!("spread over {} path(s), but the intent asks for {} disjoint paths", used.len(), c.disjoint_paths),
+                format!(
+                    "spread over {} path(s), but the intent asks for {} disjoint paths",
+                    used.len(),
+                    c.disjoint_paths
+                ),
             );
         }
         for (i, a) in used.iter().enumerate() {
@@ -1513,10 +2163,20 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
                 let (ia, ib) = (inner(a), inner(b));
                 let shared_node = ia.iter().find(|n| ib.contains(n));
                 if let Some(l) = shared_link {
-                    v.push(codes::DISJOINT, None, obj.clone(), format!("paths {} and {} share link `{l}`", a.index, b.index));
+                    v.push(
+                        codes::DISJOINT,
+                        None,
+                        obj.clone(),
+                        format!("paths {} and {} share link `{l}`", a.index, b.index),
+                    );
                 }
                 if let Some(n) = shared_node {
-                    v.push(codes::DISJOINT, None, obj.clone(), format!("paths {} and {} share relay `{n}`", a.index, b.index));
+                    v.push(
+                        codes::DISJOINT,
+                        None,
+                        obj.clone(),
+                        format!("paths {} and {} share relay `{n}`", a.index, b.index),
+                    );
                 }
             }
         }
@@ -1525,7 +2185,13 @@ fn check_intent(model: &Model, intent: &CheckedIntent, admission: Option<Admissi
 
 // ------------------------------------------------------------------ service stratum
 
-fn check_service(intent: &CheckedIntent, admission: Option<Admission>, flows: &[Flow], configs: &ConfigSet, v: &mut Out) {
+fn check_service(
+    intent: &CheckedIntent,
+    admission: Option<Admission>,
+    flows: &[Flow],
+    configs: &ConfigSet,
+    v: &mut Out,
+) {
     let admitted_status = matches!(admission, Some(Admission::Met | Admission::Partial));
     let obj = unit_obj(&intent.name);
     let admitted = covered(intent, flows);
@@ -1542,24 +2208,57 @@ fn check_service(intent: &CheckedIntent, admission: Option<Admission>, flows: &[
         })
         .collect::<Vec<_>>();
     let mut urns = Vec::new();
-    for (end, role) in [(0usize, crate::config::EndRole::Master), (1, crate::config::EndRole::Slave)] {
+    for (end, role) in [
+        (0usize, crate::config::EndRole::Master),
+        (1, crate::config::EndRole::Slave),
+    ] {
         let node = intent.endpoints[end].node.as_str();
         let peer = intent.endpoints[1 - end].node.as_str();
-        let Some(cfg) = configs.nodes.get(node) else { continue };
-        let ServiceConfig { service_units, sessions, .. } = &cfg.service;
-        let units: Vec<_> = service_units.iter().filter(|u| u.id == intent.name).collect();
-        let sess: Vec<_> = sessions.iter().filter(|s| s.service_unit == intent.name).collect();
+        let Some(cfg) = configs.nodes.get(node) else {
+            continue;
+        };
+        let ServiceConfig {
+            service_units,
+            sessions,
+            ..
+        } = &cfg.service;
+        let units: Vec<_> = service_units
+            .iter()
+            .filter(|u| u.id == intent.name)
+            .collect();
+        let sess: Vec<_> = sessions
+            .iter()
+            .filter(|s| s.service_unit == intent.name)
+            .collect();
         if !admitted_status {
             if !units.is_empty() || !sess.is_empty() {
-                v.push(codes::SERVICE_UNIT, Some(node), obj.clone(), "service unit or session of an intent that was not admitted");
+                v.push(
+                    codes::SERVICE_UNIT,
+                    Some(node),
+                    obj.clone(),
+                    "service unit or session of an intent that was not admitted",
+                );
             }
             continue;
         }
         let [u] = units.as_slice() else {
-            v.push(codes::SERVICE_UNIT, Some(node), obj.clone(), format!("{} service unit entries at this endpoint, expected one", units.len()));
+            v.push(
+                codes::SERVICE_UNIT,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "{} service unit entries at this endpoint, expected one",
+                    units.len()
+                ),
+            );
             continue;
         };
-        if u.role != role || u.peer != peer || u.kind != kind || u.key_size != key_size || !close(u.rate, admitted) {
+        if u.role != role
+            || u.peer != peer
+            || u.kind != kind
+            || u.key_size != key_size
+            || !close(u.rate, admitted)
+        {
             v.push(
                 codes::SERVICE_UNIT,
                 Some(node),
@@ -1573,47 +2272,106 @@ fn check_service(intent: &CheckedIntent, admission: Option<Admission>, flows: &[
         if intent.service == Service::Pairs {
             let worst = fidelity.iter().copied().fold(1.0, f64::min);
             if !fidelity.is_empty() && u.fidelity > worst + TOL {
-                v.push(codes::SERVICE_UNIT, Some(node), obj.clone(), format!("advertises fidelity {}, but its worst path delivers {worst:.9}", u.fidelity));
+                v.push(
+                    codes::SERVICE_UNIT,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "advertises fidelity {}, but its worst path delivers {worst:.9}",
+                        u.fidelity
+                    ),
+                );
             }
         }
-        for (what, urn) in [("local", &u.urns.local), ("remote", &u.urns.remote), ("lifecycle", &u.urns.lifecycle)] {
+        for (what, urn) in [
+            ("local", &u.urns.local),
+            ("remote", &u.urns.remote),
+            ("lifecycle", &u.urns.lifecycle),
+        ] {
             match parse_urn(urn) {
-                Err(e) => v.push(codes::URN, Some(node), obj.clone(), format!("{what} URN `{urn}` is not RFC 8141: {e}")),
-                Ok(p) if p.q.is_none_or(str::is_empty) => {
-                    v.push(codes::URN, Some(node), obj.clone(), format!("{what} URN `{urn}` has no `?=` q-component"))
-                }
+                Err(e) => v.push(
+                    codes::URN,
+                    Some(node),
+                    obj.clone(),
+                    format!("{what} URN `{urn}` is not RFC 8141: {e}"),
+                ),
+                Ok(p) if p.q.is_none_or(str::is_empty) => v.push(
+                    codes::URN,
+                    Some(node),
+                    obj.clone(),
+                    format!("{what} URN `{urn}` has no `?=` q-component"),
+                ),
                 Ok(_) => {}
             }
         }
-        if let Ok(UrnParts { nss, q: Some(q), .. }) = parse_urn(&u.urns.lifecycle) {
-            let params: BTreeMap<&str, &str> = q.split('&').filter_map(|kv| kv.split_once('=')).collect();
+        if let Ok(UrnParts {
+            nss, q: Some(q), ..
+        }) = parse_urn(&u.urns.lifecycle)
+        {
+            let params: BTreeMap<&str, &str> =
+                q.split('&').filter_map(|kv| kv.split_once('=')).collect();
             let ok = nss == "lifecycle"
                 && match key_size {
                     Some(bits) => params.get("size") == Some(&bits.to_string().as_str()),
                     None => params.contains_key("count") && params.contains_key("fidelity"),
                 };
             if !ok {
-                v.push(codes::URN, Some(node), obj.clone(), format!("lifecycle URN `{}` does not state the unit's {}", u.urns.lifecycle, if key_size.is_some() { "key size" } else { "pair count and fidelity" }));
+                v.push(
+                    codes::URN,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "lifecycle URN `{}` does not state the unit's {}",
+                        u.urns.lifecycle,
+                        if key_size.is_some() {
+                            "key size"
+                        } else {
+                            "pair count and fidelity"
+                        }
+                    ),
+                );
             }
         }
         if let Some(given) = &intent.endpoints[end].urn {
-            let ok = if given.contains("?=") { u.urns.local == *given } else { u.urns.local.starts_with(&format!("{given}?=")) };
+            let ok = if given.contains("?=") {
+                u.urns.local == *given
+            } else {
+                u.urns.local.starts_with(&format!("{given}?="))
+            };
             if !ok {
-                v.push(codes::URN, Some(node), obj.clone(), format!("local URN `{}` is not the endpoint's URN `{given}`", u.urns.local));
+                v.push(
+                    codes::URN,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "local URN `{}` is not the endpoint's URN `{given}`",
+                        u.urns.local
+                    ),
+                );
             }
         }
         urns.push((node, u.urns.clone()));
         let [s] = sess.as_slice() else {
-            v.push(codes::SESSION, Some(node), obj.clone(), format!("{} sessions at this endpoint, expected one", sess.len()));
-            continue;
-        };
-        let bits = key_size.map_or(0.0, f64::from);
-        if !close(s.token_bucket.rate, admitted) || (key_size.is_some() && !close(s.qos.min_bps, admitted * bits)) {
             v.push(
                 codes::SESSION,
                 Some(node),
                 obj.clone(),
-                format!("token bucket at {}/s (min_bps {}), but {admitted:.9}/s is admitted", s.token_bucket.rate, s.qos.min_bps),
+                format!("{} sessions at this endpoint, expected one", sess.len()),
+            );
+            continue;
+        };
+        let bits = key_size.map_or(0.0, f64::from);
+        if !close(s.token_bucket.rate, admitted)
+            || (key_size.is_some() && !close(s.qos.min_bps, admitted * bits))
+        {
+            v.push(
+                codes::SESSION,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "token bucket at {}/s (min_bps {}), but {admitted:.9}/s is admitted",
+                    s.token_bucket.rate, s.qos.min_bps
+                ),
             );
         }
     }
@@ -1627,7 +2385,15 @@ fn check_service(intent: &CheckedIntent, admission: Option<Admission>, flows: &[
             );
         }
         if ua.lifecycle != ub.lifecycle {
-            v.push(codes::URN, None, obj, format!("the ends disagree on the lifecycle URN: `{}` vs `{}`", ua.lifecycle, ub.lifecycle));
+            v.push(
+                codes::URN,
+                None,
+                obj,
+                format!(
+                    "the ends disagree on the lifecycle URN: `{}` vs `{}`",
+                    ua.lifecycle, ub.lifecycle
+                ),
+            );
         }
     }
 }
@@ -1635,13 +2401,26 @@ fn check_service(intent: &CheckedIntent, admission: Option<Admission>, flows: &[
 /// Service units and sessions at nodes that are not an endpoint of their intent.
 fn check_stray_service(intents: &BTreeMap<&str, &CheckedIntent>, configs: &ConfigSet, v: &mut Out) {
     for (node, cfg) in &configs.nodes {
-        let ids = cfg.service.service_units.iter().map(|u| u.id.as_str()).chain(cfg.service.sessions.iter().map(|s| s.service_unit.as_str()));
+        let ids = cfg
+            .service
+            .service_units
+            .iter()
+            .map(|u| u.id.as_str())
+            .chain(cfg.service.sessions.iter().map(|s| s.service_unit.as_str()));
         for id in ids.collect::<BTreeSet<_>>() {
             match intents.get(id) {
-                None => v.push(codes::UNKNOWN_UNIT, Some(node), unit_obj(id), "service unit or session no intent defines"),
-                Some(i) if !i.endpoints.iter().any(|e| &e.node == node) => {
-                    v.push(codes::SERVICE_UNIT, Some(node), unit_obj(id), "service unit or session at a node that is not an endpoint of the intent")
-                }
+                None => v.push(
+                    codes::UNKNOWN_UNIT,
+                    Some(node),
+                    unit_obj(id),
+                    "service unit or session no intent defines",
+                ),
+                Some(i) if !i.endpoints.iter().any(|e| &e.node == node) => v.push(
+                    codes::SERVICE_UNIT,
+                    Some(node),
+                    unit_obj(id),
+                    "service unit or session at a node that is not an endpoint of the intent",
+                ),
                 Some(_) => {}
             }
         }
@@ -1664,13 +2443,17 @@ fn parse_urn(s: &str) -> Result<UrnParts<'_>, String> {
         return Err("it does not start with `urn:`".into());
     }
     let rest = &s[4..];
-    let (nid, rest) = rest.split_once(':').ok_or("no `:` after the namespace identifier")?;
+    let (nid, rest) = rest
+        .split_once(':')
+        .ok_or("no `:` after the namespace identifier")?;
     let nid_ok = (2..=32).contains(&nid.len())
         && nid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
         && !nid.starts_with('-')
         && !nid.ends_with('-');
     if !nid_ok {
-        return Err(format!("namespace identifier `{nid}` is not 2–32 letters, digits and inner hyphens"));
+        return Err(format!(
+            "namespace identifier `{nid}` is not 2–32 letters, digits and inner hyphens"
+        ));
     }
     let (rest, f) = match rest.split_once('#') {
         Some((a, b)) => (a, Some(b)),
@@ -1679,7 +2462,9 @@ fn parse_urn(s: &str) -> Result<UrnParts<'_>, String> {
     let nss_end = rest.find('?').unwrap_or(rest.len());
     let (nss, mut tail) = rest.split_at(nss_end);
     if nss.is_empty() || nss.starts_with('/') || !chars_ok(nss, false) {
-        return Err(format!("namespace-specific string `{nss}` is empty or has characters RFC 8141 does not allow"));
+        return Err(format!(
+            "namespace-specific string `{nss}` is empty or has characters RFC 8141 does not allow"
+        ));
     }
     let mut r = None;
     if let Some(t) = tail.strip_prefix("?+") {
@@ -1693,12 +2478,16 @@ fn parse_urn(s: &str) -> Result<UrnParts<'_>, String> {
         tail = "";
     }
     if !tail.is_empty() {
-        return Err(format!("`{tail}` is neither an r- (`?+`) nor a q-component (`?=`)"));
+        return Err(format!(
+            "`{tail}` is neither an r- (`?+`) nor a q-component (`?=`)"
+        ));
     }
     for (what, part) in [("r-component", r), ("q-component", q), ("f-component", f)] {
         if let Some(p) = part {
             if p.is_empty() || !chars_ok(p, true) {
-                return Err(format!("{what} `{p}` is empty or has characters RFC 8141 does not allow"));
+                return Err(format!(
+                    "{what} `{p}` is empty or has characters RFC 8141 does not allow"
+                ));
             }
         }
     }
@@ -1715,7 +2504,9 @@ fn chars_ok(s: &str, question: bool) -> bool {
             || b"-._~!$&'()*+,;=:@/".contains(&c)
             || (question && c == b'?');
         if c == b'%' {
-            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit) && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit)) {
+            if !(b.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && b.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
                 return false;
             }
             i += 3;
@@ -1743,10 +2534,13 @@ pub fn read_dir_documents(files: &[(String, String)]) -> Result<(ConfigSet, Summ
         let rel = path.replace('\\', "/");
         let rel = rel.trim_start_matches("./");
         if rel == SUMMARY_FILE {
-            summary = Some(serde_json::from_str::<Summary>(text).map_err(|e| format!("`{rel}`: {e}"))?);
+            summary =
+                Some(serde_json::from_str::<Summary>(text).map_err(|e| format!("`{rel}`: {e}"))?);
             continue;
         }
-        let Some((dir, doc)) = rel.rsplit_once('/') else { continue };
+        let Some((dir, doc)) = rel.rsplit_once('/') else {
+            continue;
+        };
         if dir.contains('/') {
             continue;
         }
@@ -1778,7 +2572,9 @@ pub fn read_dir_documents(files: &[(String, String)]) -> Result<(ConfigSet, Summ
             }
         };
         if file_name(&node) != dir {
-            return Err(format!("`{rel}` configures node `{node}` but sits in directory `{dir}`"));
+            return Err(format!(
+                "`{rel}` configures node `{node}` but sits in directory `{dir}`"
+            ));
         }
         if !seen.insert((node.clone(), stratum)) {
             return Err(format!("two {stratum} documents for node `{node}`"));
@@ -1795,7 +2591,10 @@ mod tests {
     #[test]
     fn urn_syntax() {
         let p = parse_urn("urn:qkd:madqci:ccips?=nonce=177923").unwrap();
-        assert_eq!((p.nid, p.nss, p.q), ("qkd", "madqci:ccips", Some("nonce=177923")));
+        assert_eq!(
+            (p.nid, p.nss, p.q),
+            ("qkd", "madqci:ccips", Some("nonce=177923"))
+        );
         assert!(parse_urn("urn:qkd:lifecycle?=size=256&valid-until=1750708945").is_ok());
         assert!(parse_urn("URN:ex:a/b?+res?=q=1#frag").is_ok());
         assert!(parse_urn("urn:x:abc").is_err(), "one-letter NID");
