@@ -20,6 +20,7 @@ enum Command {
     Check(cmd::check::Args),
     Fmt(cmd::fmt::Args),
     Compile(cmd::compile::Args),
+    Verify(cmd::verify::Args),
     Plan(cmd::plan::Args),
 }
 
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Command::Check(args) => args.run(),
         Command::Fmt(args) => args.run(),
         Command::Compile(args) => args.run(),
+        Command::Verify(args) => args.run(),
         Command::Plan(args) => args.run(),
     };
     match result {

@@ -107,7 +107,7 @@ fn plan_reports_adds_then_nothing_then_changes() {
         .map(|(p, b)| (p, String::from_utf8(b).unwrap()))
         .collect();
     let (configs, _) = strata_compiler::verify::read_dir_documents(&docs).unwrap();
-    let applied = State { generation: 1, config_digest: strata_compiler::plan::digest(&configs), network: "madrid-metro".into(), configs };
+    let applied = State { generation: 1, config_digest: strata_compiler::plan::digest(&configs), network: "madrid-metro".into(), configs, ..State::default() };
     FileStore::new(&state).save(&applied).unwrap();
     let same = strata(&["plan", "intents/metro.qi", "--state", st, "--detailed-exitcode"]);
     assert_eq!(same.status.code(), Some(0), "{}", String::from_utf8_lossy(&same.stdout));

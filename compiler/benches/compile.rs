@@ -12,7 +12,7 @@
 //! `STRATA_BENCH_DUMP=DIR` writes each scenario's texts to `DIR/NxM/` for the CLI.
 //! Times are wall clock of one run; nothing is asserted about them.
 
-use peakmem_alloc::{INSTRUMENTED_SYSTEM, PeakMemAlloc};
+use peakmem_alloc::{INSTRUMENTED_SYSTEM, PeakMemAlloc, PeakMemAllocTrait};
 use std::alloc::System;
 use std::time::{Duration, Instant};
 use strata_compiler::compile::emit::emit;

@@ -686,19 +686,19 @@ fn rebuild(
     let mut seen = BTreeSet::new();
     if let Some(begin) = begin {
         let mut cur = begin;
-        if let Some(e) = first(cur) {
-            if e.virt_prev_hop.is_some() {
-                intact = false;
-                v.push(
-                    codes::BROKEN_PATH,
-                    Some(cur),
-                    obj.clone(),
-                    format!(
-                        "the path's first node has a previous hop {}",
-                        hop_str(&e.virt_prev_hop)
-                    ),
-                );
-            }
+        if let Some(e) = first(cur)
+            && e.virt_prev_hop.is_some()
+        {
+            intact = false;
+            v.push(
+                codes::BROKEN_PATH,
+                Some(cur),
+                obj.clone(),
+                format!(
+                    "the path's first node has a previous hop {}",
+                    hop_str(&e.virt_prev_hop)
+                ),
+            );
         }
         loop {
             nodes.push(cur.to_string());
@@ -1271,20 +1271,19 @@ fn check_qkd_links(model: &Model, configs: &ConfigSet, usage: &Usage, v: &mut Ou
                 v,
             );
         }
-        if let [(_, a), (_, b)] = ends.as_slice() {
-            if a.skr != b.skr
+        if let [(_, a), (_, b)] = ends.as_slice()
+            && (a.skr != b.skr
                 || a.eskr != b.eskr
                 || a.qber != b.qber
                 || a.expected_consumption != b.expected_consumption
-                || a.reservations != b.reservations
-            {
-                v.push(
-                    codes::LINK_ENDS,
-                    None,
-                    obj,
-                    "the two ends of the link disagree on its figures or reservations",
-                );
-            }
+                || a.reservations != b.reservations)
+        {
+            v.push(
+                codes::LINK_ENDS,
+                None,
+                obj,
+                "the two ends of the link disagree on its figures or reservations",
+            );
         }
     }
 }
@@ -1350,19 +1349,18 @@ fn check_entanglement_links(model: &Model, configs: &ConfigSet, usage: &Usage, v
                 v,
             );
         }
-        if let [(_, a), (_, b)] = ends.as_slice() {
-            if a.pair_rate != b.pair_rate
+        if let [(_, a), (_, b)] = ends.as_slice()
+            && (a.pair_rate != b.pair_rate
                 || a.fidelity != b.fidelity
                 || a.expected_consumption != b.expected_consumption
-                || a.reservations != b.reservations
-            {
-                v.push(
-                    codes::LINK_ENDS,
-                    None,
-                    obj,
-                    "the two ends of the link disagree on its figures or reservations",
-                );
-            }
+                || a.reservations != b.reservations)
+        {
+            v.push(
+                codes::LINK_ENDS,
+                None,
+                obj,
+                "the two ends of the link disagree on its figures or reservations",
+            );
         }
     }
 }
@@ -1444,7 +1442,9 @@ fn check_classical(
         }
     }
     // Classical paths: one per hop of every path, at the node the hop leaves.
-    let mut expected: BTreeMap<(String, String, usize, String), (Vec<&str>, f64)> = BTreeMap::new();
+    // (node, unit, path, quantum link) → (classical links, bit/s).
+    type HopKey = (String, String, usize, String);
+    let mut expected: BTreeMap<HopKey, (Vec<&str>, f64)> = BTreeMap::new();
     for (unit, list) in flows {
         let intent = intents[unit.as_str()];
         for f in list.iter().filter(|f| f.intact) {
@@ -1658,18 +1658,17 @@ fn check_classical(
                 );
             }
         }
-        if let [a, b] = ends.as_slice() {
-            if a.bandwidth_bps != b.bandwidth_bps
+        if let [a, b] = ends.as_slice()
+            && (a.bandwidth_bps != b.bandwidth_bps
                 || a.reserved_bps != b.reserved_bps
-                || a.latency_ms != b.latency_ms
-            {
-                v.push(
-                    codes::LINK_ENDS,
-                    None,
-                    obj,
-                    "the two ends of the link disagree",
-                );
-            }
+                || a.latency_ms != b.latency_ms)
+        {
+            v.push(
+                codes::LINK_ENDS,
+                None,
+                obj,
+                "the two ends of the link disagree",
+            );
         }
     }
 }
@@ -1838,20 +1837,15 @@ fn check_summary(
         }
         // The summary's paths must be those of the forwarding tables.
         let list = flows.get(&s.name).map_or(&[][..], Vec::as_slice);
-        let mut tables: Vec<(Vec<String>, Vec<String>, f64, Option<PairEval>)> = list
-            .iter()
-            .filter(|f| f.intact)
-            .map(|f| (f.nodes.clone(), f.links.clone(), f.rate, f.pairs))
-            .collect();
-        tables.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+        let mut tables: Vec<&Flow> = list.iter().filter(|f| f.intact).collect();
+        tables.sort_by(|a, b| (&a.nodes, &a.links).cmp(&(&b.nodes, &b.links)));
         let mut written: Vec<_> = s.paths.iter().collect();
         written.sort_by(|a, b| (&a.nodes, &a.links).cmp(&(&b.nodes, &b.links)));
         if list.iter().all(|f| f.intact) {
             let same = tables.len() == written.len()
-                && tables
-                    .iter()
-                    .zip(&written)
-                    .all(|(t, w)| t.0 == w.nodes && t.1 == w.links && close(t.2, w.rate));
+                && tables.iter().zip(&written).all(|(t, w)| {
+                    t.nodes == w.nodes && t.links == w.links && close(t.rate, w.rate)
+                });
             if !same {
                 let show = |p: &[String], r: f64| format!("{} at {r}/s", p.join("→"));
                 v.push(
@@ -1867,20 +1861,21 @@ fn check_summary(
                             .join(" | "),
                         tables
                             .iter()
-                            .map(|t| show(&t.0, t.2))
+                            .map(|t| show(&t.nodes, t.rate))
                             .collect::<Vec<_>>()
                             .join(" | ")
                     ),
                 );
             } else {
                 for (t, w) in tables.iter().zip(&written) {
-                    let latency: f64 =
-                        t.1.iter()
-                            .filter_map(|l| model.qlinks.get(l.as_str()))
-                            .map(|q| q.latency_ms)
-                            .sum();
-                    let fidelity = path_fidelity(model, &t.1, t.3);
-                    let rounds = t.3.map_or(0, |p| p.rounds);
+                    let latency: f64 = t
+                        .links
+                        .iter()
+                        .filter_map(|l| model.qlinks.get(l.as_str()))
+                        .map(|q| q.latency_ms)
+                        .sum();
+                    let fidelity = path_fidelity(model, &t.links, t.pairs);
+                    let rounds = t.pairs.map_or(0, |p| p.rounds);
                     if !close(w.latency_ms, latency)
                         || !close(w.fidelity, fidelity)
                         || w.purification_rounds.unwrap_or(0) != rounds
@@ -2039,15 +2034,15 @@ fn check_intent(
                 }
             }
         }
-        if let Some(max) = c.max_hops {
-            if f.links.len() > max as usize {
-                v.push(
-                    codes::MAX_HOPS,
-                    None,
-                    pobj.clone(),
-                    format!("{} hops, over the {max} allowed", f.links.len()),
-                );
-            }
+        if let Some(max) = c.max_hops
+            && f.links.len() > max as usize
+        {
+            v.push(
+                codes::MAX_HOPS,
+                None,
+                pobj.clone(),
+                format!("{} hops, over the {max} allowed", f.links.len()),
+            );
         }
         let inner = &f.nodes[1..f.nodes.len().saturating_sub(1).max(1)];
         for n in inner {
@@ -2101,10 +2096,18 @@ fn check_intent(
             match intent.service {
                 Service::Keys { .. } => {
                     for l in &f.links {
-                        if let Some(q) = model.qlinks.get(l.as_str()) {
-                            if q.fidelity < min - 1e-12 {
-                                v.push(codes::FIDELITY, None, pobj.clone(), format!("link `{l}` has fidelity 1 − QBER = {:.6}, below the required {min}", q.fidelity));
-                            }
+                        if let Some(q) = model.qlinks.get(l.as_str())
+                            && q.fidelity < min - 1e-12
+                        {
+                            v.push(
+                                codes::FIDELITY,
+                                None,
+                                pobj.clone(),
+                                format!(
+                                    "link `{l}` has fidelity 1 − QBER = {:.6}, below the required {min}",
+                                    q.fidelity
+                                ),
+                            );
                         }
                     }
                 }
@@ -2483,12 +2486,12 @@ fn parse_urn(s: &str) -> Result<UrnParts<'_>, String> {
         ));
     }
     for (what, part) in [("r-component", r), ("q-component", q), ("f-component", f)] {
-        if let Some(p) = part {
-            if p.is_empty() || !chars_ok(p, true) {
-                return Err(format!(
-                    "{what} `{p}` is empty or has characters RFC 8141 does not allow"
-                ));
-            }
+        if let Some(p) = part
+            && (p.is_empty() || !chars_ok(p, true))
+        {
+            return Err(format!(
+                "{what} `{p}` is empty or has characters RFC 8141 does not allow"
+            ));
         }
     }
     Ok(UrnParts { nid, nss, r, q, f })

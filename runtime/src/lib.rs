@@ -1,9 +1,12 @@
-//! strata runtime: everything that touches the world outside the compiler — the state
-//! store that remembers what was applied, saved plans bound to that state, and (as the
-//! runtime grows) agents, the digital twin and the telemetry loop.
+//! strata runtime: everything that touches the world outside the compiler — node agents
+//! and their gRPC protocol, the digital twin, two-phase apply, the telemetry loop, the
+//! state store that remembers what was applied and saved plans bound to it.
 //!
 //! Invariant: only the runtime knows about files of state, clocks, gRPC and HTTP; the
 //! compiler stays pure.
 
+pub mod agent;
+pub mod apply;
+pub mod pb;
 pub mod saved_plan;
 pub mod state;

@@ -69,7 +69,7 @@ mod tests {
         let plan = diff(None, &configs);
         let saved = SavedPlan::new(None, "n", configs.clone(), plan);
         assert!(saved.check(None).is_ok());
-        let moved = State { generation: 1, config_digest: digest(&configs), network: "n".into(), configs };
+        let moved = State { generation: 1, config_digest: digest(&configs), network: "n".into(), configs, ..State::default() };
         let err = saved.check(Some(&moved)).unwrap_err();
         assert!(err.contains("state has moved"), "{err}");
     }

@@ -23,6 +23,16 @@ pub struct State {
     pub config_digest: String,
     pub network: String,
     pub configs: ConfigSet,
+    /// What each node runs: the generation and digest it was last given.
+    #[serde(default)]
+    pub nodes: BTreeMap<String, NodeGeneration>,
+}
+
+/// The generation one node runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeGeneration {
+    pub generation: u64,
+    pub digest: String,
 }
 
 impl State {
@@ -174,7 +184,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("s/state.json"));
         assert_eq!(store.load().unwrap(), None);
-        let state = State { generation: 3, config_digest: "abc".into(), network: "n".into(), configs: ConfigSet::default() };
+        let state = State { generation: 3, config_digest: "abc".into(), network: "n".into(), ..State::default() };
         store.save(&state).unwrap();
         assert_eq!(store.load().unwrap(), Some(state.clone()));
         assert_ne!(state.digest(), state_digest(None));

@@ -4,6 +4,7 @@ pub mod check;
 pub mod compile;
 pub mod fmt;
 pub mod plan;
+pub mod verify;
 
 use std::path::Path;
 use strata_compiler::frontend::SourceLoader;

@@ -1,0 +1,161 @@
+//! The agent's gRPC service: prepare / commit / abort a generation, report what runs, and
+//! stream telemetry, for one node. A stopped node (twin fault) answers `UNAVAILABLE` to
+//! everything, as a dead host would.
+
+use super::Backend;
+use super::core::AgentCore;
+use crate::pb;
+use crate::pb::agent_server::Agent;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use tokio_stream::Stream;
+use tonic::{Request, Response, Status};
+
+pub struct AgentService {
+    node: String,
+    core: Arc<Mutex<AgentCore>>,
+    backend: Arc<dyn Backend>,
+    /// Where a standalone agent keeps its running generation across restarts.
+    persist: Option<PathBuf>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Persisted {
+    generation: u64,
+    digest: String,
+    documents: BTreeMap<String, String>,
+}
+
+impl AgentService {
+    pub fn new(node: impl Into<String>, backend: Arc<dyn Backend>) -> AgentService {
+        let node = node.into();
+        AgentService { core: Arc::new(Mutex::new(AgentCore::new(node.clone()))), node, backend, persist: None }
+    }
+
+    /// Keeps the running generation in `path`, and starts from it if it exists.
+    pub fn persisted(mut self, path: PathBuf) -> Result<AgentService, String> {
+        if let Ok(bytes) = std::fs::read(&path) {
+            let p: Persisted = serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
+            let mut core = self.core.lock().map_err(|_| "agent state poisoned")?;
+            core.prepare(p.generation, &p.digest, &self.node, p.documents)?;
+            let config = core.commit(p.generation)?.clone();
+            self.backend.install(&self.node, &config);
+        }
+        self.persist = Some(path);
+        Ok(self)
+    }
+
+    pub fn into_server(self) -> pb::agent_server::AgentServer<AgentService> {
+        pb::agent_server::AgentServer::new(self)
+    }
+
+    fn guard(&self) -> Result<std::sync::MutexGuard<'_, AgentCore>, Status> {
+        if !self.backend.available(&self.node) {
+            return Err(Status::unavailable(format!("node `{}` is down", self.node)));
+        }
+        self.core.lock().map_err(|_| Status::internal("agent state poisoned"))
+    }
+
+    fn save(&self, core: &AgentCore) -> Result<(), Status> {
+        let Some(path) = &self.persist else { return Ok(()) };
+        let p = Persisted {
+            generation: core.running.number,
+            digest: core.running.digest.clone(),
+            documents: core.running.documents.clone(),
+        };
+        let bytes = serde_json::to_vec_pretty(&p).map_err(|e| Status::internal(e.to_string()))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, bytes)
+            .and_then(|_| std::fs::rename(&tmp, path))
+            .map_err(|e| Status::internal(format!("cannot persist the running generation: {e}")))
+    }
+}
+
+type SampleStream = Pin<Box<dyn Stream<Item = Result<pb::TelemetrySample, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn prepare(&self, req: Request<pb::PrepareRequest>) -> Result<Response<pb::PrepareReply>, Status> {
+        let r = req.into_inner();
+        let mut core = self.guard()?;
+        if self.backend.refuses_prepare(&self.node) {
+            return Ok(Response::new(pb::PrepareReply {
+                ok: false,
+                error: format!("node `{}` refuses to prepare (fault injected)", self.node),
+            }));
+        }
+        let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
+        let reply = match core.prepare(r.generation, &r.digest, &r.node, documents) {
+            Ok(()) => pb::PrepareReply { ok: true, error: String::new() },
+            Err(error) => pb::PrepareReply { ok: false, error },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn commit(&self, req: Request<pb::CommitRequest>) -> Result<Response<pb::CommitReply>, Status> {
+        let generation = req.into_inner().generation;
+        let mut core = self.guard()?;
+        let reply = match core.commit(generation) {
+            Ok(config) => {
+                let config = config.clone();
+                self.backend.install(&self.node, &config);
+                self.save(&core)?;
+                pb::CommitReply { ok: true, error: String::new(), running_generation: core.running.number }
+            }
+            Err(error) => pb::CommitReply { ok: false, error, running_generation: core.running.number },
+        };
+        Ok(Response::new(reply))
+    }
+
+    async fn abort(&self, req: Request<pb::AbortRequest>) -> Result<Response<pb::AbortReply>, Status> {
+        let generation = req.into_inner().generation;
+        let mut core = self.guard()?;
+        core.abort(generation);
+        Ok(Response::new(pb::AbortReply { running_generation: core.running.number }))
+    }
+
+    async fn get_running(&self, _req: Request<pb::RunningRequest>) -> Result<Response<pb::RunningReply>, Status> {
+        let core = self.guard()?;
+        Ok(Response::new(pb::RunningReply {
+            node: self.node.clone(),
+            generation: core.running.number,
+            digest: core.running.digest.clone(),
+            documents: core.running.documents.clone().into_iter().collect(),
+            prepared_generation: core.prepared.as_ref().map_or(0, |g| g.number),
+        }))
+    }
+
+    type TelemetryStream = SampleStream;
+
+    async fn telemetry(&self, _req: Request<pb::TelemetryRequest>) -> Result<Response<SampleStream>, Status> {
+        drop(self.guard()?);
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        let (node, core, backend) = (self.node.clone(), self.core.clone(), self.backend.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(backend.telemetry_period());
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if !backend.available(&node) {
+                    let _ = tx.send(Err(Status::unavailable(format!("node `{node}` is down")))).await;
+                    return;
+                }
+                let generation = core.lock().map(|c| c.running.number).unwrap_or(0);
+                if tx.send(Ok(backend.sample(&node, generation))).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+
+    async fn inject_fault(&self, req: Request<pb::FaultRequest>) -> Result<Response<pb::FaultReply>, Status> {
+        let reply = match self.backend.fault(&req.into_inner()) {
+            Ok(()) => pb::FaultReply { ok: true, error: String::new() },
+            Err(error) => pb::FaultReply { ok: false, error },
+        };
+        Ok(Response::new(reply))
+    }
+}

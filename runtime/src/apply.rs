@@ -1,0 +1,353 @@
+//! Two-phase apply: push a configuration set to the agents it affects so that every node
+//! ends on the new generation or every node stays on the one it had.
+//!
+//! Steps: take the state lock; load the state (and refuse a saved plan made against another
+//! state); ask every agent what it runs — a node whose agent disagrees with the state is
+//! re-synchronised as part of this apply; prepare the new generation on every affected
+//! agent; if any refuses, times out or is unreachable, abort them all; otherwise commit them
+//! all, and if a commit fails, roll the committed nodes back to the generation they had.
+//! Only after every commit does the state store change.
+
+use crate::pb;
+use crate::pb::agent_client::AgentClient;
+use crate::state::{NodeGeneration, State, StateStore, StoreError, node_documents, state_digest};
+use prost::Message;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+use strata_compiler::config::ConfigSet;
+use strata_compiler::plan::{Plan, diff, digest};
+use tonic::transport::{Channel, Endpoint};
+
+/// Where each node's agent listens: the file `strata twin up` writes and apply reads.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Agents {
+    pub network: String,
+    /// True when the agents are a digital twin (faults can be injected).
+    #[serde(default)]
+    pub twin: bool,
+    /// Node name → `host:port`.
+    pub agents: BTreeMap<String, String>,
+}
+
+impl Agents {
+    pub fn load(path: &Path) -> Result<Agents, String> {
+        let bytes = std::fs::read(path).map_err(|e| format!("cannot read the agents file `{}`: {e}", path.display()))?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))
+    }
+
+    pub fn save(&self, path: &Path) -> Result<(), String> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        }
+        let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
+        std::fs::write(path, bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+    }
+}
+
+/// Connects to an agent with a bounded wait.
+pub async fn connect(addr: &str, timeout: Duration) -> Result<AgentClient<Channel>, String> {
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
+        .map_err(|e| format!("bad agent address `{addr}`: {e}"))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    let channel = endpoint.connect().await.map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
+    Ok(AgentClient::new(channel))
+}
+
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// Bound on every call to an agent.
+    pub timeout: Duration,
+    /// Who holds the lock, for the message a concurrent apply gets.
+    pub holder: String,
+    /// Digest of the state a saved plan was made against; the apply is refused if the
+    /// state has moved since.
+    pub expected_state: Option<String>,
+    /// Leave unreachable agents out instead of failing (the repair loop uses this for
+    /// nodes that are down; they are re-synchronised when they come back).
+    pub skip_unreachable: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            timeout: Duration::from_secs(5),
+            holder: format!("strata apply, pid {}", std::process::id()),
+            expected_state: None,
+            skip_unreachable: false,
+        }
+    }
+}
+
+/// Test hook: runs after every agent prepared and before any commit.
+pub type Hook = Box<dyn Fn() + Send + Sync>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApplyReport {
+    pub generation: u64,
+    pub plan: Plan,
+    /// Nodes that received the new generation.
+    pub nodes: Vec<String>,
+    /// Nodes re-synchronised because they ran something other than the state says.
+    pub resynced: Vec<String>,
+    /// Unreachable nodes left out (only with `skip_unreachable`).
+    pub skipped: Vec<String>,
+    /// Encoded size of every request sent, bytes.
+    pub bytes_sent: usize,
+}
+
+#[derive(Debug)]
+pub enum ApplyError {
+    Store(StoreError),
+    /// The saved plan was made against another state.
+    StateMoved(String),
+    /// A node has no agent address.
+    NoAgent(String),
+    /// Preparation failed; every agent was told to abort and runs its previous generation.
+    Aborted { generation: u64, failures: Vec<(String, String)> },
+    /// A commit failed; the nodes that had committed were rolled back.
+    RolledBack { generation: u64, failures: Vec<(String, String)>, rollback_failures: Vec<(String, String)> },
+}
+
+impl std::fmt::Display for ApplyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let list = |v: &[(String, String)]| v.iter().map(|(n, e)| format!("\n  {n}: {e}")).collect::<String>();
+        match self {
+            ApplyError::Store(e) => write!(f, "{e}"),
+            ApplyError::StateMoved(m) => write!(f, "{m}"),
+            ApplyError::NoAgent(n) => write!(f, "node `{n}` has no agent address in the agents file"),
+            ApplyError::Aborted { generation, failures } => write!(
+                f,
+                "generation {generation} was not applied: {} agent(s) could not prepare it, so every agent aborted and keeps its previous generation:{}",
+                failures.len(),
+                list(failures)
+            ),
+            ApplyError::RolledBack { generation, failures, rollback_failures } => {
+                write!(f, "generation {generation} was rolled back: {} commit(s) failed:{}", failures.len(), list(failures))?;
+                if !rollback_failures.is_empty() {
+                    write!(f, "\nrolling back failed on:{}", list(rollback_failures))?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApplyError {}
+
+impl From<StoreError> for ApplyError {
+    fn from(e: StoreError) -> Self {
+        ApplyError::Store(e)
+    }
+}
+
+/// One node's part of an apply.
+struct Target {
+    node: String,
+    client: Option<AgentClient<Channel>>,
+    previous: pb::RunningReply,
+    request: pb::PrepareRequest,
+}
+
+/// Applies `configs` to the agents, or leaves every node as it was.
+pub async fn apply(
+    store: &dyn StateStore,
+    agents: &Agents,
+    configs: &ConfigSet,
+    network: &str,
+    options: &ApplyOptions,
+    after_prepare: Option<&Hook>,
+) -> Result<ApplyReport, ApplyError> {
+    let _lock = store.lock(&options.holder)?;
+    let state = store.load()?;
+    if let Some(expected) = &options.expected_state {
+        let now = state_digest(state.as_ref());
+        if &now != expected {
+            return Err(ApplyError::StateMoved(format!(
+                "the state has moved since the plan was made (generation {} now); run `strata plan` again",
+                state.as_ref().map_or(0, |s| s.generation)
+            )));
+        }
+    }
+    let old_configs = state.as_ref().map(|s| s.configs.clone()).unwrap_or_default();
+    let plan = diff(Some(&old_configs), configs);
+    let generation = state.as_ref().map_or(0, |s| s.generation) + 1;
+    let new_digest = digest(configs);
+    let docs = node_documents(configs);
+    let all_nodes: Vec<String> = old_configs.nodes.keys().chain(configs.nodes.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    for n in &all_nodes {
+        if !agents.agents.contains_key(n) {
+            return Err(ApplyError::NoAgent(n.clone()));
+        }
+    }
+
+    // What every agent runs now; a node out of step with the state is pushed again.
+    let expected: BTreeMap<String, NodeGeneration> = state.as_ref().map(|s| s.nodes.clone()).unwrap_or_default();
+    let mut targets = Vec::new();
+    let mut resynced = Vec::new();
+    let mut failures = Vec::new();
+    let mut skipped = Vec::new();
+    for node in &all_nodes {
+        let addr = &agents.agents[node];
+        let mut client = match connect(addr, options.timeout).await {
+            Ok(c) => Some(c),
+            Err(e) => {
+                failures.push((node.clone(), e));
+                None
+            }
+        };
+        let previous = match client.as_mut() {
+            Some(c) => match c.get_running(pb::RunningRequest {}).await {
+                Ok(r) => r.into_inner(),
+                Err(e) => {
+                    failures.push((node.clone(), e.message().to_string()));
+                    pb::RunningReply::default()
+                }
+            },
+            None => pb::RunningReply::default(),
+        };
+        if options.skip_unreachable && failures.last().is_some_and(|(n, _)| n == node) {
+            failures.pop();
+            skipped.push(node.clone());
+            continue;
+        }
+        let in_step = expected.get(node).is_some_and(|g| g.generation == previous.generation && g.digest == previous.digest)
+            || (!expected.contains_key(node) && previous.generation == 0);
+        let changed = plan.affected_nodes.contains(node);
+        if !in_step {
+            resynced.push(node.clone());
+        }
+        if changed || !in_step {
+            let documents = docs.get(node).cloned().unwrap_or_default();
+            targets.push(Target {
+                node: node.clone(),
+                client,
+                previous,
+                request: pb::PrepareRequest { generation, digest: new_digest.clone(), node: node.clone(), documents: documents.into_iter().collect() },
+            });
+        }
+    }
+    // An unreachable node that this apply must change fails the apply before any prepare.
+    failures.retain(|(n, _)| targets.iter().any(|t| &t.node == n));
+    if !failures.is_empty() {
+        return Err(ApplyError::Aborted { generation, failures });
+    }
+    let mut bytes_sent = 0;
+
+    // Phase 1: prepare everywhere.
+    let prepares = targets.iter_mut().map(|t| {
+        let req = t.request.clone();
+        bytes_sent += req.encoded_len();
+        let mut client = t.client.clone();
+        let node = t.node.clone();
+        async move {
+            let r = match client.as_mut() {
+                Some(c) => c.prepare(req).await.map(|r| r.into_inner()),
+                None => Err(tonic::Status::unavailable("unreachable")),
+            };
+            match r {
+                Ok(reply) if reply.ok => Ok(()),
+                Ok(reply) => Err((node, reply.error)),
+                Err(status) => Err((node, status.message().to_string())),
+            }
+        }
+    });
+    let results = futures_join(prepares).await;
+    let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
+    if !failures.is_empty() {
+        abort_all(&targets, generation).await;
+        return Err(ApplyError::Aborted { generation, failures });
+    }
+    if let Some(hook) = after_prepare {
+        hook();
+    }
+
+    // Phase 2: commit everywhere.
+    let commits = targets.iter().map(|t| {
+        let mut client = t.client.clone();
+        let node = t.node.clone();
+        async move {
+            let r = match client.as_mut() {
+                Some(c) => c.commit(pb::CommitRequest { generation }).await.map(|r| r.into_inner()),
+                None => Err(tonic::Status::unavailable("unreachable")),
+            };
+            match r {
+                Ok(reply) if reply.ok => Ok(node),
+                Ok(reply) => Err((node, reply.error)),
+                Err(status) => Err((node, status.message().to_string())),
+            }
+        }
+    });
+    let results = futures_join(commits).await;
+    let committed: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
+    if !failures.is_empty() {
+        let rollback_failures = roll_back(&targets, &committed, generation).await;
+        return Err(ApplyError::RolledBack { generation, failures, rollback_failures });
+    }
+
+    let mut nodes_state = expected;
+    for t in &targets {
+        nodes_state.insert(t.node.clone(), NodeGeneration { generation, digest: new_digest.clone() });
+    }
+    nodes_state.retain(|n, _| configs.nodes.contains_key(n));
+    store.save(&State {
+        generation,
+        config_digest: new_digest,
+        network: network.to_string(),
+        configs: configs.clone(),
+        nodes: nodes_state,
+    })?;
+    Ok(ApplyReport { generation, plan, nodes: targets.iter().map(|t| t.node.clone()).collect(), resynced, skipped, bytes_sent })
+}
+
+/// Runs futures concurrently and returns their results in order.
+async fn futures_join<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let handles: Vec<_> = futures.into_iter().map(tokio::spawn).collect();
+    let mut out = Vec::with_capacity(handles.len());
+    for h in handles {
+        match h.await {
+            Ok(v) => out.push(v),
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+    out
+}
+
+async fn abort_all(targets: &[Target], generation: u64) {
+    let aborts = targets.iter().filter_map(|t| t.client.clone()).map(|mut c| async move {
+        let _ = c.abort(pb::AbortRequest { generation }).await;
+    });
+    futures_join(aborts).await;
+}
+
+/// Puts the nodes that committed back on the generation they ran before; aborts the rest.
+async fn roll_back(targets: &[Target], committed: &[String], generation: u64) -> Vec<(String, String)> {
+    let work = targets.iter().map(|t| {
+        let mut client = t.client.clone();
+        let prev = t.previous.clone();
+        let node = t.node.clone();
+        let was_committed = committed.contains(&t.node);
+        async move {
+            let Some(c) = client.as_mut() else { return Ok(()) };
+            if !was_committed {
+                let _ = c.abort(pb::AbortRequest { generation }).await;
+                return Ok(());
+            }
+            let req = pb::PrepareRequest { generation: prev.generation, digest: prev.digest.clone(), node: node.clone(), documents: prev.documents.clone() };
+            let prepared = c.prepare(req).await.map_err(|s| (node.clone(), s.message().to_string()))?.into_inner();
+            if !prepared.ok {
+                return Err((node, prepared.error));
+            }
+            let done = c.commit(pb::CommitRequest { generation: prev.generation }).await.map_err(|s| (node.clone(), s.message().to_string()))?.into_inner();
+            if done.ok { Ok(()) } else { Err((node, done.error)) }
+        }
+    });
+    futures_join(work).await.into_iter().filter_map(Result::err).collect()
+}
