@@ -22,6 +22,12 @@ enum Command {
     Compile(cmd::compile::Args),
     Verify(cmd::verify::Args),
     Plan(cmd::plan::Args),
+    Apply(cmd::apply::Args),
+    /// Apply, then watch telemetry and repair drift until interrupted.
+    Run(cmd::apply::Args),
+    Status(cmd::status::Args),
+    Twin(cmd::twin::Args),
+    Agent(cmd::agent::Args),
 }
 
 /// What a subcommand tells `main` about how it went.
@@ -48,6 +54,11 @@ fn main() -> ExitCode {
         Command::Compile(args) => args.run(),
         Command::Verify(args) => args.run(),
         Command::Plan(args) => args.run(),
+        Command::Apply(args) => args.run(false),
+        Command::Run(args) => args.run(true),
+        Command::Status(args) => args.run(),
+        Command::Twin(args) => args.run(),
+        Command::Agent(args) => args.run(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -90,6 +90,7 @@ impl QLink {
 #[derive(Debug, Clone)]
 pub struct CLink {
     pub name: String,
+    pub span: Span,
     pub ends: [usize; 2],
     pub bandwidth_bps: f64,
     pub latency_ms: f64,
@@ -109,6 +110,7 @@ pub struct Topology {
 }
 
 pub mod codes {
+    pub const CLASSICAL_OVERBOOKED: &str = "strata::classical-overbooked";
     pub const ABOVE_PLOB: &str = "strata::above-plob";
     pub const QBER_OVER_THRESHOLD: &str = "strata::qber-over-threshold";
 }
@@ -142,6 +144,7 @@ impl Topology {
             .filter_map(|c| {
                 Some(CLink {
                     name: c.name.value.clone(),
+                    span: c.span,
                     ends: [*index.get(&c.ends[0].value)?, *index.get(&c.ends[1].value)?],
                     bandwidth_bps: c.bandwidth_bps,
                     latency_ms: c.latency_ms,
@@ -245,6 +248,30 @@ impl Topology {
                 channel_bps: attempts_per_s * HERALD_BITS,
                 span: l.span,
             });
+        }
+        for (c, link) in clinks.iter().enumerate() {
+            let riders: Vec<&QLink> = qlinks.iter().filter(|q| q.classical_path.contains(&c)).collect();
+            let need: f64 = riders.iter().map(|q| q.channel_bps).sum();
+            if need > link.bandwidth_bps {
+                let names: Vec<String> = riders.iter().map(|q| format!("`{}`", q.name)).collect();
+                diags.push(
+                    Diagnostic::error(
+                        codes::CLASSICAL_OVERBOOKED,
+                        link.span,
+                        format!(
+                            "classical link `{}` has {:.0} bit/s, but the classical channels of {} need {:.0} bit/s",
+                            link.name,
+                            link.bandwidth_bps,
+                            names.join(", "),
+                            need
+                        ),
+                    )
+                    .label("too little bandwidth for its quantum links")
+                    .help(format!(
+                        "raise its bandwidth_bps, or carry some of these channels on other classical links (each QKD link needs {QKD_CLASSICAL_BITS_PER_KEY_BIT} bit/s per secret bit/s, at least {QKD_CLASSICAL_MIN_BPS} bit/s)"
+                    )),
+                );
+            }
         }
         let mut adj_keys = vec![Vec::new(); nodes.len()];
         let mut adj_pairs = vec![Vec::new(); nodes.len()];

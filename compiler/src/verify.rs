@@ -17,6 +17,9 @@
 //! 4. the service stratum: service units at both ends, their URNs, and session token
 //!    buckets at the admitted rate.
 //!
+//! Not re-checked: memory cut-offs, latency budgets written on classical paths, and the
+//! summary's objective value — they are advice to the agents, not reservations.
+//!
 //! A few figures of the connectivity model are not physics but strata's own accounting of
 //! classical traffic (the `CLASSICAL_*` and `*_BITS` constants below); they are restated
 //! here on purpose, so that a change to them in the optimiser shows up as a violation
@@ -25,7 +28,8 @@
 use crate::check::{CheckedIntent, Program, Service};
 use crate::config::{
     Admission, ConfigSet, ConnectivityConfig, ForwardingConfig, ForwardingEntry, Hop, NodeConfig,
-    Reservation, SCHEMA, SUMMARY_FILE, ServiceConfig, Summary, UnitKind, file_name,
+    PurificationEntry, Reservation, SCHEMA, SUMMARY_FILE, ServiceConfig, Summary, UnitKind,
+    file_name,
 };
 use crate::inventory::{Inventory, KeyRate, Node, PairRate, Role, Trust};
 use crate::physics;
@@ -173,18 +177,19 @@ pub fn verify(
     check_entanglement_links(&model, configs, &usage, &mut v);
     check_classical(&model, configs, &flows, &intents, &usage, &mut v);
     check_memories(&model, configs, &usage, &mut v);
-    check_summary(&model, program, summary, &flows, &mut v);
+    check_summary(&model, &intents, summary, &flows, &mut v);
+    let admissions: BTreeMap<&str, Admission> = summary
+        .intents
+        .iter()
+        .map(|s| (s.name.as_str(), s.admission))
+        .collect();
     for intent in &program.intents {
-        let admission = summary
-            .intents
-            .iter()
-            .find(|s| s.name == intent.name)
-            .map(|s| s.admission);
+        let admission = admissions.get(intent.name.as_str()).copied();
         let paths = flows
             .get(intent.name.as_str())
             .map_or(&[][..], Vec::as_slice);
         check_intent(&model, intent, admission, paths, &mut v);
-        check_service(intent, admission, paths, configs, &mut v);
+        check_service(&model, intent, admission, paths, configs, &mut v);
     }
     check_stray_service(&intents, configs, &mut v);
     let mut out = v.0;
@@ -210,9 +215,57 @@ impl Out {
             code,
             node: node.map(str::to_string),
             object: object.into(),
-            message: message.into(),
+            message: tidy_numbers(&message.into()),
         });
     }
+}
+
+/// Drops the trailing zeros that fixed-precision formatting leaves in decimal numbers
+/// (`6144.000000000` → `6144`, `0.250` → `0.25`), so messages read as people write numbers.
+fn tidy_numbers(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        let starts_number = b[i].is_ascii_digit() && (i == 0 || !b[i - 1].is_ascii_alphanumeric());
+        if !starts_number {
+            let c = s[i..].chars().next().unwrap_or(' ');
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_digit() {
+            j += 1;
+        }
+        let mut end = j;
+        if j + 1 < b.len() && b[j] == b'.' && b[j + 1].is_ascii_digit() {
+            let mut k = j + 1;
+            while k < b.len() && b[k].is_ascii_digit() {
+                k += 1;
+            }
+            // Only a whole number token: not part of a name like `1.2.3` or `2e5`.
+            let whole = k == b.len()
+                || !(b[k].is_ascii_alphanumeric()
+                    || b[k] == b'.' && b.get(k + 1).is_some_and(u8::is_ascii_digit));
+            end = k;
+            if whole {
+                let mut t = k;
+                while t > j + 1 && b[t - 1] == b'0' {
+                    t -= 1;
+                }
+                if t == j + 1 && b[j + 1] == b'0' {
+                    t = j;
+                }
+                out.push_str(&s[i..t]);
+                i = k;
+                continue;
+            }
+        }
+        out.push_str(&s[i..end]);
+        i = end;
+    }
+    out
 }
 
 /// `a` and `b` agree to the relative tolerance (absolute below 1).
@@ -542,18 +595,25 @@ fn reconstruct<'c>(
         let flow = rebuild(model, intent, *index, at, v);
         flows.entry(unit.to_string()).or_default().push(flow);
     }
+    // Purification entries per (unit, path), with the node that runs them.
+    let mut purification: Purifications = BTreeMap::new();
+    for (node, cfg) in &configs.nodes {
+        for p in &cfg.forwarding.purification {
+            purification
+                .entry((p.service_unit.clone(), p.path))
+                .or_default()
+                .push((node.as_str(), p));
+        }
+    }
     // Pair paths: fidelity, purification and overhead; then swap and share checks.
     for (unit, list) in &mut flows {
         let intent = intents[unit.as_str()];
         let total: f64 = list.iter().map(|f| f.rate).sum();
         for f in list.iter_mut() {
             if intent.service == Service::Pairs {
-                f.pairs = Some(evaluate_pairs(model, intent, f, configs, v));
+                f.pairs = Some(evaluate_pairs(model, intent, f, &purification, configs, v));
             }
-            for ((u, p), at) in &entries {
-                if *u != unit.as_str() || *p != f.index {
-                    continue;
-                }
+            if let Some(at) = entries.get(&(unit.as_str(), f.index)) {
                 for (node, es) in at {
                     for e in es {
                         if total > 0.0 && !close(e.share, f.rate / total) {
@@ -566,6 +626,22 @@ fn reconstruct<'c>(
                         }
                     }
                 }
+            }
+        }
+    }
+    // Purification of anything but a pair path that the tables hold.
+    for ((unit, path), at) in &purification {
+        let pair_path = flows
+            .get(unit)
+            .is_some_and(|l| l.iter().any(|f| f.index == *path && f.pairs.is_some()));
+        if !pair_path {
+            for (node, _) in at {
+                v.push(
+                    codes::PURIFICATION,
+                    Some(node),
+                    path_obj(unit, *path),
+                    "purification of a path no forwarding entry carries pairs on",
+                );
             }
         }
     }
@@ -586,7 +662,7 @@ fn rebuild(
     let kind = service_of(intent);
     let mut all_links = BTreeSet::new();
     let mut rate: f64 = 0.0;
-    let mut rates = BTreeSet::new();
+    let (mut lowest, mut highest) = (f64::INFINITY, f64::NEG_INFINITY);
     for (node, es) in at {
         if es.len() > 1 {
             v.push(
@@ -601,7 +677,19 @@ fn rebuild(
         }
         for e in es {
             rate = rate.max(e.rate);
-            rates.insert(e.rate.to_bits());
+            lowest = lowest.min(e.rate);
+            highest = highest.max(e.rate);
+            if !(e.rate.is_finite() && e.rate > 0.0) {
+                v.push(
+                    codes::RATE_MISMATCH,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "forwards at {} units/s; a path carries a positive rate",
+                        e.rate
+                    ),
+                );
+            }
             for h in [&e.virt_prev_hop, &e.virt_next_hop].into_iter().flatten() {
                 all_links.insert(h.link.clone());
                 // Every hop must name a link of the right kind that joins the two nodes.
@@ -640,7 +728,7 @@ fn rebuild(
             }
         }
     }
-    if rates.len() > 1 {
+    if lowest.is_finite() && highest.is_finite() && !close(lowest, highest) {
         let list: Vec<String> = at
             .iter()
             .flat_map(|(n, es)| es.iter().map(move |e| format!("{} at `{n}`", e.rate)))
@@ -809,11 +897,15 @@ fn accounted_links(f: &Flow) -> Vec<String> {
     }
 }
 
+/// Purification entries per (service unit, path index), with the node holding each.
+type Purifications<'c> = BTreeMap<(String, usize), Vec<(&'c str, &'c PurificationEntry)>>;
+
 /// Fidelity, purification and elementary-pair overhead of a pair path.
 fn evaluate_pairs(
     model: &Model,
     intent: &CheckedIntent,
     f: &Flow,
+    purification: &Purifications,
     configs: &ConfigSet,
     v: &mut Out,
 ) -> PairEval {
@@ -849,57 +941,51 @@ fn evaluate_pairs(
     ];
     let mut rounds: Option<u32> = None;
     let mut seen_at = Vec::new();
-    for (node, cfg) in &configs.nodes {
-        for p in cfg
-            .forwarding
-            .purification
-            .iter()
-            .filter(|p| p.service_unit == unit && p.path == f.index)
-        {
-            seen_at.push(node.as_str());
-            if !ends.contains(&node.as_str()) {
-                v.push(
-                    codes::PURIFICATION,
-                    Some(node),
-                    obj.clone(),
-                    "purification scheduled at a node that is not an end of the path",
-                );
-                continue;
-            }
-            let peer = if node == ends[0] { ends[1] } else { ends[0] };
-            if p.peer != peer {
-                v.push(
-                    codes::PURIFICATION,
-                    Some(node),
-                    obj.clone(),
-                    format!("purification peer `{}`, expected `{peer}`", p.peer),
-                );
-            }
-            match rounds {
-                None => rounds = Some(p.rounds),
-                Some(r) if r != p.rounds => v.push(
-                    codes::PURIFICATION,
-                    Some(node),
-                    obj.clone(),
-                    format!(
-                        "{} purification rounds here, {r} at the other end",
-                        p.rounds
-                    ),
+    let here = purification.get(&(unit.to_string(), f.index));
+    for &(node, p) in here.into_iter().flatten() {
+        seen_at.push(node);
+        if !ends.contains(&node) {
+            v.push(
+                codes::PURIFICATION,
+                Some(node),
+                obj.clone(),
+                "purification scheduled at a node that is not an end of the path",
+            );
+            continue;
+        }
+        let peer = if node == ends[0] { ends[1] } else { ends[0] };
+        if p.peer != peer {
+            v.push(
+                codes::PURIFICATION,
+                Some(node),
+                obj.clone(),
+                format!("purification peer `{}`, expected `{peer}`", p.peer),
+            );
+        }
+        match rounds {
+            None => rounds = Some(p.rounds),
+            Some(r) if r != p.rounds => v.push(
+                codes::PURIFICATION,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "{} purification rounds here, {r} at the other end",
+                    p.rounds
                 ),
-                Some(_) => {}
-            }
-            let (out, _) = physics::purify(raw, p.rounds);
-            if !close(p.fidelity_in, raw) || !close(p.fidelity_out, out) {
-                v.push(
-                    codes::PURIFICATION,
-                    Some(node),
-                    obj.clone(),
-                    format!(
-                        "fidelity {} → {} written, recomputed {raw:.9} → {out:.9} over {} round(s)",
-                        p.fidelity_in, p.fidelity_out, p.rounds
-                    ),
-                );
-            }
+            ),
+            Some(_) => {}
+        }
+        let (out, _) = physics::purify(raw, p.rounds);
+        if !close(p.fidelity_in, raw) || !close(p.fidelity_out, out) {
+            v.push(
+                codes::PURIFICATION,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "fidelity {} → {} written, recomputed {raw:.9} → {out:.9} over {} round(s)",
+                    p.fidelity_in, p.fidelity_out, p.rounds
+                ),
+            );
         }
     }
     let rounds = rounds.unwrap_or(0);
@@ -1751,7 +1837,7 @@ fn covered(intent: &CheckedIntent, flows: &[Flow]) -> f64 {
 
 fn check_summary(
     model: &Model,
-    program: &Program,
+    intents: &BTreeMap<&str, &CheckedIntent>,
     summary: &Summary,
     flows: &BTreeMap<String, Vec<Flow>>,
     v: &mut Out,
@@ -1803,7 +1889,7 @@ fn check_summary(
                 "listed twice in the summary",
             );
         }
-        let Some(intent) = program.intents.iter().find(|i| i.name == s.name) else {
+        let Some(intent) = intents.get(s.name.as_str()) else {
             v.push(
                 codes::SUMMARY,
                 None,
@@ -1909,12 +1995,12 @@ fn check_summary(
             );
         }
     }
-    for intent in &program.intents {
-        if !seen.contains(intent.name.as_str()) {
+    for name in intents.keys() {
+        if !seen.contains(name) {
             v.push(
                 codes::SUMMARY,
                 None,
-                format!("intent `{}`", intent.name),
+                format!("intent `{name}`"),
                 "missing from the summary",
             );
         }
@@ -2189,6 +2275,7 @@ fn check_intent(
 // ------------------------------------------------------------------ service stratum
 
 fn check_service(
+    model: &Model,
     intent: &CheckedIntent,
     admission: Option<Admission>,
     flows: &[Flow],
@@ -2202,14 +2289,12 @@ fn check_service(
         Service::Keys { size_bits } => (UnitKind::Keys, Some(size_bits)),
         Service::Pairs => (UnitKind::EntangledPairs, None),
     };
-    let fidelity = flows
+    // What the worst path delivers: end to end for pairs, the worst link for keys.
+    let fidelity: Vec<f64> = flows
         .iter()
         .filter(|f| f.intact)
-        .map(|f| match f.pairs {
-            Some(p) => p.fidelity,
-            None => f64::NAN,
-        })
-        .collect::<Vec<_>>();
+        .map(|f| path_fidelity(model, &f.links, f.pairs))
+        .collect();
     let mut urns = Vec::new();
     for (end, role) in [
         (0usize, crate::config::EndRole::Master),
@@ -2272,19 +2357,17 @@ fn check_service(
                 ),
             );
         }
-        if intent.service == Service::Pairs {
-            let worst = fidelity.iter().copied().fold(1.0, f64::min);
-            if !fidelity.is_empty() && u.fidelity > worst + TOL {
-                v.push(
-                    codes::SERVICE_UNIT,
-                    Some(node),
-                    obj.clone(),
-                    format!(
-                        "advertises fidelity {}, but its worst path delivers {worst:.9}",
-                        u.fidelity
-                    ),
-                );
-            }
+        let worst = fidelity.iter().copied().fold(1.0, f64::min);
+        if !fidelity.is_empty() && u.fidelity > worst + TOL {
+            v.push(
+                codes::SERVICE_UNIT,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "advertises fidelity {}, but its worst path delivers {worst:.9}",
+                    u.fidelity
+                ),
+            );
         }
         for (what, urn) in [
             ("local", &u.urns.local),
@@ -2354,6 +2437,34 @@ fn check_service(
             }
         }
         urns.push((node, u.urns.clone()));
+        // Keys: the KME registers the application (ETSI GS QKD 015) with its peer.
+        if let Some(bits) = key_size {
+            let app = cfg.service.qkd_applications.iter().find(|a| {
+                a.client_app_id.contains(&u.urns.local) && a.server_app_id.contains(&u.urns.remote)
+            });
+            match app {
+                None => v.push(
+                    codes::SERVICE_UNIT,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "no qkd_application registers `{}` with peer `{}`",
+                        u.urns.local, u.urns.remote
+                    ),
+                ),
+                Some(a) if !close(a.app_qos.min_bandwidth, admitted * f64::from(bits)) => v.push(
+                    codes::SERVICE_UNIT,
+                    Some(node),
+                    obj.clone(),
+                    format!(
+                        "app_qos.min_bandwidth {} bit/s, but {:.9} bit/s of key is admitted",
+                        a.app_qos.min_bandwidth,
+                        admitted * f64::from(bits)
+                    ),
+                ),
+                Some(_) => {}
+            }
+        }
         let [s] = sess.as_slice() else {
             v.push(
                 codes::SESSION,
@@ -2590,6 +2701,19 @@ pub fn read_dir_documents(files: &[(String, String)]) -> Result<(ConfigSet, Summ
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_are_tidied() {
+        assert_eq!(
+            tidy_numbers("need 6144.000000000 bit/s, 0.250 of 12.5, 3.000 at `n1.0`"),
+            "need 6144 bit/s, 0.25 of 12.5, 3 at `n1.0`"
+        );
+        assert_eq!(
+            tidy_numbers("v1.20 and 1.2.30 and 7"),
+            "v1.20 and 1.2.30 and 7"
+        );
+        assert_eq!(tidy_numbers("0.000 → 10.0 µ"), "0 → 10 µ");
+    }
 
     #[test]
     fn urn_syntax() {

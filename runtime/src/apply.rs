@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
-use strata_compiler::config::ConfigSet;
+use strata_compiler::config::{ConfigSet, Summary};
 use strata_compiler::plan::{Plan, diff, digest};
 use tonic::transport::{Channel, Endpoint};
 
@@ -156,10 +156,11 @@ pub async fn apply(
     store: &dyn StateStore,
     agents: &Agents,
     configs: &ConfigSet,
-    network: &str,
+    summary: Option<&Summary>,
     options: &ApplyOptions,
     after_prepare: Option<&Hook>,
 ) -> Result<ApplyReport, ApplyError> {
+    let network = summary.map_or(agents.network.as_str(), |s| s.network.as_str());
     let _lock = store.lock(&options.holder)?;
     let state = store.load()?;
     if let Some(expected) = &options.expected_state {
@@ -299,6 +300,7 @@ pub async fn apply(
         network: network.to_string(),
         configs: configs.clone(),
         nodes: nodes_state,
+        summary: summary.cloned(),
     })?;
     Ok(ApplyReport { generation, plan, nodes: targets.iter().map(|t| t.node.clone()).collect(), resynced, skipped, bytes_sent })
 }

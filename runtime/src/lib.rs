@@ -7,6 +7,9 @@
 
 pub mod agent;
 pub mod apply;
+pub mod control;
+pub mod monitor;
 pub mod pb;
 pub mod saved_plan;
 pub mod state;
+pub mod twin;

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use strata_compiler::config::ConfigSet;
+use strata_compiler::config::{ConfigSet, Summary};
 
 /// Default location of the state file, relative to the working directory.
 pub const DEFAULT_STATE_PATH: &str = ".strata/state.json";
@@ -26,6 +26,9 @@ pub struct State {
     /// What each node runs: the generation and digest it was last given.
     #[serde(default)]
     pub nodes: BTreeMap<String, NodeGeneration>,
+    /// The compile summary of this generation: what each intent was admitted.
+    #[serde(default)]
+    pub summary: Option<Summary>,
 }
 
 /// The generation one node runs.
@@ -110,12 +113,27 @@ impl FileStore {
 /// Holds the store's lock until dropped.
 #[derive(Debug)]
 pub struct LockGuard {
-    path: PathBuf,
+    release: Release,
+}
+
+#[derive(Debug)]
+enum Release {
+    File(PathBuf),
+    Memory(std::sync::Arc<std::sync::Mutex<bool>>),
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+        match &self.release {
+            Release::File(path) => {
+                let _ = std::fs::remove_file(path);
+            }
+            Release::Memory(flag) => {
+                if let Ok(mut f) = flag.lock() {
+                    *f = false;
+                }
+            }
+        }
     }
 }
 
@@ -153,7 +171,7 @@ impl StateStore for FileStore {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{holder}");
-                Ok(LockGuard { path })
+                Ok(LockGuard { release: Release::File(path) })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let who = std::fs::read_to_string(&path).unwrap_or_default();
@@ -161,6 +179,35 @@ impl StateStore for FileStore {
             }
             Err(e) => Err(StoreError::Io(path, e)),
         }
+    }
+}
+
+/// State kept in memory only: the embedded twin's store, gone with the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    state: std::sync::Mutex<Option<State>>,
+    locked: std::sync::Arc<std::sync::Mutex<bool>>,
+}
+
+impl StateStore for MemoryStore {
+    fn load(&self) -> Result<Option<State>, StoreError> {
+        Ok(self.state.lock().map(|s| s.clone()).unwrap_or_default())
+    }
+
+    fn save(&self, state: &State) -> Result<(), StoreError> {
+        if let Ok(mut s) = self.state.lock() {
+            *s = Some(state.clone());
+        }
+        Ok(())
+    }
+
+    fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
+        let mut locked = self.locked.lock().map_err(|_| StoreError::Locked(PathBuf::from("memory"), holder.to_string()))?;
+        if *locked {
+            return Err(StoreError::Locked(PathBuf::from("memory"), "another apply in this process".into()));
+        }
+        *locked = true;
+        Ok(LockGuard { release: Release::Memory(self.locked.clone()) })
     }
 }
 

@@ -1,9 +1,13 @@
 //! One module per subcommand; each has an `Args` struct with a `run` method.
 
+pub mod agent;
+pub mod apply;
 pub mod check;
 pub mod compile;
 pub mod fmt;
 pub mod plan;
+pub mod status;
+pub mod twin;
 pub mod verify;
 
 use std::path::Path;

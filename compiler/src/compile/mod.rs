@@ -14,6 +14,7 @@ use crate::topology::Topology;
 use optimise::{Allocation, Demand};
 use paths::{Blocked, PathOptions};
 use resources::{Capacities, usage};
+use std::collections::BTreeMap;
 use strata_grammar::Diagnostic;
 
 pub mod codes {
@@ -25,6 +26,17 @@ pub mod codes {
 #[derive(Debug, Clone, Default)]
 pub struct CompileOptions {
     pub paths: PathOptions,
+    /// Intents to keep exactly where they are (a re-plan after drift moves only the
+    /// intents the drift affects): intent name → its paths and rates.
+    pub pinned: BTreeMap<String, Vec<PinnedPath>>,
+}
+
+/// One path of a pinned intent, as the summary lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinnedPath {
+    pub links: Vec<String>,
+    pub nodes: Vec<String>,
+    pub rate: f64,
 }
 
 /// What a compile produced.
@@ -40,10 +52,18 @@ pub struct Compiled {
 pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> Compiled {
     let (topo, _) = Topology::new(inv);
     let mut blocked: Vec<Option<Blocked>> = Vec::new();
+    let mut fixed = optimise::Fixed::new();
     let demands: Vec<Demand> = program
         .intents
         .iter()
-        .map(|intent| {
+        .enumerate()
+        .map(|(i, intent)| {
+            if let Some(pinned) = options.pinned.get(&intent.name).and_then(|p| pin(&topo, intent, p, &options.paths)) {
+                blocked.push(None);
+                fixed.insert(i, pinned.iter().map(|(_, r)| *r).collect());
+                let paths = pinned.into_iter().map(|(c, _)| c).collect();
+                return Demand { intent, paths, rate: intent.min_rate.max(f64::MIN_POSITIVE) };
+            }
             let paths = match paths::candidates(&topo, intent, &options.paths) {
                 Ok(p) => {
                     blocked.push(None);
@@ -57,7 +77,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
             Demand { intent, paths, rate: intent.min_rate.max(f64::MIN_POSITIVE) }
         })
         .collect();
-    let alloc = optimise::optimise(&topo, &demands);
+    let alloc = optimise::optimise_with(&topo, &demands, &fixed);
     let reasons = explain(&topo, &demands, &alloc, &blocked);
     let diagnostics = demands
         .iter()
@@ -66,6 +86,23 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
         .collect();
     let (configs, summary) = emit::emit(&topo, &demands, &alloc, &reasons);
     Compiled { configs, summary, diagnostics }
+}
+
+/// The pinned paths of an intent as candidates with their rates, if every link they use
+/// still exists and still delivers.
+fn pin(topo: &Topology, intent: &CheckedIntent, pinned: &[PinnedPath], options: &PathOptions) -> Option<Vec<(paths::Candidate, f64)>> {
+    pinned
+        .iter()
+        .map(|p| {
+            let nodes = p.nodes.iter().map(|n| topo.index.get(n).copied()).collect::<Option<Vec<_>>>()?;
+            let links = p
+                .links
+                .iter()
+                .map(|l| topo.qlinks.iter().position(|q| &q.name == l && q.usable > 0.0))
+                .collect::<Option<Vec<_>>>()?;
+            Some((paths::evaluate_path(topo, intent, nodes, links, options), p.rate))
+        })
+        .collect()
 }
 
 /// Why an intent is not fully met.

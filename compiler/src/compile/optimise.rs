@@ -3,8 +3,8 @@
 //!
 //! Model: one variable per candidate path (service units per second on it) and one per
 //! intent (its admitted rate, at most its requested rate). An intent's admitted rate is
-//! covered by its paths — with `disjoint paths N`, by the paths left after losing any one of
-//! them. Every resource (QKD key rate, elementary pair rate, classical bandwidth, memory
+//! covered by its paths — with `disjoint paths N`, every one of its N disjoint paths carries
+//! at least 1/(N − 1) of it, so the paths left after losing any one still carry it all. Every resource (QKD key rate, elementary pair rate, classical bandwidth, memory
 //! qubits) bounds the sum of what its paths consume.
 //!
 //! Priorities: intents are solved class by class, highest priority first; each class gets
@@ -65,21 +65,30 @@ impl Allocation {
     }
 }
 
-/// Admitted rate implied by path rates: the sum, or with N disjoint paths the worst case
-/// after losing any one path.
+/// Admitted rate implied by path rates: the sum, or with N disjoint paths what every path
+/// carries times N − 1 (each path carries at least a share 1/(N − 1), so losing any one
+/// still leaves the full rate).
 fn covered(d: &Demand, rates: &[f64]) -> f64 {
-    let total: f64 = rates.iter().sum();
-    if d.intent.constraints.disjoint_paths > 1 {
-        rates.iter().map(|r| total - r).fold(f64::INFINITY, f64::min)
+    let n = d.intent.constraints.disjoint_paths;
+    if n > 1 {
+        rates.iter().map(|r| r * f64::from(n - 1)).fold(f64::INFINITY, f64::min)
     } else {
-        total
+        rates.iter().sum()
     }
 }
 
+/// Path rates fixed in advance, per demand index: intents a re-plan leaves where they are.
+pub type Fixed = BTreeMap<usize, Vec<f64>>;
+
 /// Optimises every demand; returns the better of the LP and the greedy baseline.
 pub fn optimise(topo: &Topology, demands: &[Demand]) -> Allocation {
-    let lp = successive_lp(topo, demands);
-    let greedy = greedy(topo, demands);
+    optimise_with(topo, demands, &Fixed::new())
+}
+
+/// Like [`optimise`], with some demands' path rates reserved first and left unchanged.
+pub fn optimise_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
+    let lp = successive_lp_with(topo, demands, fixed);
+    let greedy = greedy_with(topo, demands, fixed);
     let better = |a: &[f64], b: &[f64]| {
         for (x, y) in a.iter().zip(b) {
             if (x - y).abs() > 1e-6 {
@@ -91,13 +100,28 @@ pub fn optimise(topo: &Topology, demands: &[Demand]) -> Allocation {
     if better(&greedy.scores(demands), &lp.scores(demands)) { greedy } else { lp }
 }
 
-/// Priority classes as successive LPs over the capacity left by earlier classes.
-pub fn successive_lp(topo: &Topology, demands: &[Demand]) -> Allocation {
+/// Reserves the fixed demands first.
+fn start(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> (Capacities, Allocation) {
     let mut caps = Capacities::new(topo);
     let mut alloc = Allocation::empty(demands);
+    for (&i, rates) in fixed {
+        if let Some(d) = demands.get(i).filter(|d| d.paths.len() == rates.len()) {
+            commit(topo, &mut caps, d, rates, &mut alloc, i);
+        }
+    }
+    (caps, alloc)
+}
+
+/// Priority classes as successive LPs over the capacity left by earlier classes.
+pub fn successive_lp(topo: &Topology, demands: &[Demand]) -> Allocation {
+    successive_lp_with(topo, demands, &Fixed::new())
+}
+
+fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
+    let (mut caps, mut alloc) = start(topo, demands, fixed);
     let mut classes: BTreeMap<std::cmp::Reverse<i64>, Vec<usize>> = BTreeMap::new();
     for (i, d) in demands.iter().enumerate() {
-        if !d.paths.is_empty() {
+        if !d.paths.is_empty() && !fixed.contains_key(&i) {
             classes.entry(std::cmp::Reverse(d.intent.priority)).or_default().push(i);
         }
     }
@@ -166,10 +190,10 @@ fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usiz
                 *rows.entry(res).or_insert_with(|| Expression::from(0.0)) += xp * coef;
             }
         }
-        if d.intent.constraints.disjoint_paths > 1 {
-            for p in 0..xs.len() {
-                let others: Expression = xs.iter().enumerate().filter(|(q, _)| *q != p).map(|(_, &v)| Expression::from(v)).sum();
-                coverage.push(Expression::from(a).leq(others));
+        let n = d.intent.constraints.disjoint_paths;
+        if n > 1 {
+            for &xp in &xs {
+                coverage.push(Expression::from(a).leq(xp * f64::from(n - 1)));
             }
         } else {
             let all: Expression = xs.iter().map(|&v| Expression::from(v)).sum();
@@ -196,9 +220,12 @@ fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usiz
 /// Baseline: intents in priority order (then source order), each on its shortest allowed
 /// path (all of its disjoint paths with `disjoint paths N`), first fit.
 pub fn greedy(topo: &Topology, demands: &[Demand]) -> Allocation {
-    let mut caps = Capacities::new(topo);
-    let mut alloc = Allocation::empty(demands);
-    let mut order: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty()).collect();
+    greedy_with(topo, demands, &Fixed::new())
+}
+
+fn greedy_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
+    let (mut caps, mut alloc) = start(topo, demands, fixed);
+    let mut order: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty() && !fixed.contains_key(&i)).collect();
     order.sort_by_key(|&i| std::cmp::Reverse(demands[i].intent.priority));
     for i in order {
         let d = &demands[i];

@@ -85,6 +85,7 @@ impl Blocked {
 }
 
 /// Per-intent view of which nodes and links may be used.
+#[derive(Clone, Copy)]
 struct Allowed<'a> {
     topo: &'a Topology,
     intent: &'a CheckedIntent,
@@ -172,12 +173,6 @@ impl Allowed<'_> {
     }
 }
 
-impl Clone for Allowed<'_> {
-    fn clone(&self) -> Self {
-        Allowed { ..*self }
-    }
-}
-impl Copy for Allowed<'_> {}
 
 /// Candidate paths for one intent, best first, or why there are none.
 pub fn candidates(topo: &Topology, intent: &CheckedIntent, options: &PathOptions) -> Result<Vec<Candidate>, Blocked> {
@@ -223,6 +218,11 @@ pub fn candidates(topo: &Topology, intent: &CheckedIntent, options: &PathOptions
         });
     }
     Ok(out)
+}
+
+/// Evaluates a given path (latency, fidelity, purification, overhead) for an intent.
+pub fn evaluate_path(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: Vec<usize>, options: &PathOptions) -> Candidate {
+    evaluate(topo, intent, nodes, links, 0, options)
 }
 
 /// k shortest paths that visit the intent's `via` nodes in order.
@@ -304,23 +304,19 @@ fn evaluate(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: V
 
 fn admissible(topo: &Topology, intent: &CheckedIntent, c: &Candidate) -> Result<(), Blocked> {
     let names = || c.nodes.iter().map(|&n| topo.nodes[n].name.clone()).collect::<Vec<_>>();
-    if let Some(limit) = intent.constraints.max_hops {
-        if c.links.len() > limit as usize {
+    if let Some(limit) = intent.constraints.max_hops
+        && c.links.len() > limit as usize {
             return Err(Blocked::Hops { best: c.links.len(), limit });
         }
-    }
-    if let Some(max_s) = intent.max_latency_s {
-        if c.latency_ms > max_s * 1e3 {
+    if let Some(max_s) = intent.max_latency_s
+        && c.latency_ms > max_s * 1e3 {
             return Err(Blocked::Latency { best_ms: c.latency_ms, limit_ms: max_s * 1e3, path: names() });
         }
-    }
-    if intent.service == Service::Pairs {
-        if let Some(target) = intent.min_fidelity {
-            if c.fidelity < target {
+    if intent.service == Service::Pairs
+        && let Some(target) = intent.min_fidelity
+            && c.fidelity < target {
                 return Err(Blocked::Fidelity { best: c.fidelity, target, path: names() });
             }
-        }
-    }
     Ok(())
 }
 

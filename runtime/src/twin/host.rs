@@ -1,0 +1,199 @@
+//! Hosting the digital twin: one agent per node of an inventory, each on its own loopback
+//! listener, all backed by one emulated [`World`] whose clock runs `speed` times faster
+//! than real time.
+
+use super::world::{Fault, NodeSample, World};
+use crate::agent::Backend;
+use crate::agent::service::AgentService;
+use crate::apply::Agents;
+use crate::pb;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+use strata_compiler::config::NodeConfig;
+use strata_compiler::inventory::Inventory;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+#[derive(Debug, Clone, Copy)]
+pub struct TwinOptions {
+    /// Simulated seconds per real second.
+    pub speed: f64,
+    /// Simulated seconds between telemetry samples.
+    pub telemetry_interval_s: f64,
+    /// Real time between clock steps.
+    pub tick: Duration,
+}
+
+impl Default for TwinOptions {
+    fn default() -> Self {
+        TwinOptions { speed: 1.0, telemetry_interval_s: 1.0, tick: Duration::from_millis(20) }
+    }
+}
+
+/// A running twin. Dropping it (or [`Twin::shutdown`]) stops every agent and the clock.
+pub struct Twin {
+    pub world: Arc<World>,
+    pub agents: Agents,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+/// The twin's world under an agent.
+pub struct WorldBackend {
+    pub world: Arc<World>,
+    pub period: Duration,
+}
+
+impl Backend for WorldBackend {
+    fn install(&self, node: &str, config: &NodeConfig) {
+        self.world.install(node, config.clone());
+    }
+
+    fn sample(&self, node: &str, generation: u64) -> pb::TelemetrySample {
+        let s = self.world.sample(node).unwrap_or_else(|| NodeSample {
+            node: node.to_string(),
+            time_s: self.world.now(),
+            up: false,
+            links: Vec::new(),
+            units: Vec::new(),
+        });
+        to_pb(s, generation)
+    }
+
+    fn fault(&self, fault: &pb::FaultRequest) -> Result<(), String> {
+        self.world.apply_fault(&from_pb(fault)?)
+    }
+
+    fn available(&self, node: &str) -> bool {
+        self.world.node_up(node)
+    }
+
+    fn refuses_prepare(&self, node: &str) -> bool {
+        self.world.refuses_prepare(node)
+    }
+
+    fn telemetry_period(&self) -> Duration {
+        self.period
+    }
+}
+
+pub fn to_pb(s: NodeSample, generation: u64) -> pb::TelemetrySample {
+    pb::TelemetrySample {
+        node: s.node,
+        generation,
+        time_s: s.time_s,
+        up: s.up,
+        links: s
+            .links
+            .into_iter()
+            .map(|l| pb::LinkSample {
+                link: l.link,
+                peer: l.peer,
+                kind: l.kind,
+                up: l.up,
+                skr: l.skr,
+                eskr: l.eskr,
+                qber: l.qber,
+                pool: l.pool,
+                fidelity: l.fidelity,
+            })
+            .collect(),
+        units: s
+            .units
+            .into_iter()
+            .map(|u| pb::UnitSample {
+                service_unit: u.service_unit,
+                role: u.role,
+                delivered_rate: u.delivered_rate,
+                target_rate: u.target_rate,
+                fidelity: u.fidelity,
+                delivered_total: u.delivered_total,
+            })
+            .collect(),
+    }
+}
+
+/// The wire form of a fault, turned into the world's.
+pub fn from_pb(f: &pb::FaultRequest) -> Result<Fault, String> {
+    use pb::fault_request::Fault as F;
+    Ok(match f.fault.clone().ok_or("empty fault request")? {
+        F::CutLink(l) => Fault::CutLink(l),
+        F::RestoreLink(l) => Fault::RestoreLink(l),
+        F::SetQber(v) => Fault::SetQber(v.link, v.value),
+        F::SetFidelity(v) => Fault::SetFidelity(v.link, v.value),
+        F::StopNode(n) => Fault::StopNode(n),
+        F::StartNode(n) => Fault::StartNode(n),
+        F::RefusePrepare(n) => Fault::RefusePrepare(n),
+        F::AcceptPrepare(n) => Fault::AcceptPrepare(n),
+    })
+}
+
+impl Twin {
+    /// Starts an agent for every node on `127.0.0.1` (ports chosen by the system) and the
+    /// clock of the emulated network.
+    pub async fn start(inventory: &Inventory, options: TwinOptions) -> Result<Twin, String> {
+        let world = Arc::new(World::new(inventory));
+        let speed = options.speed.max(1e-3);
+        let period = Duration::from_secs_f64((options.telemetry_interval_s / speed).max(0.001));
+        let backend: Arc<dyn Backend> = Arc::new(WorldBackend { world: world.clone(), period });
+        let (shutdown, watcher) = watch::channel(false);
+        let mut tasks = Vec::new();
+        let mut addresses = BTreeMap::new();
+        for node in world.nodes() {
+            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+            let addr = listener.local_addr().map_err(|e| e.to_string())?;
+            addresses.insert(node.clone(), addr.to_string());
+            let service = AgentService::new(node, backend.clone()).into_server();
+            let mut stop = watcher.clone();
+            tasks.push(tokio::spawn(async move {
+                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                let _ = tonic::transport::Server::builder()
+                    .add_service(service)
+                    .serve_with_incoming_shutdown(incoming, async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await;
+            }));
+        }
+        let clock_world = world.clone();
+        let mut stop = watcher.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(options.tick);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut last = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+                let now = tokio::time::Instant::now();
+                let mut sim = (now - last).as_secs_f64() * speed;
+                last = now;
+                // Small steps keep the emulation's rate limits accurate.
+                while sim > 1e-9 {
+                    let step = sim.min(0.05);
+                    clock_world.advance(step);
+                    sim -= step;
+                }
+            }
+        }));
+        let agents = Agents { network: inventory.name.clone(), twin: true, agents: addresses };
+        Ok(Twin { world, agents, shutdown, tasks })
+    }
+
+    /// Stops every agent and the clock, and waits for them.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks.drain(..) {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Twin {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,168 @@
+//! `strata apply` and `strata run`: compile, plan and push the configuration to the agents
+//! in two phases, then watch measured delivery. With no `--agents`, an embedded digital
+//! twin of the inventory is started and is the target. `run` (or `apply --watch`) keeps
+//! watching and repairs the network when it drifts.
+
+use super::{checked_network, print_diagnostics};
+use crate::Outcome;
+use anyhow::{Context, bail};
+use std::path::PathBuf;
+use std::time::Duration;
+use strata_runtime::apply::{Agents, ApplyOptions};
+use strata_runtime::control::{Controller, subscribe};
+use strata_runtime::monitor::{IntentState, table};
+use strata_runtime::saved_plan::SavedPlan;
+use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, MemoryStore, StateStore};
+use strata_runtime::twin::host::{Twin, TwinOptions};
+
+/// Apply intents to the network's agents (or to an embedded digital twin) and show them met.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Intent files (all for the same network).
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Agents file written by `strata twin up` (node → address). Without it, an embedded
+    /// twin of the inventory is started.
+    #[arg(long, value_name = "FILE")]
+    agents: Option<PathBuf>,
+    /// State file of the last apply (used with `--agents`).
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    state: PathBuf,
+    /// Apply this saved plan (from `strata plan -out`) instead of compiling anew; refused if
+    /// the state moved since it was made.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Embedded twin: simulated seconds per real second.
+    #[arg(long, default_value_t = 20.0)]
+    speed: f64,
+    /// Keep watching telemetry and repair drift (what `strata run` does).
+    #[arg(long)]
+    watch: bool,
+    /// Stop watching after this many telemetry intervals (default: until interrupted).
+    #[arg(long, value_name = "N")]
+    intervals: Option<u64>,
+    /// Print the final status as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to wait for any agent call.
+    #[arg(long, default_value_t = 5.0)]
+    timeout: f64,
+    /// Use this inventory instead of the files' `use network`.
+    #[arg(long, value_name = "FILE")]
+    network: Option<PathBuf>,
+}
+
+impl Args {
+    pub fn run(self, watch: bool) -> anyhow::Result<Outcome> {
+        tokio::runtime::Runtime::new()?.block_on(self.run_async(watch))
+    }
+
+    async fn run_async(self, watch: bool) -> anyhow::Result<Outcome> {
+        let watch = watch || self.watch;
+        let format = if self.json { super::Format::Json } else { super::Format::Human };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+            return Ok(Outcome::Failed);
+        };
+        let net = fe.networks.remove(idx);
+        let inventory = net.inventory.context("inventory missing after a clean check")?;
+        let mut twin = None;
+        let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
+            Some(path) => (Agents::load(path).map_err(anyhow::Error::msg)?, Box::new(FileStore::new(&self.state))),
+            None => {
+                let t = Twin::start(&inventory, TwinOptions { speed: self.speed, ..TwinOptions::default() })
+                    .await
+                    .map_err(anyhow::Error::msg)?;
+                eprintln!(
+                    "started an embedded digital twin of `{}`: {} agents on loopback, {}× real time",
+                    inventory.name,
+                    t.agents.agents.len(),
+                    self.speed
+                );
+                let agents = t.agents.clone();
+                twin = Some(t);
+                (agents, Box::new(MemoryStore::default()))
+            }
+        };
+        let mut options = ApplyOptions { timeout: Duration::from_secs_f64(self.timeout.max(0.1)), ..ApplyOptions::default() };
+        let mut controller = Controller::new(net.program, inventory, agents.clone(), store, options.clone());
+        if let Some(plan) = &self.plan {
+            let saved: SavedPlan = serde_json::from_slice(&std::fs::read(plan).with_context(|| format!("cannot read `{}`", plan.display()))?)
+                .with_context(|| format!("`{}` is not a saved plan", plan.display()))?;
+            saved.check(controller.store.load()?.as_ref()).map_err(anyhow::Error::msg)?;
+            if saved.config_digest != strata_compiler::plan::digest(&controller.compiled.configs) {
+                bail!("the intents no longer compile to the saved plan's configuration; run `strata plan` again");
+            }
+            options.expected_state = Some(saved.base_state_digest.clone());
+            controller.options = options.clone();
+        }
+        fe.diagnostics.extend(controller.compiled.diagnostics.clone());
+        print_diagnostics(&mut fe, format);
+
+        let mut telemetry = subscribe(&agents, Duration::from_millis(200));
+        let report = controller.apply().await?;
+        if !self.json {
+            println!(
+                "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents (`strata plan` lists each change)",
+                report.generation,
+                report.plan.counts.add,
+                report.plan.counts.change,
+                report.plan.counts.remove,
+                report.nodes.len(),
+                report.bytes_sent
+            );
+        }
+
+        // Watch measured delivery: until every admitted intent is met (apply), or for as
+        // long as asked (run).
+        let nodes = agents.agents.len().max(1) as u64;
+        let limit = self.intervals.map(|n| n * nodes).unwrap_or(if watch { u64::MAX } else { 40 * nodes });
+        let mut seen = 0u64;
+        let mut printed = controller.log.len();
+        let mut last_table = String::new();
+        while seen < limit {
+            let sample = tokio::select! {
+                s = telemetry.recv() => s,
+                _ = tokio::signal::ctrl_c() => None,
+            };
+            let Some(sample) = sample else { break };
+            seen += 1;
+            let events = controller.observe(&sample);
+            if watch && events.iter().any(|e| e.is_drift()) {
+                if let Err(e) = controller.repair(&events).await {
+                    controller.log.push(strata_runtime::control::LogLine { time_s: sample.time_s, message: format!("repair failed: {e}") });
+                }
+            }
+            for line in &controller.log[printed..] {
+                if !self.json {
+                    println!("[t={:>8.1}s] {}", line.time_s, line.message);
+                }
+            }
+            printed = controller.log.len();
+            let statuses = controller.monitor.statuses();
+            if watch && !self.json && seen % nodes == 0 {
+                let t = table(&statuses);
+                if t != last_table {
+                    print!("{t}");
+                    last_table = t;
+                }
+            }
+            let settled = statuses.iter().all(|s| matches!(s.state, IntentState::Installed | IntentState::Unsatisfiable(_)));
+            if !watch && settled && seen >= nodes {
+                break;
+            }
+        }
+        let statuses = controller.monitor.statuses();
+        if self.json {
+            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log }))?);
+        } else {
+            print!("{}", table(&statuses));
+            let met = statuses.iter().filter(|s| s.state == IntentState::Installed).count();
+            println!("{met} of {} intent(s) met, as measured by the agents", statuses.len());
+        }
+        if let Some(t) = twin {
+            t.shutdown().await;
+        }
+        let all_met = statuses.iter().all(|s| s.state == IntentState::Installed);
+        Ok(if all_met { Outcome::Ok } else { Outcome::Failed })
+    }
+}

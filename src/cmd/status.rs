@@ -1,0 +1,57 @@
+//! `strata status`: each intent's state from the agents' measured delivery, once.
+
+use crate::Outcome;
+use anyhow::Context;
+use std::path::PathBuf;
+use std::time::Duration;
+use strata_runtime::apply::Agents;
+use strata_runtime::control::subscribe;
+use strata_runtime::monitor::{Monitor, WARMUP, table};
+use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
+
+/// Show each applied intent's target, measured rate and state.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Agents file (node → address).
+    #[arg(long, value_name = "FILE", default_value = super::twin::DEFAULT_AGENTS_PATH)]
+    agents: PathBuf,
+    /// State file of the last apply.
+    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
+    state: PathBuf,
+    /// Print as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Seconds to listen to telemetry at most.
+    #[arg(long, default_value_t = 10.0)]
+    wait: f64,
+}
+
+impl Args {
+    pub fn run(self) -> anyhow::Result<Outcome> {
+        tokio::runtime::Runtime::new()?.block_on(async move {
+            let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
+            let state = FileStore::new(&self.state).load()?.context("nothing has been applied yet (no state)")?;
+            let summary = state.summary.context("the state holds no compile summary; apply again")?;
+            let mut monitor = Monitor::new(summary);
+            let mut rx = subscribe(&agents, Duration::from_millis(200));
+            let want = (WARMUP as usize + 2) * agents.agents.len();
+            let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.wait);
+            for _ in 0..want {
+                match tokio::time::timeout_at(deadline, rx.recv()).await {
+                    Ok(Some(s)) => {
+                        monitor.observe(&s);
+                    }
+                    _ => break,
+                }
+            }
+            let statuses = monitor.statuses();
+            if self.json {
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses }))?);
+            } else {
+                println!("generation {}", state.generation);
+                print!("{}", table(&statuses));
+            }
+            Ok(Outcome::Ok)
+        })
+    }
+}
