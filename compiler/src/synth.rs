@@ -5,11 +5,11 @@
 //! [`Network::generate`] places nodes on a plane and joins each to its 2–4 nearest
 //! neighbours with a QKD link (5–60 km of fibre, 0.2–0.35 dB/km, a measured secret key rate
 //! from about 1 Mbit/s on short spans down to 20 kbit/s on the longest, QBER 1–5 %) and a
-//! classical link that carries the QKD link's classical channel. About a fifth of the nodes
-//! are trusted relays and the rest endpoints with one application each, split between two
-//! trusted domains (west and east); a few nodes belong to an untrusted carrier. The trusted
-//! part of the network is kept connected, so every pair of trusted endpoints has a path
-//! that avoids the carrier.
+//! classical link that carries the QKD link's classical channel. A few nodes (5 %) are relays
+//! of an untrusted carrier; the others are split between two trusted domains (west and east
+//! half), a fifth of them trusted relays and the rest endpoints with one application each.
+//! The trusted part of the network is kept connected, so every pair of trusted endpoints
+//! has a path that avoids the carrier.
 //!
 //! [`Network::intents`] writes an intent file of key intents between random trusted
 //! endpoints (256-bit keys, 1–50 keys/s, priorities 0–3; about 10 % with a feasible

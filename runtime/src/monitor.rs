@@ -133,6 +133,8 @@ impl Monitor {
         for i in &summary.intents {
             let t = self.tracks.entry(i.name.clone()).or_default();
             t.samples_since_plan = 0;
+            t.measured = 0.0;
+            t.fidelity = None;
             t.short_run = 0;
             t.zero_run = 0;
             t.reported_shortfall = false;

@@ -4,7 +4,8 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::Agents;
+use strata_runtime::apply::{Agents, connect};
+use strata_runtime::pb;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{Monitor, WARMUP, table};
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
@@ -45,11 +46,31 @@ impl Args {
                 }
             }
             let statuses = monitor.statuses();
+            let mut nodes = Vec::new();
+            for (node, addr) in &agents.agents {
+                let running = match connect(addr, Duration::from_secs(2)).await {
+                    Ok(mut c) => c.get_running(pb::RunningRequest {}).await.ok().map(|r| r.into_inner()),
+                    Err(_) => None,
+                };
+                nodes.push(match running {
+                    Some(r) => serde_json::json!({ "node": node, "up": true, "generation": r.generation, "digest": r.digest, "prepared_generation": r.prepared_generation }),
+                    None => serde_json::json!({ "node": node, "up": false }),
+                });
+            }
             if self.json {
-                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses }))?);
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes }))?
+                );
             } else {
                 println!("generation {}", state.generation);
                 print!("{}", table(&statuses));
+                for n in &nodes {
+                    match n["generation"].as_u64() {
+                        Some(g) => println!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
+                        None => println!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
+                    }
+                }
             }
             Ok(Outcome::Ok)
         })

@@ -15,6 +15,9 @@ use tonic::{Request, Response, Status};
 
 pub struct AgentService {
     node: String,
+    /// Set while the node is seen down: a node that comes back has lost what it had staged,
+    /// as a restarted agent process would.
+    down_seen: Arc<std::sync::atomic::AtomicBool>,
     core: Arc<Mutex<AgentCore>>,
     backend: Arc<dyn Backend>,
     /// Where a standalone agent keeps its running generation across restarts.
@@ -31,7 +34,13 @@ struct Persisted {
 impl AgentService {
     pub fn new(node: impl Into<String>, backend: Arc<dyn Backend>) -> AgentService {
         let node = node.into();
-        AgentService { core: Arc::new(Mutex::new(AgentCore::new(node.clone()))), node, backend, persist: None }
+        AgentService {
+            core: Arc::new(Mutex::new(AgentCore::new(node.clone()))),
+            node,
+            backend,
+            persist: None,
+            down_seen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
+        }
     }
 
     /// Keeps the running generation in `path`, and starts from it if it exists.
@@ -52,10 +61,16 @@ impl AgentService {
     }
 
     fn guard(&self) -> Result<std::sync::MutexGuard<'_, AgentCore>, Status> {
+        use std::sync::atomic::Ordering;
         if !self.backend.available(&self.node) {
+            self.down_seen.store(true, Ordering::SeqCst);
             return Err(Status::unavailable(format!("node `{}` is down", self.node)));
         }
-        self.core.lock().map_err(|_| Status::internal("agent state poisoned"))
+        let mut core = self.core.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+        if self.down_seen.swap(false, Ordering::SeqCst) {
+            core.prepared = None;
+        }
+        Ok(core)
     }
 
     fn save(&self, core: &AgentCore) -> Result<(), Status> {
@@ -132,13 +147,14 @@ impl Agent for AgentService {
     async fn telemetry(&self, _req: Request<pb::TelemetryRequest>) -> Result<Response<SampleStream>, Status> {
         drop(self.guard()?);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let (node, core, backend) = (self.node.clone(), self.core.clone(), self.backend.clone());
+        let (node, core, backend, down_seen) = (self.node.clone(), self.core.clone(), self.backend.clone(), self.down_seen.clone());
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(backend.telemetry_period());
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;
                 if !backend.available(&node) {
+                    down_seen.store(true, std::sync::atomic::Ordering::SeqCst);
                     let _ = tx.send(Err(Status::unavailable(format!("node `{node}` is down")))).await;
                     return;
                 }

@@ -183,10 +183,11 @@ impl Twin {
         Ok(Twin { world, agents, shutdown, tasks })
     }
 
-    /// Stops every agent and the clock, and waits for them.
+    /// Stops every agent and the clock. Open telemetry streams are cut, not drained.
     pub async fn shutdown(mut self) {
         let _ = self.shutdown.send(true);
         for t in self.tasks.drain(..) {
+            t.abort();
             let _ = t.await;
         }
     }
@@ -195,5 +196,8 @@ impl Twin {
 impl Drop for Twin {
     fn drop(&mut self) {
         let _ = self.shutdown.send(true);
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
