@@ -35,7 +35,10 @@ impl miette::Diagnostic for Report {
         })
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.diag.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         Some(&self.source)
@@ -47,7 +50,9 @@ impl miette::Diagnostic for Report {
         if self.elsewhere.is_empty() {
             return None;
         }
-        Some(Box::new(self.elsewhere.iter().map(|r| r as &dyn miette::Diagnostic)))
+        Some(Box::new(
+            self.elsewhere.iter().map(|r| r as &dyn miette::Diagnostic),
+        ))
     }
 }
 
@@ -66,7 +71,10 @@ fn report(sources: &Sources, diag: &Diagnostic) -> Report {
     let mut elsewhere = Vec::new();
     for rel in &diag.related {
         if rel.span.file == diag.span.file {
-            labels.push(LabeledSpan::new_with_span(Some(rel.message.clone()), source_span(sources, rel.span)));
+            labels.push(LabeledSpan::new_with_span(
+                Some(rel.message.clone()),
+                source_span(sources, rel.span),
+            ));
         } else {
             let other = sources.get(rel.span.file);
             let note = Diagnostic {
@@ -79,7 +87,10 @@ fn report(sources: &Sources, diag: &Diagnostic) -> Report {
                 help: None,
             };
             elsewhere.push(Report {
-                labels: vec![LabeledSpan::new_primary_with_span(Some(rel.message.clone()), source_span(sources, rel.span))],
+                labels: vec![LabeledSpan::new_primary_with_span(
+                    Some(rel.message.clone()),
+                    source_span(sources, rel.span),
+                )],
                 diag: note,
                 source: NamedSource::new(other.name.clone(), other.text.clone()),
                 elsewhere: Vec::new(),

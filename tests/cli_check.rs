@@ -17,7 +17,10 @@ fn strata(args: &[&str]) -> Output {
 fn check_json(file: &str) -> (i32, Value) {
     let out = strata(&["check", "--format", "json", file]);
     let json: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{file}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout))
+        panic!(
+            "{file}: not JSON ({e}): {}",
+            String::from_utf8_lossy(&out.stdout)
+        )
     });
     (out.status.code().unwrap_or(-1), json)
 }
@@ -27,23 +30,37 @@ fn files(dir: &str, exts: &[&str]) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(&root)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().and_then(|e| e.to_str()).is_some_and(|e| exts.contains(&e)))
-        .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+        .filter(|p| {
+            p.extension()
+                .and_then(|e| e.to_str())
+                .is_some_and(|e| exts.contains(&e))
+        })
+        .filter(|p| {
+            !p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with('.'))
+        })
         .collect();
     out.sort();
     out
 }
 
 fn rel(p: &Path) -> String {
-    p.strip_prefix(env!("CARGO_MANIFEST_DIR")).unwrap().display().to_string()
+    p.strip_prefix(env!("CARGO_MANIFEST_DIR"))
+        .unwrap()
+        .display()
+        .to_string()
 }
 
 #[test]
 fn examples_and_intents_check_clean() {
-    for f in ["examples/metro/network.yaml", "examples/continental/network.yaml"]
-        .into_iter()
-        .map(String::from)
-        .chain(files("intents", &["qi"]).iter().map(|p| rel(p)))
+    for f in [
+        "examples/metro/network.yaml",
+        "examples/continental/network.yaml",
+    ]
+    .into_iter()
+    .map(String::from)
+    .chain(files("intents", &["qi"]).iter().map(|p| rel(p)))
     {
         let (code, json) = check_json(&f);
         assert_eq!(code, 0, "{f}: {json:#}");
@@ -61,15 +78,30 @@ fn every_invalid_file_fails_with_its_own_diagnostic_on_the_right_line() {
     let mut codes = std::collections::BTreeSet::new();
     for path in all {
         let f = rel(&path);
-        let header = std::fs::read_to_string(&path).unwrap().lines().next().unwrap().to_string();
+        let header = std::fs::read_to_string(&path)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
         let mut words = header.trim_start_matches("# expect:").split_whitespace();
-        let (code, line) = (words.next().unwrap().to_string(), words.next().unwrap().parse::<u64>().unwrap());
+        let (code, line) = (
+            words.next().unwrap().to_string(),
+            words.next().unwrap().parse::<u64>().unwrap(),
+        );
         let (status, json) = check_json(&f);
         let diags = json["diagnostics"].as_array().unwrap();
         let hit = diags.iter().find(|d| d["code"] == code.as_str());
         let hit = hit.unwrap_or_else(|| panic!("{f}: expected {code}, got {json:#}"));
         assert_eq!(hit["line"], line, "{f}: {hit:#}");
-        assert!(hit["file"].as_str().unwrap().ends_with(path.file_name().unwrap().to_str().unwrap()) || code == "strata::io", "{f}");
+        assert!(
+            hit["file"]
+                .as_str()
+                .unwrap()
+                .ends_with(path.file_name().unwrap().to_str().unwrap())
+                || code == "strata::io",
+            "{f}"
+        );
         assert!(hit["column"].as_u64().unwrap() >= 1);
         assert!(!hit["message"].as_str().unwrap().is_empty());
         for d in diags {
@@ -119,7 +151,12 @@ fn all_errors_of_a_file_are_reported_at_once_in_human_form() {
     let out = strata(&["check", qi.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    for code in ["strata::key-size", "strata::unknown-endpoint", "strata::syntax", "strata::fidelity-range"] {
+    for code in [
+        "strata::key-size",
+        "strata::unknown-endpoint",
+        "strata::syntax",
+        "strata::fidelity-range",
+    ] {
         assert!(err.contains(code), "{code} missing from:\n{err}");
     }
     assert!(err.contains("did you mean `Moncloa`?"), "{err}");
@@ -132,7 +169,10 @@ fn garbage_and_binary_input_never_panic() {
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("bin.qi", vec![0, 159, 146, 150, 255, 10, 0]),
         ("empty.qi", vec![]),
-        ("trunc.qi", b"use network \"x.yaml\"\nintent x { keys of 256 bi".to_vec()),
+        (
+            "trunc.qi",
+            b"use network \"x.yaml\"\nintent x { keys of 256 bi".to_vec(),
+        ),
         ("bin.yaml", vec![0xff, 0xfe, 0, 1, 2]),
         ("junk.yaml", b"{{{{[[[: : : -".to_vec()),
     ];
@@ -141,8 +181,15 @@ fn garbage_and_binary_input_never_panic() {
         std::fs::write(&p, bytes).unwrap();
         let out = strata(&["check", p.to_str().unwrap()]);
         let code = out.status.code();
-        assert!(matches!(code, Some(0) | Some(1)), "{name}: {code:?} {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"), "{name}");
+        assert!(
+            matches!(code, Some(0) | Some(1)),
+            "{name}: {code:?} {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains("panicked"),
+            "{name}"
+        );
     }
 }
 
@@ -151,23 +198,41 @@ fn fmt_is_a_fixed_point_that_checks_like_its_input() {
     let dir = tempfile::tempdir().unwrap();
     for src in files("intents", &["qi"]) {
         // Keep the relative `use network` path valid by formatting next to the original.
-        let copy = src.with_file_name(format!(".fmt-test-{}", src.file_name().unwrap().to_str().unwrap()));
+        let copy = src.with_file_name(format!(
+            ".fmt-test-{}",
+            src.file_name().unwrap().to_str().unwrap()
+        ));
         std::fs::copy(&src, &copy).unwrap();
         let before = check_json(copy.to_str().unwrap()).1;
         let out = strata(&["fmt", copy.to_str().unwrap()]);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let once = std::fs::read_to_string(&copy).unwrap();
         let check = strata(&["fmt", "--check", copy.to_str().unwrap()]);
         let after = check_json(copy.to_str().unwrap()).1;
         std::fs::remove_file(&copy).unwrap();
         assert_eq!(check.status.code(), Some(0), "not a fixed point:\n{once}");
-        assert_eq!(before["networks"][0]["checked_intents"], after["networks"][0]["checked_intents"]);
+        assert_eq!(
+            before["networks"][0]["checked_intents"],
+            after["networks"][0]["checked_intents"]
+        );
         assert_eq!(before["diagnostics"], after["diagnostics"]);
     }
     let messy = dir.path().join("messy.qi");
-    std::fs::write(&messy, "intent   x :keys of 256 bits between A and B,10/s   # note\n").unwrap();
+    std::fs::write(
+        &messy,
+        "intent   x :keys of 256 bits between A and B,10/s   # note\n",
+    )
+    .unwrap();
     let out = strata(&["fmt", "--check", messy.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).contains("messy.qi"));
-    assert_eq!(std::fs::read_to_string(&messy).unwrap(), "intent   x :keys of 256 bits between A and B,10/s   # note\n");
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        "intent   x :keys of 256 bits between A and B,10/s   # note\n"
+    );
 }

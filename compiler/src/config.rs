@@ -369,7 +369,10 @@ impl ConfigSet {
             let dir = file_name(node);
             out.push((format!("{dir}/service.yaml"), to_yaml(&cfg.service)));
             out.push((format!("{dir}/forwarding.yaml"), to_yaml(&cfg.forwarding)));
-            out.push((format!("{dir}/connectivity.yaml"), to_yaml(&cfg.connectivity)));
+            out.push((
+                format!("{dir}/connectivity.yaml"),
+                to_yaml(&cfg.connectivity),
+            ));
         }
         out
     }
@@ -389,6 +392,19 @@ fn to_yaml<T: Serialize>(value: &T) -> String {
 
 /// A node name as a directory name: path separators and dots-only names are escaped.
 pub fn file_name(node: &str) -> String {
-    let s: String = node.chars().map(|c| if c == '/' || c == '\\' || c == '\0' { '_' } else { c }).collect();
-    if s.chars().all(|c| c == '.') { format!("_{s}") } else { s }
+    let s: String = node
+        .chars()
+        .map(|c| {
+            if c == '/' || c == '\\' || c == '\0' {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect();
+    if s.chars().all(|c| c == '.') {
+        format!("_{s}")
+    } else {
+        s
+    }
 }

@@ -120,7 +120,10 @@ pub fn run(paths: &[PathBuf], options: &Options, loader: &dyn SourceLoader) -> F
 }
 
 fn is_inventory(path: &Path) -> bool {
-    matches!(path.extension().and_then(|e| e.to_str()), Some("yaml" | "yml"))
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yaml" | "yml")
+    )
 }
 
 /// Reads and decodes one file into `fe.sources`; reports unreadable or non-UTF-8 files.
@@ -141,9 +144,13 @@ fn read(fe: &mut Frontend, path: &Path, loader: &dyn SourceLoader) -> Option<(Fi
                 let start = String::from_utf8_lossy(&err.as_bytes()[..at]).len();
                 let file = fe.sources.add(name.clone(), lossy);
                 fe.diagnostics.push(
-                    Diagnostic::error(codes::NOT_UTF8, Span::new(file, start, start), format!("`{name}` is not UTF-8 text (bad byte at offset {at})"))
-                        .label("invalid UTF-8 starts here")
-                        .help("intent files and inventories are UTF-8 text; is this a binary file?"),
+                    Diagnostic::error(
+                        codes::NOT_UTF8,
+                        Span::new(file, start, start),
+                        format!("`{name}` is not UTF-8 text (bad byte at offset {at})"),
+                    )
+                    .label("invalid UTF-8 starts here")
+                    .help("intent files and inventories are UTF-8 text; is this a binary file?"),
                 );
                 None
             }
@@ -151,9 +158,13 @@ fn read(fe: &mut Frontend, path: &Path, loader: &dyn SourceLoader) -> Option<(Fi
         Err(err) => {
             let file = fe.sources.add(name.clone(), String::new());
             fe.diagnostics.push(
-                Diagnostic::error(codes::IO, Span::new(file, 0, 0), format!("cannot read `{name}`: {err}"))
-                    .label("unreadable")
-                    .help("check the path and its permissions"),
+                Diagnostic::error(
+                    codes::IO,
+                    Span::new(file, 0, 0),
+                    format!("cannot read `{name}`: {err}"),
+                )
+                .label("unreadable")
+                .help("check the path and its permissions"),
             );
             None
         }
@@ -161,7 +172,12 @@ fn read(fe: &mut Frontend, path: &Path, loader: &dyn SourceLoader) -> Option<(Fi
 }
 
 /// The inventory path an intent file names, relative to the file's folder.
-fn network_of(unit: &SourceUnit, path: &Path, file: FileId, diags: &mut Vec<Diagnostic>) -> Option<PathBuf> {
+fn network_of(
+    unit: &SourceUnit,
+    path: &Path,
+    file: FileId,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<PathBuf> {
     let uses: Vec<_> = unit
         .items
         .iter()
@@ -184,10 +200,14 @@ fn network_of(unit: &SourceUnit, path: &Path, file: FileId, diags: &mut Vec<Diag
         [first, rest @ ..] => {
             for u in rest {
                 diags.push(
-                    Diagnostic::error(codes::DUPLICATE_NETWORK, u.span, "an intent file uses one network")
-                        .label("second `use network`")
-                        .related(first.span, "first one here")
-                        .help("split the intents into one file per network"),
+                    Diagnostic::error(
+                        codes::DUPLICATE_NETWORK,
+                        u.span,
+                        "an intent file uses one network",
+                    )
+                    .label("second `use network`")
+                    .related(first.span, "first one here")
+                    .help("split the intents into one file per network"),
                 );
             }
             let dir = path.parent().unwrap_or(Path::new(""));

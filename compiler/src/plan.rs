@@ -167,8 +167,17 @@ fn field_changes(prefix: &str, old: &Value, new: &Value, out: &mut Vec<String>) 
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
             for k in keys {
-                let name = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
-                field_changes(&name, a.get(k).unwrap_or(&Value::Null), b.get(k).unwrap_or(&Value::Null), out);
+                let name = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                field_changes(
+                    &name,
+                    a.get(k).unwrap_or(&Value::Null),
+                    b.get(k).unwrap_or(&Value::Null),
+                    out,
+                );
             }
         }
         (a, b) if a != b => out.push(format!("{prefix}: {} → {}", short(a), short(b))),
@@ -180,14 +189,16 @@ fn field_changes(prefix: &str, old: &Value, new: &Value, out: &mut Vec<String>) 
 pub fn diff(old: Option<&ConfigSet>, new: &ConfigSet) -> Plan {
     let empty = ConfigSet::default();
     let old = old.unwrap_or(&empty);
-    let nodes: std::collections::BTreeSet<&String> = old.nodes.keys().chain(new.nodes.keys()).collect();
+    let nodes: std::collections::BTreeSet<&String> =
+        old.nodes.keys().chain(new.nodes.keys()).collect();
     let mut changes = Vec::new();
     for node in nodes {
         let (a, b) = (old.nodes.get(node), new.nodes.get(node));
         for stratum in Stratum::ALL {
             let oa = a.map(|n| objects(&doc(n, stratum))).unwrap_or_default();
             let ob = b.map(|n| objects(&doc(n, stratum))).unwrap_or_default();
-            let keys: std::collections::BTreeSet<&(String, String)> = oa.keys().chain(ob.keys()).collect();
+            let keys: std::collections::BTreeSet<&(String, String)> =
+                oa.keys().chain(ob.keys()).collect();
             for k in keys {
                 let (action, fields) = match (oa.get(k), ob.get(k)) {
                     (None, Some(_)) => (Action::Add, Vec::new()),
@@ -212,12 +223,22 @@ pub fn diff(old: Option<&ConfigSet>, new: &ConfigSet) -> Plan {
     }
     let counts = PlanCounts {
         add: changes.iter().filter(|c| c.action == Action::Add).count(),
-        change: changes.iter().filter(|c| c.action == Action::Change).count(),
-        remove: changes.iter().filter(|c| c.action == Action::Remove).count(),
+        change: changes
+            .iter()
+            .filter(|c| c.action == Action::Change)
+            .count(),
+        remove: changes
+            .iter()
+            .filter(|c| c.action == Action::Remove)
+            .count(),
     };
     let mut affected_nodes: Vec<String> = changes.iter().map(|c| c.node.clone()).collect();
     affected_nodes.dedup();
-    Plan { changes, counts, affected_nodes }
+    Plan {
+        changes,
+        counts,
+        affected_nodes,
+    }
 }
 
 /// SHA-256 (hex) of a configuration set's rendered documents: what identifies a generation.

@@ -83,7 +83,11 @@ pub struct QLink {
 
 impl QLink {
     pub fn other(&self, n: usize) -> usize {
-        if self.ends[0] == n { self.ends[1] } else { self.ends[0] }
+        if self.ends[0] == n {
+            self.ends[1]
+        } else {
+            self.ends[0]
+        }
     }
 }
 
@@ -137,7 +141,11 @@ impl Topology {
                 coherence_time_s: n.memory.map(|m| m.coherence_time_s),
             })
             .collect();
-        let index: BTreeMap<String, usize> = nodes.iter().enumerate().map(|(i, n)| (n.name.clone(), i)).collect();
+        let index: BTreeMap<String, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.name.clone(), i))
+            .collect();
         let clinks: Vec<CLink> = inv
             .classical_links
             .iter()
@@ -151,22 +159,34 @@ impl Topology {
                 })
             })
             .collect();
-        let cindex: BTreeMap<&str, usize> = clinks.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect();
+        let cindex: BTreeMap<&str, usize> = clinks
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.name.as_str(), i))
+            .collect();
         let classical = |path: &[strata_grammar::Spanned<String>]| -> (Vec<usize>, f64) {
-            let ids: Vec<usize> = path.iter().filter_map(|c| cindex.get(c.value.as_str()).copied()).collect();
+            let ids: Vec<usize> = path
+                .iter()
+                .filter_map(|c| cindex.get(c.value.as_str()).copied())
+                .collect();
             let latency = ids.iter().map(|&c| clinks[c].latency_ms).sum();
             (ids, latency)
         };
 
         let mut qlinks = Vec::new();
         for l in &inv.qkd_links {
-            let (Some(&a), Some(&b)) = (index.get(&l.ends[0].value), index.get(&l.ends[1].value)) else {
+            let (Some(&a), Some(&b)) = (index.get(&l.ends[0].value), index.get(&l.ends[1].value))
+            else {
                 continue;
             };
             let eta = physics::transmittance(l.loss_db_per_km, l.length_km, l.extra_loss_db);
             let (rate, pulse_rate, ec, rate_span) = match &l.key_rate {
                 KeyRate::Measured(r) => (r.value, DEFAULT_PULSE_RATE_HZ, 1.16, r.span),
-                KeyRate::Protocol { params, derating, span } => (
+                KeyRate::Protocol {
+                    params,
+                    derating,
+                    span,
+                } => (
                     physics::decoy_bb84_key_rate_bps(params, eta) / derating.max(1.0),
                     params.pulse_rate_hz,
                     params.ec_inefficiency,
@@ -224,16 +244,19 @@ impl Topology {
             });
         }
         for l in &inv.entanglement_links {
-            let (Some(&a), Some(&b)) = (index.get(&l.ends[0].value), index.get(&l.ends[1].value)) else {
+            let (Some(&a), Some(&b)) = (index.get(&l.ends[0].value), index.get(&l.ends[1].value))
+            else {
                 continue;
             };
             let rate = match &l.pair_rate {
                 PairRate::Measured(r) => r.value,
                 PairRate::Physical { efficiency, .. } => {
-                    physics::elementary_pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency).min(MAX_SOURCE_PAIR_RATE)
+                    physics::elementary_pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency)
+                        .min(MAX_SOURCE_PAIR_RATE)
                 }
             };
-            let attempts_per_s = 1.0 / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
+            let attempts_per_s = 1.0
+                / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
             let (classical_path, latency_ms) = classical(&l.classical_path);
             qlinks.push(QLink {
                 name: l.name.value.clone(),
@@ -250,7 +273,10 @@ impl Topology {
             });
         }
         for (c, link) in clinks.iter().enumerate() {
-            let riders: Vec<&QLink> = qlinks.iter().filter(|q| q.classical_path.contains(&c)).collect();
+            let riders: Vec<&QLink> = qlinks
+                .iter()
+                .filter(|q| q.classical_path.contains(&c))
+                .collect();
             let need: f64 = riders.iter().map(|q| q.channel_bps).sum();
             if need > link.bandwidth_bps {
                 let names: Vec<String> = riders.iter().map(|q| format!("`{}`", q.name)).collect();

@@ -77,7 +77,10 @@ impl Diagnostic {
 
 /// "did you mean" support: the candidate closest to `name`, if it is close enough to be a
 /// plausible misspelling.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = name.to_lowercase();
     candidates
         .into_iter()

@@ -25,7 +25,10 @@ pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
         let chunk = &text[start..end];
         match IntentParser::parse(Rule::item_only, chunk) {
             Ok(pairs) => {
-                let b = Builder { file, offset: start };
+                let b = Builder {
+                    file,
+                    offset: start,
+                };
                 for pair in pairs {
                     if let Some(item) = b.item(pair) {
                         items.push(item);
@@ -110,7 +113,12 @@ fn scan_comments(file: FileId, text: &str) -> Vec<Comment> {
     out
 }
 
-fn syntax_error(file: FileId, text: &str, offset: usize, err: &pest::error::Error<Rule>) -> Diagnostic {
+fn syntax_error(
+    file: FileId,
+    text: &str,
+    offset: usize,
+    err: &pest::error::Error<Rule>,
+) -> Diagnostic {
     use pest::error::{ErrorVariant, InputLocation};
     let pos = match err.location {
         InputLocation::Pos(p) => offset + p,
@@ -127,8 +135,12 @@ fn syntax_error(file: FileId, text: &str, offset: usize, err: &pest::error::Erro
     } else {
         format!("`{found}`")
     };
-    let mut diag = Diagnostic::error(SYNTAX, span, format!("expected {expected}, found {found_text}"))
-        .label(format!("expected {expected} here"));
+    let mut diag = Diagnostic::error(
+        SYNTAX,
+        span,
+        format!("expected {expected}, found {found_text}"),
+    )
+    .label(format!("expected {expected} here"));
     if let Some(help) = syntax_help(&found, &expected) {
         diag = diag.help(help);
     }
@@ -144,7 +156,11 @@ fn token_at(text: &str, pos: usize) -> String {
         .take(40)
         .collect();
     if word.is_empty() {
-        rest.chars().next().filter(|c| *c != '\n').map(String::from).unwrap_or_default()
+        rest.chars()
+            .next()
+            .filter(|c| *c != '\n')
+            .map(String::from)
+            .unwrap_or_default()
     } else {
         word
     }
@@ -220,7 +236,11 @@ struct Builder {
 impl Builder {
     fn span(&self, pair: &Pair<Rule>) -> Span {
         let s = pair.as_span();
-        Span::new(self.file, self.offset + s.start(), self.offset + code_end(pair))
+        Span::new(
+            self.file,
+            self.offset + s.start(),
+            self.offset + code_end(pair),
+        )
     }
 
     fn item(&self, pair: Pair<Rule>) -> Option<Item> {
@@ -291,7 +311,10 @@ impl Builder {
     fn clause(&self, pair: Pair<Rule>) -> Clause {
         let span = self.span(&pair);
         // `clause` wraps exactly one alternative.
-        let alt = pair.into_inner().next().expect("clause has one alternative");
+        let alt = pair
+            .into_inner()
+            .next()
+            .expect("clause has one alternative");
         let rule = alt.as_rule();
         let parts: Vec<Pair<Rule>> = alt
             .into_inner()

@@ -33,8 +33,10 @@ pub struct Agents {
 
 impl Agents {
     pub fn load(path: &Path) -> Result<Agents, String> {
-        let bytes = std::fs::read(path).map_err(|e| format!("cannot read the agents file `{}`: {e}", path.display()))?;
-        serde_json::from_slice(&bytes).map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))
+        let bytes = std::fs::read(path)
+            .map_err(|e| format!("cannot read the agents file `{}`: {e}", path.display()))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
@@ -52,7 +54,10 @@ pub async fn connect(addr: &str, timeout: Duration) -> Result<AgentClient<Channe
         .map_err(|e| format!("bad agent address `{addr}`: {e}"))?
         .connect_timeout(timeout)
         .timeout(timeout);
-    let channel = endpoint.connect().await.map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
     Ok(AgentClient::new(channel))
 }
 
@@ -106,26 +111,51 @@ pub enum ApplyError {
     /// A node has no agent address.
     NoAgent(String),
     /// Preparation failed; every agent was told to abort and runs its previous generation.
-    Aborted { generation: u64, failures: Vec<(String, String)> },
+    Aborted {
+        generation: u64,
+        failures: Vec<(String, String)>,
+    },
     /// A commit failed; the nodes that had committed were rolled back.
-    RolledBack { generation: u64, failures: Vec<(String, String)>, rollback_failures: Vec<(String, String)> },
+    RolledBack {
+        generation: u64,
+        failures: Vec<(String, String)>,
+        rollback_failures: Vec<(String, String)>,
+    },
 }
 
 impl std::fmt::Display for ApplyError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let list = |v: &[(String, String)]| v.iter().map(|(n, e)| format!("\n  {n}: {e}")).collect::<String>();
+        let list = |v: &[(String, String)]| {
+            v.iter()
+                .map(|(n, e)| format!("\n  {n}: {e}"))
+                .collect::<String>()
+        };
         match self {
             ApplyError::Store(e) => write!(f, "{e}"),
             ApplyError::StateMoved(m) => write!(f, "{m}"),
-            ApplyError::NoAgent(n) => write!(f, "node `{n}` has no agent address in the agents file"),
-            ApplyError::Aborted { generation, failures } => write!(
+            ApplyError::NoAgent(n) => {
+                write!(f, "node `{n}` has no agent address in the agents file")
+            }
+            ApplyError::Aborted {
+                generation,
+                failures,
+            } => write!(
                 f,
                 "generation {generation} was not applied: {} agent(s) could not prepare it, so every agent aborted and keeps its previous generation:{}",
                 failures.len(),
                 list(failures)
             ),
-            ApplyError::RolledBack { generation, failures, rollback_failures } => {
-                write!(f, "generation {generation} was rolled back: {} commit(s) failed:{}", failures.len(), list(failures))?;
+            ApplyError::RolledBack {
+                generation,
+                failures,
+                rollback_failures,
+            } => {
+                write!(
+                    f,
+                    "generation {generation} was rolled back: {} commit(s) failed:{}",
+                    failures.len(),
+                    list(failures)
+                )?;
                 if !rollback_failures.is_empty() {
                     write!(f, "\nrolling back failed on:{}", list(rollback_failures))?;
                 }
@@ -172,12 +202,22 @@ pub async fn apply(
             )));
         }
     }
-    let old_configs = state.as_ref().map(|s| s.configs.clone()).unwrap_or_default();
+    let old_configs = state
+        .as_ref()
+        .map(|s| s.configs.clone())
+        .unwrap_or_default();
     let plan = diff(Some(&old_configs), configs);
     let generation = state.as_ref().map_or(0, |s| s.generation) + 1;
     let new_digest = digest(configs);
     let docs = node_documents(configs);
-    let all_nodes: Vec<String> = old_configs.nodes.keys().chain(configs.nodes.keys()).cloned().collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+    let all_nodes: Vec<String> = old_configs
+        .nodes
+        .keys()
+        .chain(configs.nodes.keys())
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
     for n in &all_nodes {
         if !agents.agents.contains_key(n) {
             return Err(ApplyError::NoAgent(n.clone()));
@@ -185,7 +225,8 @@ pub async fn apply(
     }
 
     // What every agent runs now; a node out of step with the state is pushed again.
-    let expected: BTreeMap<String, NodeGeneration> = state.as_ref().map(|s| s.nodes.clone()).unwrap_or_default();
+    let expected: BTreeMap<String, NodeGeneration> =
+        state.as_ref().map(|s| s.nodes.clone()).unwrap_or_default();
     let mut targets = Vec::new();
     let mut resynced = Vec::new();
     let mut failures = Vec::new();
@@ -214,7 +255,9 @@ pub async fn apply(
             skipped.push(node.clone());
             continue;
         }
-        let in_step = expected.get(node).is_some_and(|g| g.generation == previous.generation && g.digest == previous.digest)
+        let in_step = expected
+            .get(node)
+            .is_some_and(|g| g.generation == previous.generation && g.digest == previous.digest)
             || (!expected.contains_key(node) && previous.generation == 0);
         let changed = plan.affected_nodes.contains(node);
         if !in_step {
@@ -226,14 +269,22 @@ pub async fn apply(
                 node: node.clone(),
                 client,
                 previous,
-                request: pb::PrepareRequest { generation, digest: new_digest.clone(), node: node.clone(), documents: documents.into_iter().collect() },
+                request: pb::PrepareRequest {
+                    generation,
+                    digest: new_digest.clone(),
+                    node: node.clone(),
+                    documents: documents.into_iter().collect(),
+                },
             });
         }
     }
     // An unreachable node that this apply must change fails the apply before any prepare.
     failures.retain(|(n, _)| targets.iter().any(|t| &t.node == n));
     if !failures.is_empty() {
-        return Err(ApplyError::Aborted { generation, failures });
+        return Err(ApplyError::Aborted {
+            generation,
+            failures,
+        });
     }
     let mut bytes_sent = 0;
 
@@ -259,7 +310,10 @@ pub async fn apply(
     let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
     if !failures.is_empty() {
         abort_all(&targets, generation).await;
-        return Err(ApplyError::Aborted { generation, failures });
+        return Err(ApplyError::Aborted {
+            generation,
+            failures,
+        });
     }
     if let Some(hook) = after_prepare {
         hook();
@@ -271,7 +325,10 @@ pub async fn apply(
         let node = t.node.clone();
         async move {
             let r = match client.as_mut() {
-                Some(c) => c.commit(pb::CommitRequest { generation }).await.map(|r| r.into_inner()),
+                Some(c) => c
+                    .commit(pb::CommitRequest { generation })
+                    .await
+                    .map(|r| r.into_inner()),
                 None => Err(tonic::Status::unavailable("unreachable")),
             };
             match r {
@@ -282,16 +339,29 @@ pub async fn apply(
         }
     });
     let results = futures_join(commits).await;
-    let committed: Vec<String> = results.iter().filter_map(|r| r.as_ref().ok().cloned()).collect();
+    let committed: Vec<String> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
     let failures: Vec<(String, String)> = results.into_iter().filter_map(Result::err).collect();
     if !failures.is_empty() {
         let rollback_failures = roll_back(&targets, &committed, generation).await;
-        return Err(ApplyError::RolledBack { generation, failures, rollback_failures });
+        return Err(ApplyError::RolledBack {
+            generation,
+            failures,
+            rollback_failures,
+        });
     }
 
     let mut nodes_state = expected;
     for t in &targets {
-        nodes_state.insert(t.node.clone(), NodeGeneration { generation, digest: new_digest.clone() });
+        nodes_state.insert(
+            t.node.clone(),
+            NodeGeneration {
+                generation,
+                digest: new_digest.clone(),
+            },
+        );
     }
     nodes_state.retain(|n, _| configs.nodes.contains_key(n));
     store.save(&State {
@@ -302,7 +372,14 @@ pub async fn apply(
         nodes: nodes_state,
         summary: summary.cloned(),
     })?;
-    Ok(ApplyReport { generation, plan, nodes: targets.iter().map(|t| t.node.clone()).collect(), resynced, skipped, bytes_sent })
+    Ok(ApplyReport {
+        generation,
+        plan,
+        nodes: targets.iter().map(|t| t.node.clone()).collect(),
+        resynced,
+        skipped,
+        bytes_sent,
+    })
 }
 
 /// Runs futures concurrently and returns their results in order.
@@ -323,33 +400,65 @@ where
 }
 
 async fn abort_all(targets: &[Target], generation: u64) {
-    let aborts = targets.iter().filter_map(|t| t.client.clone()).map(|mut c| async move {
-        let _ = c.abort(pb::AbortRequest { generation }).await;
-    });
+    let aborts = targets
+        .iter()
+        .filter_map(|t| t.client.clone())
+        .map(|mut c| async move {
+            let _ = c.abort(pb::AbortRequest { generation }).await;
+        });
     futures_join(aborts).await;
 }
 
 /// Puts the nodes that committed back on the generation they ran before; aborts the rest.
-async fn roll_back(targets: &[Target], committed: &[String], generation: u64) -> Vec<(String, String)> {
+async fn roll_back(
+    targets: &[Target],
+    committed: &[String],
+    generation: u64,
+) -> Vec<(String, String)> {
     let work = targets.iter().map(|t| {
         let mut client = t.client.clone();
         let prev = t.previous.clone();
         let node = t.node.clone();
         let was_committed = committed.contains(&t.node);
         async move {
-            let Some(c) = client.as_mut() else { return Ok(()) };
+            let Some(c) = client.as_mut() else {
+                return Ok(());
+            };
             if !was_committed {
                 let _ = c.abort(pb::AbortRequest { generation }).await;
                 return Ok(());
             }
-            let req = pb::PrepareRequest { generation: prev.generation, digest: prev.digest.clone(), node: node.clone(), documents: prev.documents.clone() };
-            let prepared = c.prepare(req).await.map_err(|s| (node.clone(), s.message().to_string()))?.into_inner();
+            let req = pb::PrepareRequest {
+                generation: prev.generation,
+                digest: prev.digest.clone(),
+                node: node.clone(),
+                documents: prev.documents.clone(),
+            };
+            let prepared = c
+                .prepare(req)
+                .await
+                .map_err(|s| (node.clone(), s.message().to_string()))?
+                .into_inner();
             if !prepared.ok {
                 return Err((node, prepared.error));
             }
-            let done = c.commit(pb::CommitRequest { generation: prev.generation }).await.map_err(|s| (node.clone(), s.message().to_string()))?.into_inner();
-            if done.ok { Ok(()) } else { Err((node, done.error)) }
+            let done = c
+                .commit(pb::CommitRequest {
+                    generation: prev.generation,
+                })
+                .await
+                .map_err(|s| (node.clone(), s.message().to_string()))?
+                .into_inner();
+            if done.ok {
+                Ok(())
+            } else {
+                Err((node, done.error))
+            }
         }
     });
-    futures_join(work).await.into_iter().filter_map(Result::err).collect()
+    futures_join(work)
+        .await
+        .into_iter()
+        .filter_map(Result::err)
+        .collect()
 }

@@ -3,7 +3,7 @@
 //! intents the drift touches — the others stay pinned to their paths — and apply the
 //! difference.
 
-use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Agents, apply, connect};
+use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply, connect};
 use crate::monitor::{Event, Monitor};
 use crate::pb;
 use crate::state::StateStore;
@@ -23,17 +23,23 @@ pub fn subscribe(agents: &Agents, retry: Duration) -> mpsc::Receiver<pb::Telemet
         let (node, addr, tx) = (node.clone(), addr.clone(), tx.clone());
         tokio::spawn(async move {
             loop {
-                if let Ok(mut client) = connect(&addr, Duration::from_secs(2)).await {
-                    if let Ok(stream) = client.telemetry(pb::TelemetryRequest { interval_ms: 0 }).await {
-                        let mut stream = stream.into_inner();
-                        while let Ok(Some(sample)) = stream.message().await {
-                            if tx.send(sample).await.is_err() {
-                                return;
-                            }
+                if let Ok(mut client) = connect(&addr, Duration::from_secs(2)).await
+                    && let Ok(stream) = client
+                        .telemetry(pb::TelemetryRequest { interval_ms: 0 })
+                        .await
+                {
+                    let mut stream = stream.into_inner();
+                    while let Ok(Some(sample)) = stream.message().await {
+                        if tx.send(sample).await.is_err() {
+                            return;
                         }
                     }
                 }
-                let down = pb::TelemetrySample { node: node.clone(), up: false, ..Default::default() };
+                let down = pb::TelemetrySample {
+                    node: node.clone(),
+                    up: false,
+                    ..Default::default()
+                };
                 if tx.send(down).await.is_err() {
                     return;
                 }
@@ -95,24 +101,55 @@ pub struct Controller {
 
 impl Controller {
     /// Compiles the program against the inventory as declared.
-    pub fn new(program: Program, inventory: Inventory, agents: Agents, store: Box<dyn StateStore + Send + Sync>, options: ApplyOptions) -> Controller {
+    pub fn new(
+        program: Program,
+        inventory: Inventory,
+        agents: Agents,
+        store: Box<dyn StateStore + Send + Sync>,
+        options: ApplyOptions,
+    ) -> Controller {
         let compiled = compile(&program, &inventory, &CompileOptions::default());
         let monitor = Monitor::new(compiled.summary.clone());
-        Controller { program, inventory, agents, store, options, compiled, monitor, log: Vec::new(), now: 0.0 }
+        Controller {
+            program,
+            inventory,
+            agents,
+            store,
+            options,
+            compiled,
+            monitor,
+            log: Vec::new(),
+            now: 0.0,
+        }
     }
 
     fn note(&mut self, message: String) {
-        self.log.push(LogLine { time_s: self.now, message });
+        self.log.push(LogLine {
+            time_s: self.now,
+            message,
+        });
     }
 
     /// Applies the current compile.
     pub async fn apply(&mut self) -> Result<ApplyReport, ApplyError> {
-        let report = apply(self.store.as_ref(), &self.agents, &self.compiled.configs, Some(&self.compiled.summary), &self.options, None).await?;
+        let report = apply(
+            self.store.as_ref(),
+            &self.agents,
+            &self.compiled.configs,
+            Some(&self.compiled.summary),
+            &self.options,
+            None,
+        )
+        .await?;
         self.monitor.set_plan(self.compiled.summary.clone());
         let msg = if report.plan.is_empty() {
             "configuration already in place".to_string()
         } else {
-            format!("applied generation {} to {} node(s)", report.generation, report.nodes.len())
+            format!(
+                "applied generation {} to {} node(s)",
+                report.generation,
+                report.nodes.len()
+            )
         };
         self.note(msg);
         Ok(report)
@@ -138,7 +175,10 @@ impl Controller {
         let mut shortfalls = BTreeSet::new();
         for e in events {
             match e {
-                Event::LinkDown(l) | Event::Quarantined(l) | Event::LinkUp(l) | Event::Released(l) => {
+                Event::LinkDown(l)
+                | Event::Quarantined(l)
+                | Event::LinkUp(l)
+                | Event::Released(l) => {
                     links.insert(l.clone());
                 }
                 Event::NodeDown(n) | Event::NodeUp(n) => {
@@ -160,14 +200,40 @@ impl Controller {
             .iter()
             .filter(|i| !affected.contains(&i.name) && !i.paths.is_empty())
             .map(|i| {
-                let paths = i.paths.iter().map(|p| PinnedPath { links: p.links.clone(), nodes: p.nodes.clone(), rate: p.rate }).collect();
+                let paths = i
+                    .paths
+                    .iter()
+                    .map(|p| PinnedPath {
+                        links: p.links.clone(),
+                        nodes: p.nodes.clone(),
+                        rate: p.rate,
+                    })
+                    .collect();
                 (i.name.clone(), paths)
             })
             .collect();
         let inventory = overlay(&self.inventory, &self.monitor);
-        self.compiled = compile(&self.program, &inventory, &CompileOptions { pinned, ..CompileOptions::default() });
-        let options = ApplyOptions { skip_unreachable: true, ..self.options.clone() };
-        let report = apply(self.store.as_ref(), &self.agents, &self.compiled.configs, Some(&self.compiled.summary), &options, None).await?;
+        self.compiled = compile(
+            &self.program,
+            &inventory,
+            &CompileOptions {
+                pinned,
+                ..CompileOptions::default()
+            },
+        );
+        let options = ApplyOptions {
+            skip_unreachable: true,
+            ..self.options.clone()
+        };
+        let report = apply(
+            self.store.as_ref(),
+            &self.agents,
+            &self.compiled.configs,
+            Some(&self.compiled.summary),
+            &options,
+            None,
+        )
+        .await?;
         self.monitor.set_plan(self.compiled.summary.clone());
         let names: Vec<&str> = affected.iter().map(String::as_str).collect();
         self.note(format!(
@@ -177,6 +243,9 @@ impl Controller {
             report.generation,
             report.nodes.len()
         ));
-        Ok(Some(Repair { replanned: affected, report }))
+        Ok(Some(Repair {
+            replanned: affected,
+            report,
+        }))
     }
 }

@@ -73,7 +73,10 @@ pub enum Event {
 impl Event {
     /// Does this event call for a re-plan?
     pub fn is_drift(&self) -> bool {
-        !matches!(self, Event::Released(_) | Event::LinkUp(_) | Event::NodeUp(_))
+        !matches!(
+            self,
+            Event::Released(_) | Event::LinkUp(_) | Event::NodeUp(_)
+        )
     }
 }
 
@@ -82,7 +85,10 @@ impl std::fmt::Display for Event {
         match self {
             Event::LinkDown(l) => write!(f, "link {l} is down"),
             Event::LinkUp(l) => write!(f, "link {l} is up again"),
-            Event::Quarantined(l) => write!(f, "link {l} quarantined: QBER at or over the BB84 threshold"),
+            Event::Quarantined(l) => write!(
+                f,
+                "link {l} quarantined: QBER at or over the BB84 threshold"
+            ),
             Event::Released(l) => write!(f, "link {l} released from quarantine"),
             Event::NodeDown(n) => write!(f, "node {n} is down"),
             Event::NodeUp(n) => write!(f, "node {n} is up again"),
@@ -117,7 +123,10 @@ pub struct Monitor {
 impl Monitor {
     pub fn new(summary: Summary) -> Monitor {
         let mut m = Monitor {
-            summary: Summary { intents: Vec::new(), ..summary.clone() },
+            summary: Summary {
+                intents: Vec::new(),
+                ..summary.clone()
+            },
             tracks: BTreeMap::new(),
             down_links: BTreeSet::new(),
             quarantined: BTreeSet::new(),
@@ -139,7 +148,8 @@ impl Monitor {
             t.zero_run = 0;
             t.reported_shortfall = false;
         }
-        self.tracks.retain(|n, _| summary.intents.iter().any(|i| &i.name == n));
+        self.tracks
+            .retain(|n, _| summary.intents.iter().any(|i| &i.name == n));
         self.summary = summary;
     }
 
@@ -178,7 +188,14 @@ impl Monitor {
             }
         }
         for u in &s.units {
-            let Some(intent) = self.summary.intents.iter().find(|i| i.name == u.service_unit) else { continue };
+            let Some(intent) = self
+                .summary
+                .intents
+                .iter()
+                .find(|i| i.name == u.service_unit)
+            else {
+                continue;
+            };
             // The slave end measures what arrived.
             if intent.endpoints[1] != s.node {
                 continue;
@@ -219,9 +236,13 @@ impl Monitor {
                     IntentState::Unsatisfiable(i.reason.clone().unwrap_or_default())
                 } else if t.zero_run >= FAILED_AFTER {
                     IntentState::Failed(format!("nothing delivered for {} intervals", t.zero_run))
-                } else if t.measured >= i.admitted_rate * (1.0 - TOLERANCE) && t.samples_since_plan > 0 {
+                } else if t.measured >= i.admitted_rate * (1.0 - TOLERANCE)
+                    && t.samples_since_plan > 0
+                {
                     match (&i.admission, &i.reason) {
-                        (Admission::Partial, Some(r)) => IntentState::Degraded(format!("only partly admitted: {r}")),
+                        (Admission::Partial, Some(r)) => {
+                            IntentState::Degraded(format!("only partly admitted: {r}"))
+                        }
                         _ => IntentState::Installed,
                     }
                 } else if !t.reached || t.samples_since_plan <= WARMUP {
@@ -245,14 +266,22 @@ impl Monitor {
     }
 
     /// Intents whose paths use a link or node that drift touched.
-    pub fn affected(&self, links: &BTreeSet<String>, nodes: &BTreeSet<String>, shortfalls: &BTreeSet<String>) -> BTreeSet<String> {
+    pub fn affected(
+        &self,
+        links: &BTreeSet<String>,
+        nodes: &BTreeSet<String>,
+        shortfalls: &BTreeSet<String>,
+    ) -> BTreeSet<String> {
         self.summary
             .intents
             .iter()
             .filter(|i| {
                 shortfalls.contains(&i.name)
                     || i.admission != Admission::Met
-                    || i.paths.iter().any(|p| p.links.iter().any(|l| links.contains(l)) || p.nodes.iter().any(|n| nodes.contains(n)))
+                    || i.paths.iter().any(|p| {
+                        p.links.iter().any(|l| links.contains(l))
+                            || p.nodes.iter().any(|n| nodes.contains(n))
+                    })
             })
             .map(|i| i.name.clone())
             .collect()
@@ -261,10 +290,18 @@ impl Monitor {
 
 /// The status table as the terminal shows it.
 pub fn table(statuses: &[IntentStatus]) -> String {
-    let mut rows = vec![["intent".to_string(), "target/s".into(), "measured/s".into(), "fidelity".into(), "state".into()]];
+    let mut rows = vec![[
+        "intent".to_string(),
+        "target/s".into(),
+        "measured/s".into(),
+        "fidelity".into(),
+        "state".into(),
+    ]];
     for s in statuses {
         let state = match &s.state {
-            IntentState::Degraded(r) | IntentState::Unsatisfiable(r) | IntentState::Failed(r) => format!("{} ({r})", s.state.word()),
+            IntentState::Degraded(r) | IntentState::Unsatisfiable(r) | IntentState::Failed(r) => {
+                format!("{} ({r})", s.state.word())
+            }
             other => other.word().to_string(),
         };
         rows.push([
@@ -275,10 +312,16 @@ pub fn table(statuses: &[IntentStatus]) -> String {
             state,
         ]);
     }
-    let widths: Vec<usize> = (0..5).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..5)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     rows.iter()
         .map(|r| {
-            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+            let line: Vec<String> = r
+                .iter()
+                .zip(&widths)
+                .map(|(c, w)| format!("{c:<w$}"))
+                .collect();
             format!("{}\n", line.join("  ").trim_end())
         })
         .collect()

@@ -69,14 +69,25 @@ mod tests {
         let plan = diff(None, &configs);
         let saved = SavedPlan::new(None, "n", configs.clone(), plan);
         assert!(saved.check(None).is_ok());
-        let moved = State { generation: 1, config_digest: digest(&configs), network: "n".into(), configs, ..State::default() };
+        let moved = State {
+            generation: 1,
+            config_digest: digest(&configs),
+            network: "n".into(),
+            configs,
+            ..State::default()
+        };
         let err = saved.check(Some(&moved)).unwrap_err();
         assert!(err.contains("state has moved"), "{err}");
     }
 
     #[test]
     fn an_edited_plan_is_refused() {
-        let mut saved = SavedPlan::new(None, "n", ConfigSet::default(), diff(None, &ConfigSet::default()));
+        let mut saved = SavedPlan::new(
+            None,
+            "n",
+            ConfigSet::default(),
+            diff(None, &ConfigSet::default()),
+        );
         saved.configs.nodes.insert("X".into(), Default::default());
         assert!(saved.check(None).unwrap_err().contains("modified"));
     }

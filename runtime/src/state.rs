@@ -42,7 +42,10 @@ impl State {
     /// SHA-256 of the serialised state: what a saved plan is bound to.
     pub fn digest(&self) -> String {
         let bytes = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect()
+        Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 }
 
@@ -156,7 +159,8 @@ impl StateStore for FileStore {
         let mut tmp = self.path.clone().into_os_string();
         tmp.push(".tmp");
         let tmp = PathBuf::from(tmp);
-        let bytes = serde_json::to_vec_pretty(state).map_err(|e| StoreError::Corrupt(self.path.clone(), e.to_string()))?;
+        let bytes = serde_json::to_vec_pretty(state)
+            .map_err(|e| StoreError::Corrupt(self.path.clone(), e.to_string()))?;
         let mut f = std::fs::File::create(&tmp).map_err(io)?;
         f.write_all(&bytes).map_err(io)?;
         f.sync_all().map_err(io)?;
@@ -171,7 +175,9 @@ impl StateStore for FileStore {
         match OpenOptions::new().write(true).create_new(true).open(&path) {
             Ok(mut f) => {
                 let _ = writeln!(f, "{holder}");
-                Ok(LockGuard { release: Release::File(path) })
+                Ok(LockGuard {
+                    release: Release::File(path),
+                })
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 let who = std::fs::read_to_string(&path).unwrap_or_default();
@@ -202,12 +208,20 @@ impl StateStore for MemoryStore {
     }
 
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
-        let mut locked = self.locked.lock().map_err(|_| StoreError::Locked(PathBuf::from("memory"), holder.to_string()))?;
+        let mut locked = self
+            .locked
+            .lock()
+            .map_err(|_| StoreError::Locked(PathBuf::from("memory"), holder.to_string()))?;
         if *locked {
-            return Err(StoreError::Locked(PathBuf::from("memory"), "another apply in this process".into()));
+            return Err(StoreError::Locked(
+                PathBuf::from("memory"),
+                "another apply in this process".into(),
+            ));
         }
         *locked = true;
-        Ok(LockGuard { release: Release::Memory(self.locked.clone()) })
+        Ok(LockGuard {
+            release: Release::Memory(self.locked.clone()),
+        })
     }
 }
 
@@ -216,7 +230,9 @@ pub fn node_documents(configs: &ConfigSet) -> BTreeMap<String, BTreeMap<String, 
     let mut out: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
     for (path, text) in configs.render() {
         if let Some((node, file)) = path.split_once('/') {
-            out.entry(node.to_string()).or_default().insert(file.trim_end_matches(".yaml").to_string(), text);
+            out.entry(node.to_string())
+                .or_default()
+                .insert(file.trim_end_matches(".yaml").to_string(), text);
         }
     }
     out
@@ -231,7 +247,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = FileStore::new(dir.path().join("s/state.json"));
         assert_eq!(store.load().unwrap(), None);
-        let state = State { generation: 3, config_digest: "abc".into(), network: "n".into(), ..State::default() };
+        let state = State {
+            generation: 3,
+            config_digest: "abc".into(),
+            network: "n".into(),
+            ..State::default()
+        };
         store.save(&state).unwrap();
         assert_eq!(store.load().unwrap(), Some(state.clone()));
         assert_ne!(state.digest(), state_digest(None));

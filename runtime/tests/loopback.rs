@@ -32,15 +32,26 @@ fn load(intents: &str) -> (Program, Inventory) {
 }
 
 fn fast() -> TwinOptions {
-    TwinOptions { speed: 50.0, telemetry_interval_s: 1.0, tick: Duration::from_millis(10) }
+    TwinOptions {
+        speed: 50.0,
+        telemetry_interval_s: 1.0,
+        tick: Duration::from_millis(10),
+    }
 }
 
 async fn generations(twin: &Twin) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for (node, addr) in &twin.agents.agents {
         let mut c = connect(addr, Duration::from_secs(2)).await.unwrap();
-        let r = c.get_running(pb::RunningRequest {}).await.unwrap().into_inner();
-        assert_eq!(r.prepared_generation, 0, "{node} was left with a staged generation");
+        let r = c
+            .get_running(pb::RunningRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(
+            r.prepared_generation, 0,
+            "{node} was left with a staged generation"
+        );
         out.push((node.clone(), r.generation));
     }
     out
@@ -52,7 +63,16 @@ async fn a_refused_prepare_leaves_every_node_on_its_previous_generation() {
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let store = MemoryStore::default();
     let first = compile(&program, &inv, &CompileOptions::default());
-    let report = apply(&store, &twin.agents, &first.configs, Some(&first.summary), &ApplyOptions::default(), None).await.unwrap();
+    let report = apply(
+        &store,
+        &twin.agents,
+        &first.configs,
+        Some(&first.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(report.generation, 1);
     let before = generations(&twin).await;
     assert!(before.iter().all(|(_, g)| *g == 1), "{before:?}");
@@ -61,15 +81,44 @@ async fn a_refused_prepare_leaves_every_node_on_its_previous_generation() {
     let mut smaller = program.clone();
     smaller.intents.retain(|i| i.name != "vpn-core");
     let second = compile(&smaller, &inv, &CompileOptions::default());
-    twin.world.apply_fault(&Fault::RefusePrepare("Norte".into())).unwrap();
-    let err = apply(&store, &twin.agents, &second.configs, Some(&second.summary), &ApplyOptions::default(), None).await.unwrap_err();
-    assert!(matches!(&err, ApplyError::Aborted { failures, .. } if failures.iter().any(|(n, _)| n == "Norte")), "{err}");
+    twin.world
+        .apply_fault(&Fault::RefusePrepare("Norte".into()))
+        .unwrap();
+    let err = apply(
+        &store,
+        &twin.agents,
+        &second.configs,
+        Some(&second.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::Aborted { failures, .. } if failures.iter().any(|(n, _)| n == "Norte")),
+        "{err}"
+    );
     assert_eq!(generations(&twin).await, before);
-    assert_eq!(store.load().unwrap().unwrap().generation, 1, "the state store must not move");
+    assert_eq!(
+        store.load().unwrap().unwrap().generation,
+        1,
+        "the state store must not move"
+    );
 
     // Once Norte accepts again the same apply goes through everywhere.
-    twin.world.apply_fault(&Fault::AcceptPrepare("Norte".into())).unwrap();
-    let ok = apply(&store, &twin.agents, &second.configs, Some(&second.summary), &ApplyOptions::default(), None).await.unwrap();
+    twin.world
+        .apply_fault(&Fault::AcceptPrepare("Norte".into()))
+        .unwrap();
+    let ok = apply(
+        &store,
+        &twin.agents,
+        &second.configs,
+        Some(&second.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(ok.generation, 2);
     twin.shutdown().await;
 }
@@ -80,7 +129,16 @@ async fn an_agent_killed_between_prepare_and_commit_rolls_everyone_back() {
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let store = MemoryStore::default();
     let first = compile(&program, &inv, &CompileOptions::default());
-    apply(&store, &twin.agents, &first.configs, Some(&first.summary), &ApplyOptions::default(), None).await.unwrap();
+    apply(
+        &store,
+        &twin.agents,
+        &first.configs,
+        Some(&first.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
     let before = generations(&twin).await;
 
     let mut smaller = program.clone();
@@ -88,12 +146,37 @@ async fn an_agent_killed_between_prepare_and_commit_rolls_everyone_back() {
     let second = compile(&smaller, &inv, &CompileOptions::default());
     // Montegancedo terminates campus-backup, so it must change; it dies after preparing.
     let world = twin.world.clone();
-    let kill: strata_runtime::apply::Hook = Box::new(move || world.apply_fault(&Fault::StopNode("Montegancedo".into())).unwrap());
-    let options = ApplyOptions { timeout: Duration::from_secs(2), ..ApplyOptions::default() };
-    let err = apply(&store, &twin.agents, &second.configs, Some(&second.summary), &options, Some(&kill)).await.unwrap_err();
-    assert!(matches!(&err, ApplyError::RolledBack { failures, .. } if failures.iter().any(|(n, _)| n == "Montegancedo")), "{err}");
-    twin.world.apply_fault(&Fault::StartNode("Montegancedo".into())).unwrap();
-    assert_eq!(generations(&twin).await, before, "every node back on generation 1");
+    let kill: strata_runtime::apply::Hook = Box::new(move || {
+        world
+            .apply_fault(&Fault::StopNode("Montegancedo".into()))
+            .unwrap()
+    });
+    let options = ApplyOptions {
+        timeout: Duration::from_secs(2),
+        ..ApplyOptions::default()
+    };
+    let err = apply(
+        &store,
+        &twin.agents,
+        &second.configs,
+        Some(&second.summary),
+        &options,
+        Some(&kill),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(&err, ApplyError::RolledBack { failures, .. } if failures.iter().any(|(n, _)| n == "Montegancedo")),
+        "{err}"
+    );
+    twin.world
+        .apply_fault(&Fault::StartNode("Montegancedo".into()))
+        .unwrap();
+    assert_eq!(
+        generations(&twin).await,
+        before,
+        "every node back on generation 1"
+    );
     assert_eq!(store.load().unwrap().unwrap().generation, 1);
     twin.shutdown().await;
 }
@@ -106,17 +189,44 @@ async fn a_second_apply_fails_clearly_while_the_lock_is_held() {
     let store = FileStore::new(dir.path().join("state.json"));
     let held = store.lock("strata apply, pid 4242").unwrap();
     let c = compile(&program, &inv, &CompileOptions::default());
-    let err = apply(&store, &twin.agents, &c.configs, Some(&c.summary), &ApplyOptions::default(), None).await.unwrap_err();
+    let err = apply(
+        &store,
+        &twin.agents,
+        &c.configs,
+        Some(&c.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap_err();
     assert!(err.to_string().contains("pid 4242"), "{err}");
     drop(held);
-    apply(&store, &twin.agents, &c.configs, Some(&c.summary), &ApplyOptions::default(), None).await.unwrap();
+    apply(
+        &store,
+        &twin.agents,
+        &c.configs,
+        Some(&c.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+    .unwrap();
     twin.shutdown().await;
 }
 
 /// Runs the loop until `done` holds for the statuses, returning the telemetry intervals it took.
-async fn run_until(controller: &mut Controller, rx: &mut tokio::sync::mpsc::Receiver<pb::TelemetrySample>, nodes: usize, max_intervals: usize, repair: bool, done: impl Fn(&[strata_runtime::monitor::IntentStatus]) -> bool) -> Option<usize> {
+async fn run_until(
+    controller: &mut Controller,
+    rx: &mut tokio::sync::mpsc::Receiver<pb::TelemetrySample>,
+    nodes: usize,
+    max_intervals: usize,
+    repair: bool,
+    done: impl Fn(&[strata_runtime::monitor::IntentStatus]) -> bool,
+) -> Option<usize> {
     for n in 0..max_intervals * nodes {
-        let sample = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.ok()??;
+        let sample = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .ok()??;
         let events = controller.observe(&sample);
         if repair && events.iter().any(|e| e.is_drift()) {
             controller.repair(&events).await.unwrap();
@@ -133,11 +243,19 @@ async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() 
     let (program, inv) = load("intents/metro.qi");
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let nodes = twin.agents.agents.len();
-    let mut controller = Controller::new(program, inv, twin.agents.clone(), Box::new(MemoryStore::default()), ApplyOptions::default());
+    let mut controller = Controller::new(
+        program,
+        inv,
+        twin.agents.clone(),
+        Box::new(MemoryStore::default()),
+        ApplyOptions::default(),
+    );
     let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
     controller.apply().await.unwrap();
     let all_met = |s: &[strata_runtime::monitor::IntentStatus]| {
-        s.iter().all(|i| i.state == IntentState::Installed && (i.measured - i.target).abs() <= 0.05 * i.target)
+        s.iter().all(|i| {
+            i.state == IntentState::Installed && (i.measured - i.target).abs() <= 0.05 * i.target
+        })
     };
     let settled = run_until(&mut controller, &mut rx, nodes, 30, false, all_met).await;
     assert!(settled.is_some(), "{:#?}", controller.monitor.statuses());
@@ -146,23 +264,61 @@ async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() 
     }
 
     // vpn-core runs Distrito-Telefonica → Norte → Moncloa; cut its last hop.
-    let path = &controller.compiled.summary.intents.iter().find(|i| i.name == "vpn-core").unwrap().paths[0];
+    let path = &controller
+        .compiled
+        .summary
+        .intents
+        .iter()
+        .find(|i| i.name == "vpn-core")
+        .unwrap()
+        .paths[0];
     let cut = path.links.last().unwrap().clone();
-    twin.world.apply_fault(&Fault::CutLink(cut.clone())).unwrap();
+    twin.world
+        .apply_fault(&Fault::CutLink(cut.clone()))
+        .unwrap();
     let vpn_met = |s: &[strata_runtime::monitor::IntentStatus]| {
-        s.iter().any(|i| i.name == "vpn-core" && i.state == IntentState::Installed)
+        s.iter()
+            .any(|i| i.name == "vpn-core" && i.state == IntentState::Installed)
     };
     // First the loop must notice the failure …
     let noticed = run_until(&mut controller, &mut rx, nodes, 20, true, |_| false).await;
     assert!(noticed.is_none());
-    let new_path = &controller.compiled.summary.intents.iter().find(|i| i.name == "vpn-core").unwrap().paths;
-    assert!(!new_path.is_empty() && new_path.iter().all(|p| !p.links.contains(&cut)), "re-routed around {cut}: {new_path:?}");
+    let new_path = &controller
+        .compiled
+        .summary
+        .intents
+        .iter()
+        .find(|i| i.name == "vpn-core")
+        .unwrap()
+        .paths;
+    assert!(
+        !new_path.is_empty() && new_path.iter().all(|p| !p.links.contains(&cut)),
+        "re-routed around {cut}: {new_path:?}"
+    );
     // … and then the intent is back at its rate.
     let back = run_until(&mut controller, &mut rx, nodes, 40, true, vpn_met).await;
-    assert!(back.is_some(), "{:#?}\n{:#?}", controller.monitor.statuses(), controller.log);
-    println!("vpn-core back to rate {} telemetry interval(s) after the re-route", back.unwrap());
-    assert!(controller.log.iter().any(|l| l.message.contains(&format!("link {cut} is down"))));
-    assert!(controller.log.iter().any(|l| l.message.starts_with("re-planned")));
+    assert!(
+        back.is_some(),
+        "{:#?}\n{:#?}",
+        controller.monitor.statuses(),
+        controller.log
+    );
+    println!(
+        "vpn-core back to rate {} telemetry interval(s) after the re-route",
+        back.unwrap()
+    );
+    assert!(
+        controller
+            .log
+            .iter()
+            .any(|l| l.message.contains(&format!("link {cut} is down")))
+    );
+    assert!(
+        controller
+            .log
+            .iter()
+            .any(|l| l.message.starts_with("re-planned"))
+    );
     twin.shutdown().await;
 }
 
@@ -171,15 +327,38 @@ async fn entanglement_intents_are_measured_at_their_rate_and_fidelity() {
     let (program, inv) = load("intents/continental.qi");
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let nodes = twin.agents.agents.len();
-    let mut controller = Controller::new(program, inv, twin.agents.clone(), Box::new(MemoryStore::default()), ApplyOptions::default());
+    let mut controller = Controller::new(
+        program,
+        inv,
+        twin.agents.clone(),
+        Box::new(MemoryStore::default()),
+        ApplyOptions::default(),
+    );
     let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
     controller.apply().await.unwrap();
-    let all_met = |s: &[strata_runtime::monitor::IntentStatus]| s.iter().all(|i| i.state == IntentState::Installed);
-    assert!(run_until(&mut controller, &mut rx, nodes, 40, false, all_met).await.is_some(), "{:#?}", controller.monitor.statuses());
+    let all_met = |s: &[strata_runtime::monitor::IntentStatus]| {
+        s.iter().all(|i| i.state == IntentState::Installed)
+    };
+    assert!(
+        run_until(&mut controller, &mut rx, nodes, 40, false, all_met)
+            .await
+            .is_some(),
+        "{:#?}",
+        controller.monitor.statuses()
+    );
     let summary = controller.compiled.summary.clone();
     for s in controller.monitor.statuses() {
-        let promised = summary.intents.iter().find(|i| i.name == s.name).unwrap().fidelity.unwrap();
-        assert!(s.fidelity.unwrap() >= promised - 1e-3, "{s:?} promised {promised}");
+        let promised = summary
+            .intents
+            .iter()
+            .find(|i| i.name == s.name)
+            .unwrap()
+            .fidelity
+            .unwrap();
+        assert!(
+            s.fidelity.unwrap() >= promised - 1e-3,
+            "{s:?} promised {promised}"
+        );
     }
     let _ = Arc::new(());
     twin.shutdown().await;

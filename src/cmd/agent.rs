@@ -25,11 +25,23 @@ pub struct Args {
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
         tokio::runtime::Runtime::new()?.block_on(async move {
-            std::fs::create_dir_all(&self.state_dir).with_context(|| format!("cannot create `{}`", self.state_dir.display()))?;
-            let path = self.state_dir.join(format!("{}.json", strata_compiler::config::file_name(&self.node)));
-            let service = AgentService::new(self.node.clone(), Arc::new(ConfigOnly::new())).persisted(path).map_err(anyhow::Error::msg)?;
-            let addr = self.listen.parse().with_context(|| format!("`{}` is not an address", self.listen))?;
-            println!("agent for node `{}` listening on {}", self.node, self.listen);
+            std::fs::create_dir_all(&self.state_dir)
+                .with_context(|| format!("cannot create `{}`", self.state_dir.display()))?;
+            let path = self.state_dir.join(format!(
+                "{}.json",
+                strata_compiler::config::file_name(&self.node)
+            ));
+            let service = AgentService::new(self.node.clone(), Arc::new(ConfigOnly::new()))
+                .persisted(path)
+                .map_err(anyhow::Error::msg)?;
+            let addr = self
+                .listen
+                .parse()
+                .with_context(|| format!("`{}` is not an address", self.listen))?;
+            println!(
+                "agent for node `{}` listening on {}",
+                self.node, self.listen
+            );
             tonic::transport::Server::builder()
                 .add_service(service.into_server())
                 .serve_with_shutdown(addr, async {

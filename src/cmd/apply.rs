@@ -59,19 +59,35 @@ impl Args {
 
     async fn run_async(self, watch: bool) -> anyhow::Result<Outcome> {
         let watch = watch || self.watch;
-        let format = if self.json { super::Format::Json } else { super::Format::Human };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+        let format = if self.json {
+            super::Format::Json
+        } else {
+            super::Format::Human
+        };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        else {
             return Ok(Outcome::Failed);
         };
         let net = fe.networks.remove(idx);
-        let inventory = net.inventory.context("inventory missing after a clean check")?;
+        let inventory = net
+            .inventory
+            .context("inventory missing after a clean check")?;
         let mut twin = None;
         let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
-            Some(path) => (Agents::load(path).map_err(anyhow::Error::msg)?, Box::new(FileStore::new(&self.state))),
+            Some(path) => (
+                Agents::load(path).map_err(anyhow::Error::msg)?,
+                Box::new(FileStore::new(&self.state)),
+            ),
             None => {
-                let t = Twin::start(&inventory, TwinOptions { speed: self.speed, ..TwinOptions::default() })
-                    .await
-                    .map_err(anyhow::Error::msg)?;
+                let t = Twin::start(
+                    &inventory,
+                    TwinOptions {
+                        speed: self.speed,
+                        ..TwinOptions::default()
+                    },
+                )
+                .await
+                .map_err(anyhow::Error::msg)?;
                 eprintln!(
                     "started an embedded digital twin of `{}`: {} agents on loopback, {}× real time",
                     inventory.name,
@@ -83,19 +99,36 @@ impl Args {
                 (agents, Box::new(MemoryStore::default()))
             }
         };
-        let mut options = ApplyOptions { timeout: Duration::from_secs_f64(self.timeout.max(0.1)), ..ApplyOptions::default() };
-        let mut controller = Controller::new(net.program, inventory, agents.clone(), store, options.clone());
+        let mut options = ApplyOptions {
+            timeout: Duration::from_secs_f64(self.timeout.max(0.1)),
+            ..ApplyOptions::default()
+        };
+        let mut controller = Controller::new(
+            net.program,
+            inventory,
+            agents.clone(),
+            store,
+            options.clone(),
+        );
         if let Some(plan) = &self.plan {
-            let saved: SavedPlan = serde_json::from_slice(&std::fs::read(plan).with_context(|| format!("cannot read `{}`", plan.display()))?)
-                .with_context(|| format!("`{}` is not a saved plan", plan.display()))?;
-            saved.check(controller.store.load()?.as_ref()).map_err(anyhow::Error::msg)?;
+            let saved: SavedPlan = serde_json::from_slice(
+                &std::fs::read(plan)
+                    .with_context(|| format!("cannot read `{}`", plan.display()))?,
+            )
+            .with_context(|| format!("`{}` is not a saved plan", plan.display()))?;
+            saved
+                .check(controller.store.load()?.as_ref())
+                .map_err(anyhow::Error::msg)?;
             if saved.config_digest != strata_compiler::plan::digest(&controller.compiled.configs) {
-                bail!("the intents no longer compile to the saved plan's configuration; run `strata plan` again");
+                bail!(
+                    "the intents no longer compile to the saved plan's configuration; run `strata plan` again"
+                );
             }
             options.expected_state = Some(saved.base_state_digest.clone());
             controller.options = options.clone();
         }
-        fe.diagnostics.extend(controller.compiled.diagnostics.clone());
+        fe.diagnostics
+            .extend(controller.compiled.diagnostics.clone());
         print_diagnostics(&mut fe, format);
 
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
@@ -115,7 +148,10 @@ impl Args {
         // Watch measured delivery: until every admitted intent is met (apply), or for as
         // long as asked (run).
         let nodes = agents.agents.len().max(1) as u64;
-        let limit = self.intervals.map(|n| n * nodes).unwrap_or(if watch { u64::MAX } else { 40 * nodes });
+        let limit =
+            self.intervals
+                .map(|n| n * nodes)
+                .unwrap_or(if watch { u64::MAX } else { 40 * nodes });
         let mut seen = 0u64;
         let mut printed = controller.log.len();
         let mut last_table = String::new();
@@ -127,10 +163,14 @@ impl Args {
             let Some(sample) = sample else { break };
             seen += 1;
             let events = controller.observe(&sample);
-            if watch && events.iter().any(|e| e.is_drift()) {
-                if let Err(e) = controller.repair(&events).await {
-                    controller.log.push(strata_runtime::control::LogLine { time_s: sample.time_s, message: format!("repair failed: {e}") });
-                }
+            if watch
+                && events.iter().any(|e| e.is_drift())
+                && let Err(e) = controller.repair(&events).await
+            {
+                controller.log.push(strata_runtime::control::LogLine {
+                    time_s: sample.time_s,
+                    message: format!("repair failed: {e}"),
+                });
             }
             for line in &controller.log[printed..] {
                 if !self.json {
@@ -139,30 +179,50 @@ impl Args {
             }
             printed = controller.log.len();
             let statuses = controller.monitor.statuses();
-            if watch && !self.json && seen % nodes == 0 {
+            if watch && !self.json && seen.is_multiple_of(nodes) {
                 let t = table(&statuses);
                 if t != last_table {
                     print!("{t}");
                     last_table = t;
                 }
             }
-            let settled = statuses.iter().all(|s| matches!(s.state, IntentState::Installed | IntentState::Unsatisfiable(_)));
+            let settled = statuses.iter().all(|s| {
+                matches!(
+                    s.state,
+                    IntentState::Installed | IntentState::Unsatisfiable(_)
+                )
+            });
             if !watch && settled && seen >= nodes {
                 break;
             }
         }
         let statuses = controller.monitor.statuses();
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log }))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log })
+                )?
+            );
         } else {
             print!("{}", table(&statuses));
-            let met = statuses.iter().filter(|s| s.state == IntentState::Installed).count();
-            println!("{met} of {} intent(s) met, as measured by the agents", statuses.len());
+            let met = statuses
+                .iter()
+                .filter(|s| s.state == IntentState::Installed)
+                .count();
+            println!(
+                "{met} of {} intent(s) met, as measured by the agents",
+                statuses.len()
+            );
         }
         if let Some(t) = twin {
             t.shutdown().await;
         }
         let all_met = statuses.iter().all(|s| s.state == IntentState::Installed);
-        Ok(if all_met { Outcome::Ok } else { Outcome::Failed })
+        Ok(if all_met {
+            Outcome::Ok
+        } else {
+            Outcome::Failed
+        })
     }
 }

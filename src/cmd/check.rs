@@ -65,7 +65,10 @@ impl Args {
                         .collect(),
                     diagnostics: render::json(&fe.sources, &fe.diagnostics),
                 };
-                println!("{}", serde_json::to_string_pretty(&report).expect("report serialises"));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&report).expect("report serialises")
+                );
             }
             Format::Human => {
                 eprint!("{}", render::human(&fe.sources, &fe.diagnostics));

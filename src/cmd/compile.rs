@@ -30,12 +30,20 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let format = if self.json { Format::Json } else { Format::Human };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+        let format = if self.json {
+            Format::Json
+        } else {
+            Format::Human
+        };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        else {
             return Ok(Outcome::Failed);
         };
         let net = &fe.networks[idx];
-        let inventory = net.inventory.as_ref().context("inventory missing after a clean check")?;
+        let inventory = net
+            .inventory
+            .as_ref()
+            .context("inventory missing after a clean check")?;
         let compiled = compile(&net.program, inventory, &CompileOptions::default());
         write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);
@@ -51,7 +59,11 @@ impl Args {
                 self.out.display()
             );
         }
-        Ok(if self.deny_warnings && warnings > 0 { Outcome::Failed } else { Outcome::Ok })
+        Ok(if self.deny_warnings && warnings > 0 {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        })
     }
 }
 
@@ -75,7 +87,8 @@ pub fn write_out(dir: &Path, docs: &[(String, String)], summary: &Summary) -> an
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        std::fs::write(&path, text).with_context(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, text)
+            .with_context(|| format!("cannot write `{}`", path.display()))?;
     }
     std::fs::write(dir.join(SUMMARY_FILE), summary.to_json())?;
     Ok(())
@@ -109,13 +122,23 @@ pub fn table(s: &Summary) -> String {
             },
             i.fidelity.map_or("-".into(), |f| format!("{f:.4}")),
             i.latency_ms.map_or("-".into(), |l| format!("{l:.2}")),
-            i.paths.iter().map(|p| p.nodes.join("→")).collect::<Vec<_>>().join(" | "),
+            i.paths
+                .iter()
+                .map(|p| p.nodes.join("→"))
+                .collect::<Vec<_>>()
+                .join(" | "),
         ]);
     }
-    let widths: Vec<usize> = (0..8).map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0)).collect();
+    let widths: Vec<usize> = (0..8)
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
     let mut out = String::new();
     for r in rows {
-        let line: Vec<String> = r.iter().zip(&widths).map(|(cell, w)| format!("{cell:<w$}")).collect();
+        let line: Vec<String> = r
+            .iter()
+            .zip(&widths)
+            .map(|(cell, w)| format!("{cell:<w$}"))
+            .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }

@@ -28,7 +28,9 @@ impl Args {
         let mut diags = Vec::new();
         let mut unformatted = Vec::new();
         for path in &self.files {
-            let bytes = FsLoader.read(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+            let bytes = FsLoader
+                .read(path)
+                .with_context(|| format!("cannot read `{}`", path.display()))?;
             let Ok(text) = String::from_utf8(bytes) else {
                 anyhow::bail!("`{}` is not UTF-8 text", path.display());
             };
@@ -45,7 +47,8 @@ impl Args {
             if self.check {
                 unformatted.push(path.display().to_string());
             } else {
-                std::fs::write(path, formatted).with_context(|| format!("cannot write `{}`", path.display()))?;
+                std::fs::write(path, formatted)
+                    .with_context(|| format!("cannot write `{}`", path.display()))?;
                 eprintln!("formatted {}", path.display());
             }
         }

@@ -43,7 +43,9 @@ pub fn checked_network(
         print_diagnostics(&mut fe, format);
         return Ok(None);
     }
-    let with_intents: Vec<usize> = (0..fe.networks.len()).filter(|&i| !fe.networks[i].units.is_empty()).collect();
+    let with_intents: Vec<usize> = (0..fe.networks.len())
+        .filter(|&i| !fe.networks[i].units.is_empty())
+        .collect();
     match with_intents.as_slice() {
         [one] => Ok(Some((fe, *one))),
         [] => anyhow::bail!("no intent files given"),

@@ -42,12 +42,20 @@ struct JsonPlan<'a> {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let format = if self.json { Format::Json } else { Format::Human };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+        let format = if self.json {
+            Format::Json
+        } else {
+            Format::Human
+        };
+        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        else {
             return Ok(Outcome::Failed);
         };
         let net = &fe.networks[idx];
-        let inventory = net.inventory.as_ref().context("inventory missing after a clean check")?;
+        let inventory = net
+            .inventory
+            .as_ref()
+            .context("inventory missing after a clean check")?;
         let compiled = compile(&net.program, inventory, &CompileOptions::default());
         let store = FileStore::new(&self.state);
         let state = store.load()?;
@@ -56,13 +64,21 @@ impl Args {
         print_diagnostics(&mut fe, format);
         let generation = state.as_ref().map_or(0, |s| s.generation);
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&JsonPlan { generation, plan: &plan })?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&JsonPlan {
+                    generation,
+                    plan: &plan
+                })?
+            );
         } else {
             for c in &plan.changes {
                 println!("{c}");
             }
             if plan.is_empty() {
-                println!("No changes: the network already runs this configuration (generation {generation}).");
+                println!(
+                    "No changes: the network already runs this configuration (generation {generation})."
+                );
             } else {
                 println!(
                     "Plan: {} to add, {} to change, {} to remove, on {} node(s).",
@@ -75,13 +91,25 @@ impl Args {
         }
         let changed = !plan.is_empty();
         if let Some(out) = &self.out {
-            let saved = SavedPlan::new(state.as_ref(), &compiled.summary.network, compiled.configs, plan);
+            let saved = SavedPlan::new(
+                state.as_ref(),
+                &compiled.summary.network,
+                compiled.configs,
+                plan,
+            );
             std::fs::write(out, serde_json::to_vec_pretty(&saved)?)
                 .with_context(|| format!("cannot write `{}`", out.display()))?;
             if !self.json {
-                println!("Saved the plan to {}; it applies only while the state stays at generation {generation}.", out.display());
+                println!(
+                    "Saved the plan to {}; it applies only while the state stays at generation {generation}.",
+                    out.display()
+                );
             }
         }
-        Ok(if self.detailed_exitcode && changed { Outcome::Changes } else { Outcome::Ok })
+        Ok(if self.detailed_exitcode && changed {
+            Outcome::Changes
+        } else {
+            Outcome::Ok
+        })
     }
 }

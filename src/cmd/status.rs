@@ -5,9 +5,9 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 use strata_runtime::apply::{Agents, connect};
-use strata_runtime::pb;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{Monitor, WARMUP, table};
+use strata_runtime::pb;
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
 
 /// Show each applied intent's target, measured rate and state.

@@ -66,7 +66,11 @@ impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
         tokio::runtime::Runtime::new()?.block_on(async move {
             match self.command {
-                TwinCommand::Up { network, agents_file, speed } => up(network, agents_file, speed).await,
+                TwinCommand::Up {
+                    network,
+                    agents_file,
+                    speed,
+                } => up(network, agents_file, speed).await,
                 TwinCommand::Fault { fault, agents } => inject(fault, agents).await,
             }
         })
@@ -74,19 +78,43 @@ impl Args {
 }
 
 async fn up(network: PathBuf, agents_file: PathBuf, speed: f64) -> anyhow::Result<Outcome> {
-    let mut fe = frontend::run(std::slice::from_ref(&network), &Options::default(), &FsLoader);
+    let mut fe = frontend::run(
+        std::slice::from_ref(&network),
+        &Options::default(),
+        &FsLoader,
+    );
     if fe.has_errors() {
         super::print_diagnostics(&mut fe, super::Format::Human);
         return Ok(Outcome::Failed);
     }
-    let inventory = fe.networks.into_iter().find_map(|n| n.inventory).context("no inventory loaded")?;
-    let twin = Twin::start(&inventory, TwinOptions { speed, ..TwinOptions::default() }).await.map_err(anyhow::Error::msg)?;
+    let inventory = fe
+        .networks
+        .into_iter()
+        .find_map(|n| n.inventory)
+        .context("no inventory loaded")?;
+    let twin = Twin::start(
+        &inventory,
+        TwinOptions {
+            speed,
+            ..TwinOptions::default()
+        },
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
     twin.agents.save(&agents_file).map_err(anyhow::Error::msg)?;
-    println!("digital twin of `{}`: {} agents, {}× real time", inventory.name, twin.agents.agents.len(), speed);
+    println!(
+        "digital twin of `{}`: {} agents, {}× real time",
+        inventory.name,
+        twin.agents.agents.len(),
+        speed
+    );
     for (node, addr) in &twin.agents.agents {
         println!("  {node:<24} {addr}");
     }
-    println!("addresses written to {}; stop with Ctrl-C", agents_file.display());
+    println!(
+        "addresses written to {}; stop with Ctrl-C",
+        agents_file.display()
+    );
     tokio::signal::ctrl_c().await?;
     let _ = std::fs::remove_file(&agents_file);
     twin.shutdown().await;
@@ -112,8 +140,15 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
     // Every twin agent shares the emulated network; the first one that answers will do.
     let mut last = String::from("no agents in the agents file");
     for addr in agents.agents.values() {
-        let Ok(mut client) = connect(addr, std::time::Duration::from_secs(2)).await else { continue };
-        match client.inject_fault(pb::FaultRequest { fault: Some(f.clone()) }).await {
+        let Ok(mut client) = connect(addr, std::time::Duration::from_secs(2)).await else {
+            continue;
+        };
+        match client
+            .inject_fault(pb::FaultRequest {
+                fault: Some(f.clone()),
+            })
+            .await
+        {
             Ok(r) if r.get_ref().ok => {
                 println!("fault injected");
                 return Ok(Outcome::Ok);

@@ -173,7 +173,11 @@ impl IntentDraft {
                     }
                 }
                 ClauseKind::Rate(bound) => {
-                    let key = if bound.cmp == Cmp::AtLeast { "rate>=" } else { "rate<=" };
+                    let key = if bound.cmp == Cmp::AtLeast {
+                        "rate>="
+                    } else {
+                        "rate<="
+                    };
                     if seen.once(key, clause, diags) {
                         rates.push(clause);
                     }
@@ -195,7 +199,8 @@ impl IntentDraft {
                 }
                 ClauseKind::Priority(q) => {
                     if seen.once("priority", clause, diags) {
-                        priority = integer(q, "priority", -1_000_000, 1_000_000, diags).unwrap_or(0);
+                        priority =
+                            integer(q, "priority", -1_000_000, 1_000_000, diags).unwrap_or(0);
                     }
                 }
                 ClauseKind::Burst(q) => {
@@ -222,18 +227,30 @@ impl IntentDraft {
             }
         }
 
-        if service.is_none() && !intent.clauses.iter().any(|c| matches!(c.kind, ClauseKind::Keys(_) | ClauseKind::Pairs)) {
+        if service.is_none()
+            && !intent
+                .clauses
+                .iter()
+                .any(|c| matches!(c.kind, ClauseKind::Keys(_) | ClauseKind::Pairs))
+        {
             diags.push(
                 Diagnostic::error(
                     codes::MISSING_SERVICE,
                     intent.name.span,
-                    format!("intent `{}` does not say what it delivers", intent.name.text),
+                    format!(
+                        "intent `{}` does not say what it delivers",
+                        intent.name.text
+                    ),
                 )
                 .label("keys or entangled pairs?")
                 .help("add `keys of 256 bits` or `entangled pairs`"),
             );
         }
-        if !intent.clauses.iter().any(|c| matches!(c.kind, ClauseKind::Between(..))) {
+        if !intent
+            .clauses
+            .iter()
+            .any(|c| matches!(c.kind, ClauseKind::Between(..)))
+        {
             diags.push(
                 Diagnostic::error(
                     codes::MISSING_ENDPOINTS,
@@ -244,7 +261,11 @@ impl IntentDraft {
                 .help("add `between NODE and NODE` (nodes, applications or URNs)"),
             );
         }
-        if !intent.clauses.iter().any(|c| matches!(c.kind, ClauseKind::Rate(_))) {
+        if !intent
+            .clauses
+            .iter()
+            .any(|c| matches!(c.kind, ClauseKind::Rate(_)))
+        {
             diags.push(
                 Diagnostic::error(
                     codes::MISSING_RATE,
@@ -259,7 +280,9 @@ impl IntentDraft {
         let mut min_rate = None;
         let mut max_rate = None;
         for clause in rates {
-            let ClauseKind::Rate(bound) = &clause.kind else { continue };
+            let ClauseKind::Rate(bound) = &clause.kind else {
+                continue;
+            };
             if let Some(r) = rate_value(&bound.value, service.map(|s| s.0), diags) {
                 match bound.cmp {
                     Cmp::AtLeast => min_rate = Some((r, clause.span)),
@@ -269,30 +292,38 @@ impl IntentDraft {
         }
         let (service, _) = service?;
         if let (Some((lo, lo_span)), Some((hi, hi_span))) = (min_rate, max_rate)
-            && lo > hi {
-                diags.push(
-                    Diagnostic::error(
-                        codes::CONTRADICTION,
-                        lo_span,
-                        format!("the minimum rate ({}/s) is above the maximum rate ({}/s)", fmt_num(lo), fmt_num(hi)),
-                    )
-                    .label("minimum")
-                    .related(hi_span, "maximum")
-                    .help("lower the minimum or raise the maximum"),
-                );
-            }
+            && lo > hi
+        {
+            diags.push(
+                Diagnostic::error(
+                    codes::CONTRADICTION,
+                    lo_span,
+                    format!(
+                        "the minimum rate ({}/s) is above the maximum rate ({}/s)",
+                        fmt_num(lo),
+                        fmt_num(hi)
+                    ),
+                )
+                .label("minimum")
+                .related(hi_span, "maximum")
+                .help("lower the minimum or raise the maximum"),
+            );
+        }
         if service == Service::Pairs
-            && let Some(rule) = rules.iter().find(|r| r.kind == RuleKind::TrustedOnly) {
-                diags.push(
-                    Diagnostic::warning(
-                        codes::NO_EFFECT,
-                        rule.span,
-                        "`relay via trusted nodes only` has no effect on entangled pairs",
-                    )
-                    .label("ignored")
-                    .help("entanglement swapping never reveals the pair to a repeater; remove the clause"),
-                );
-            }
+            && let Some(rule) = rules.iter().find(|r| r.kind == RuleKind::TrustedOnly)
+        {
+            diags.push(
+                Diagnostic::warning(
+                    codes::NO_EFFECT,
+                    rule.span,
+                    "`relay via trusted nodes only` has no effect on entangled pairs",
+                )
+                .label("ignored")
+                .help(
+                    "entanglement swapping never reveals the pair to a repeater; remove the clause",
+                ),
+            );
+        }
         if diags[before..].iter().any(Diagnostic::is_error) {
             return None;
         }
@@ -319,13 +350,15 @@ impl IntentDraft {
         self.policies.push(policy.name.clone());
         self.rules.extend(policy.rules.iter().cloned());
         if let Some((f, s)) = policy.fidelity
-            && self.fidelity.is_none_or(|(mine, _)| f > mine) {
-                self.fidelity = Some((f, s));
-            }
+            && self.fidelity.is_none_or(|(mine, _)| f > mine)
+        {
+            self.fidelity = Some((f, s));
+        }
         if let Some((l, s)) = policy.latency
-            && self.latency.is_none_or(|(mine, _)| l < mine) {
-                self.latency = Some((l, s));
-            }
+            && self.latency.is_none_or(|(mine, _)| l < mine)
+        {
+            self.latency = Some((l, s));
+        }
     }
 
     /// Contradictions and reachability; the checked intent when all is well.
@@ -359,7 +392,9 @@ impl IntentDraft {
         if diags[before..].iter().any(Diagnostic::is_error) {
             return None;
         }
-        if let Some(diag) = reach.explain_unreachable(&self.name, self.service, a, b, &self.rules, self.name_span) {
+        if let Some(diag) =
+            reach.explain_unreachable(&self.name, self.service, a, b, &self.rules, self.name_span)
+        {
             diags.push(diag);
             return None;
         }
@@ -388,14 +423,18 @@ impl IntentDraft {
     fn contradictions(&self, inv: &Inventory, diags: &mut Vec<Diagnostic>) {
         let domain_of = |node: &str| inv.node(node).map(|n| n.domain.value.clone());
         for via in &self.rules {
-            let RuleKind::Via(v) = &via.kind else { continue };
+            let RuleKind::Via(v) = &via.kind else {
+                continue;
+            };
             for other in &self.rules {
                 let clash = match &other.kind {
                     RuleKind::AvoidNode(n) => n == v,
                     RuleKind::AvoidDomain(d) => domain_of(v).as_deref() == Some(d.as_str()),
                     RuleKind::TrustedOnly => inv.node(v).is_some_and(|n| {
                         n.role.value != Role::TrustedRelay
-                            || inv.domain(&n.domain.value).is_some_and(|d| d.trust == Trust::Untrusted)
+                            || inv
+                                .domain(&n.domain.value)
+                                .is_some_and(|d| d.trust == Trust::Untrusted)
                     }),
                     _ => false,
                 };
@@ -404,7 +443,11 @@ impl IntentDraft {
                         Diagnostic::error(
                             codes::CONTRADICTION,
                             via.span,
-                            format!("intent `{}` must pass through `{v}`, but {} forbids it", self.name, other.describe()),
+                            format!(
+                                "intent `{}` must pass through `{v}`, but {} forbids it",
+                                self.name,
+                                other.describe()
+                            ),
                         )
                         .label("required here")
                         .related(other.span, "forbidden here")
@@ -414,9 +457,16 @@ impl IntentDraft {
             }
             if self.endpoints.iter().any(|e| &e.node == v) {
                 diags.push(
-                    Diagnostic::warning(codes::NO_EFFECT, via.span, format!("`{v}` is an endpoint of `{}`; every path passes it", self.name))
-                        .label("always true")
-                        .help("remove the clause"),
+                    Diagnostic::warning(
+                        codes::NO_EFFECT,
+                        via.span,
+                        format!(
+                            "`{v}` is an endpoint of `{}`; every path passes it",
+                            self.name
+                        ),
+                    )
+                    .label("always true")
+                    .help("remove the clause"),
                 );
             }
         }
@@ -608,7 +658,11 @@ fn path_rule(
     })
 }
 
-fn resolve_target(target: &Target, inv: &Inventory, diags: &mut Vec<Diagnostic>) -> Option<TargetKind> {
+fn resolve_target(
+    target: &Target,
+    inv: &Inventory,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<TargetKind> {
     let name = &target.name.text;
     let kind = target.kind();
     let (found, code, candidates): (bool, &'static str, Vec<&str>) = match kind {
@@ -634,7 +688,11 @@ fn resolve_target(target: &Target, inv: &Inventory, diags: &mut Vec<Diagnostic>)
     let mut d = Diagnostic::error(
         code,
         target.name.span,
-        format!("there is no {} named `{name}` in network `{}`", kind.word(), inv.name),
+        format!(
+            "there is no {} named `{name}` in network `{}`",
+            kind.word(),
+            inv.name
+        ),
     )
     .label(format!("unknown {}", kind.word()));
     d = suggest(d, name, candidates);
@@ -642,7 +700,11 @@ fn resolve_target(target: &Target, inv: &Inventory, diags: &mut Vec<Diagnostic>)
     None
 }
 
-fn resolve_endpoint(ep: &ast::Endpoint, inv: &Inventory, diags: &mut Vec<Diagnostic>) -> Option<Endpoint> {
+fn resolve_endpoint(
+    ep: &ast::Endpoint,
+    inv: &Inventory,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<Endpoint> {
     match ep {
         ast::Endpoint::Name(n) => {
             if inv.node(&n.text).is_some() {
@@ -669,7 +731,10 @@ fn resolve_endpoint(ep: &ast::Endpoint, inv: &Inventory, diags: &mut Vec<Diagnos
             let d = Diagnostic::error(
                 codes::UNKNOWN_ENDPOINT,
                 n.span,
-                format!("`{}` is neither a node nor an application of network `{}`", n.text, inv.name),
+                format!(
+                    "`{}` is neither a node nor an application of network `{}`",
+                    n.text, inv.name
+                ),
             )
             .label("unknown endpoint");
             diags.push(suggest(d, &n.text, candidates));
@@ -677,7 +742,10 @@ fn resolve_endpoint(ep: &ast::Endpoint, inv: &Inventory, diags: &mut Vec<Diagnos
         }
         ast::Endpoint::Urn(u) => {
             let wanted = u.assigned_name();
-            let app = inv.applications.iter().find(|a| urn_key(&a.urn.value) == wanted);
+            let app = inv
+                .applications
+                .iter()
+                .find(|a| urn_key(&a.urn.value) == wanted);
             if let Some(app) = app {
                 return Some(Endpoint {
                     node: app.node.value.clone(),
@@ -689,10 +757,17 @@ fn resolve_endpoint(ep: &ast::Endpoint, inv: &Inventory, diags: &mut Vec<Diagnos
             let d = Diagnostic::error(
                 codes::UNKNOWN_ENDPOINT,
                 u.span,
-                format!("no application of network `{}` has the URN `{wanted}`", inv.name),
+                format!(
+                    "no application of network `{}` has the URN `{wanted}`",
+                    inv.name
+                ),
             )
             .label("unknown URN");
-            diags.push(suggest(d, &wanted, inv.applications.iter().map(|a| a.urn.value.as_str())));
+            diags.push(suggest(
+                d,
+                &wanted,
+                inv.applications.iter().map(|a| a.urn.value.as_str()),
+            ));
             None
         }
     }
@@ -701,12 +776,26 @@ fn resolve_endpoint(ep: &ast::Endpoint, inv: &Inventory, diags: &mut Vec<Diagnos
 /// RFC 8141 equivalence key of an inventory URN: `urn:` and the NID are case-insensitive.
 fn urn_key(urn: &str) -> String {
     let mut parts = urn.splitn(3, ':');
-    let (_, nid, nss) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    let nss = nss.split("?+").next().unwrap_or("").split("?=").next().unwrap_or("");
+    let (_, nid, nss) = (
+        parts.next(),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let nss = nss
+        .split("?+")
+        .next()
+        .unwrap_or("")
+        .split("?=")
+        .next()
+        .unwrap_or("");
     format!("urn:{}:{}", nid.to_ascii_lowercase(), nss)
 }
 
-fn suggest<'a>(d: Diagnostic, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Diagnostic {
+fn suggest<'a>(
+    d: Diagnostic,
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Diagnostic {
     match did_you_mean(name, candidates) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help("check the spelling against the inventory"),
@@ -714,7 +803,12 @@ fn suggest<'a>(d: Diagnostic, name: &str, candidates: impl IntoIterator<Item = &
 }
 
 /// The value of a quantity in the base unit of one of `want`, or a diagnostic.
-fn measure(q: &Quantity, want: &[Dimension], what: &str, diags: &mut Vec<Diagnostic>) -> Option<(Dimension, f64)> {
+fn measure(
+    q: &Quantity,
+    want: &[Dimension],
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Dimension, f64)> {
     let Some((dim, value)) = units::measure(q) else {
         let unit = q.unit.as_ref().map_or("", |u| u.text.as_str());
         let known = units::known_units();
@@ -725,7 +819,10 @@ fn measure(q: &Quantity, want: &[Dimension], what: &str, diags: &mut Vec<Diagnos
         )
         .label("unknown unit");
         d = match did_you_mean(unit, known.iter().map(String::as_str)) {
-            Some(s) => d.help(format!("did you mean `{s}`? {what} is {}", want[0].describe())),
+            Some(s) => d.help(format!(
+                "did you mean `{s}`? {what} is {}",
+                want[0].describe()
+            )),
             None => d.help(format!("{what} is {}", want[0].describe())),
         };
         diags.push(d);
@@ -733,9 +830,13 @@ fn measure(q: &Quantity, want: &[Dimension], what: &str, diags: &mut Vec<Diagnos
     };
     if !value.is_finite() {
         diags.push(
-            Diagnostic::error(codes::OUT_OF_RANGE, q.span, format!("{what} is too large to be meaningful"))
-                .label("out of range")
-                .help("use a finite number"),
+            Diagnostic::error(
+                codes::OUT_OF_RANGE,
+                q.span,
+                format!("{what} is too large to be meaningful"),
+            )
+            .label("out of range")
+            .help("use a finite number"),
         );
         return None;
     }
@@ -753,7 +854,12 @@ fn measure(q: &Quantity, want: &[Dimension], what: &str, diags: &mut Vec<Diagnos
             Diagnostic::error(
                 codes::WRONG_DIMENSION,
                 q.span,
-                format!("{what} must be {}, but `{}` is {}", want[0].describe(), quantity_text(q), dim.describe()),
+                format!(
+                    "{what} must be {}, but `{}` is {}",
+                    want[0].describe(),
+                    quantity_text(q),
+                    dim.describe()
+                ),
             )
             .label(format!("expected {}", want[0].describe()))
             .help(format!("write {}", want[0].describe())),
@@ -770,7 +876,11 @@ fn quantity_text(q: &Quantity) -> String {
     }
 }
 
-fn key_size(size: Option<&Quantity>, clause_span: Span, diags: &mut Vec<Diagnostic>) -> Option<u32> {
+fn key_size(
+    size: Option<&Quantity>,
+    clause_span: Span,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<u32> {
     let Some(q) = size else {
         diags.push(
             Diagnostic::error(codes::KEY_SIZE, clause_span, "keys need a size")
@@ -785,10 +895,17 @@ fn key_size(size: Option<&Quantity>, clause_span: Span, diags: &mut Vec<Diagnost
             Diagnostic::error(
                 codes::KEY_SIZE,
                 q.span,
-                format!("a key size must be a positive whole number of bytes, but `{}` is {} bits", quantity_text(q), fmt_num(bits)),
+                format!(
+                    "a key size must be a positive whole number of bytes, but `{}` is {} bits",
+                    quantity_text(q),
+                    fmt_num(bits)
+                ),
             )
             .label("not a positive multiple of 8 bits")
-            .help(format!("use a multiple of 8 bits, e.g. `{} bits`", nearest_multiple_of_8(bits))),
+            .help(format!(
+                "use a multiple of 8 bits, e.g. `{} bits`",
+                nearest_multiple_of_8(bits)
+            )),
         );
         return None;
     }
@@ -814,9 +931,16 @@ fn rate_value(q: &Quantity, service: Option<Service>, diags: &mut Vec<Diagnostic
     };
     if per_s <= 0.0 {
         diags.push(
-            Diagnostic::error(codes::RATE_RANGE, q.span, format!("a rate must be above zero, but this one is `{}`", quantity_text(q)))
-                .label("zero or negative rate")
-                .help("give the rate the intent needs, e.g. `rate >= 1/s`"),
+            Diagnostic::error(
+                codes::RATE_RANGE,
+                q.span,
+                format!(
+                    "a rate must be above zero, but this one is `{}`",
+                    quantity_text(q)
+                ),
+            )
+            .label("zero or negative rate")
+            .help("give the rate the intent needs, e.g. `rate >= 1/s`"),
         );
         return None;
     }
@@ -827,17 +951,28 @@ fn fidelity_bound(bound: &Bound, diags: &mut Vec<Diagnostic>) -> Option<f64> {
     let (_, f) = measure(&bound.value, &[Dimension::Number], "a fidelity", diags)?;
     if bound.cmp != Cmp::AtLeast {
         diags.push(
-            Diagnostic::error(codes::BOUND_DIRECTION, bound.cmp_span, "fidelity is a lower bound")
-                .label("expected `>=`")
-                .help(format!("write `fidelity >= {}`", bound.value.number)),
+            Diagnostic::error(
+                codes::BOUND_DIRECTION,
+                bound.cmp_span,
+                "fidelity is a lower bound",
+            )
+            .label("expected `>=`")
+            .help(format!("write `fidelity >= {}`", bound.value.number)),
         );
         return None;
     }
     if !(f > 0.25 && f <= 1.0) {
         diags.push(
-            Diagnostic::error(codes::FIDELITY_RANGE, bound.value.span, format!("fidelity must be above 0.25 and at most 1, but it is {}", fmt_num(f)))
-                .label("outside (0.25, 1]")
-                .help("0.25 is a fully mixed state and 1 a perfect pair; typical targets are 0.8–0.99"),
+            Diagnostic::error(
+                codes::FIDELITY_RANGE,
+                bound.value.span,
+                format!(
+                    "fidelity must be above 0.25 and at most 1, but it is {}",
+                    fmt_num(f)
+                ),
+            )
+            .label("outside (0.25, 1]")
+            .help("0.25 is a fully mixed state and 1 a perfect pair; typical targets are 0.8–0.99"),
         );
         return None;
     }
@@ -847,9 +982,16 @@ fn fidelity_bound(bound: &Bound, diags: &mut Vec<Diagnostic>) -> Option<f64> {
 fn latency_bound(bound: &Bound, diags: &mut Vec<Diagnostic>) -> Option<f64> {
     if bound.cmp != Cmp::AtMost {
         diags.push(
-            Diagnostic::error(codes::BOUND_DIRECTION, bound.cmp_span, "latency is an upper bound")
-                .label("expected `<=`")
-                .help(format!("write `latency <= {}`", quantity_text(&bound.value))),
+            Diagnostic::error(
+                codes::BOUND_DIRECTION,
+                bound.cmp_span,
+                "latency is an upper bound",
+            )
+            .label("expected `<=`")
+            .help(format!(
+                "write `latency <= {}`",
+                quantity_text(&bound.value)
+            )),
         );
         return None;
     }
@@ -860,22 +1002,39 @@ fn positive(q: &Quantity, dim: Dimension, what: &str, diags: &mut Vec<Diagnostic
     let (_, v) = measure(q, &[dim], what, diags)?;
     if v <= 0.0 {
         diags.push(
-            Diagnostic::error(codes::OUT_OF_RANGE, q.span, format!("{what} must be above zero"))
-                .label("zero or negative")
-                .help(format!("write {}", dim.describe())),
+            Diagnostic::error(
+                codes::OUT_OF_RANGE,
+                q.span,
+                format!("{what} must be above zero"),
+            )
+            .label("zero or negative")
+            .help(format!("write {}", dim.describe())),
         );
         return None;
     }
     Some(v)
 }
 
-fn integer(q: &Quantity, what: &str, min: i64, max: i64, diags: &mut Vec<Diagnostic>) -> Option<i64> {
+fn integer(
+    q: &Quantity,
+    what: &str,
+    min: i64,
+    max: i64,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<i64> {
     let (_, v) = measure(q, &[Dimension::Number], what, diags)?;
     if v.fract() != 0.0 || v < min as f64 || v > max as f64 {
         diags.push(
-            Diagnostic::error(codes::OUT_OF_RANGE, q.span, format!("`{what}` takes a whole number from {min} to {max}, not {}", q.number))
-                .label("out of range")
-                .help(format!("write a whole number from {min} to {max}")),
+            Diagnostic::error(
+                codes::OUT_OF_RANGE,
+                q.span,
+                format!(
+                    "`{what}` takes a whole number from {min} to {max}, not {}",
+                    q.number
+                ),
+            )
+            .label("out of range")
+            .help(format!("write a whole number from {min} to {max}")),
         );
         return None;
     }

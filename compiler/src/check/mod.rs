@@ -110,7 +110,9 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
 
     let (topology, physics_diags) = Topology::new(inventory);
     diags.extend(physics_diags);
-    let reach = reach::Reach { topology: &topology };
+    let reach = reach::Reach {
+        topology: &topology,
+    };
     let mut used = vec![false; policies.len()];
     let mut program = Program::default();
     for intent in intents {

@@ -61,7 +61,9 @@ impl Reach<'_> {
     }
 
     fn link_ok(&self, link: &str, f: &Filter) -> bool {
-        f.rules.iter().all(|r| !matches!(&r.kind, RuleKind::AvoidLink(l) if l == link))
+        f.rules
+            .iter()
+            .all(|r| !matches!(&r.kind, RuleKind::AvoidLink(l) if l == link))
     }
 
     /// Fewest hops from `a` to `b` under the filter.
@@ -79,7 +81,10 @@ impl Reach<'_> {
             }
             for &(v, link) in &adj[u] {
                 let v = &v;
-                if dist[*v] == u32::MAX && self.node_ok(*v, f) && self.link_ok(&self.topology.qlinks[link].name, f) {
+                if dist[*v] == u32::MAX
+                    && self.node_ok(*v, f)
+                    && self.link_ok(&self.topology.qlinks[link].name, f)
+                {
                     dist[*v] = dist[u] + 1;
                     queue.push_back(*v);
                 }
@@ -135,7 +140,10 @@ impl Reach<'_> {
         for (u, edges) in self.topology.adjacency(kind(f.service)).iter().enumerate() {
             for &(v, link) in edges {
                 let v = &v;
-                if self.link_ok(&self.topology.qlinks[link].name, f) && self.node_ok(u, f) && self.node_ok(*v, f) {
+                if self.link_ok(&self.topology.qlinks[link].name, f)
+                    && self.node_ok(u, f)
+                    && self.node_ok(*v, f)
+                {
                     add(&mut cap, 2 * u + 1, 2 * v, 1);
                 }
             }
@@ -171,7 +179,11 @@ impl Reach<'_> {
 
     /// Does some allowed path exist for these rules? Returns why not, in words.
     fn blocked(&self, a: usize, b: usize, service: Service, rules: &[&PathRule]) -> Option<String> {
-        let f = Filter { service, rules, any_transit: false };
+        let f = Filter {
+            service,
+            rules,
+            any_transit: false,
+        };
         let max_hops = rules
             .iter()
             .filter_map(|r| match r.kind {
@@ -183,9 +195,12 @@ impl Reach<'_> {
             return Some("no allowed path remains".into());
         };
         if let Some(max) = max_hops
-            && hops > max {
-                return Some(format!("the shortest allowed path has {hops} hops, more than the {max} allowed"));
-            }
+            && hops > max
+        {
+            return Some(format!(
+                "the shortest allowed path has {hops} hops, more than the {max} allowed"
+            ));
+        }
         let want = rules
             .iter()
             .filter_map(|r| match r.kind {
@@ -197,7 +212,9 @@ impl Reach<'_> {
         if want > 1 {
             let got = self.disjoint_paths(a, b, &f, want);
             if got < want {
-                return Some(format!("only {got} disjoint allowed path(s) exist, {want} are required"));
+                return Some(format!(
+                    "only {got} disjoint allowed path(s) exist, {want} are required"
+                ));
             }
         }
         None
@@ -213,26 +230,47 @@ impl Reach<'_> {
         rules: &[PathRule],
         at: Span,
     ) -> Option<Diagnostic> {
-        let (ia, ib) = (*self.topology.index.get(&a.node)?, *self.topology.index.get(&b.node)?);
+        let (ia, ib) = (
+            *self.topology.index.get(&a.node)?,
+            *self.topology.index.get(&b.node)?,
+        );
         let links = match service {
             Service::Keys { .. } => "QKD links",
             Service::Pairs => "entanglement links",
         };
-        let bare = Filter { service, rules: &[], any_transit: false };
+        let bare = Filter {
+            service,
+            rules: &[],
+            any_transit: false,
+        };
         if self.hops(ia, ib, &bare).is_none() {
-            let physical = Filter { service, rules: &[], any_transit: true };
+            let physical = Filter {
+                service,
+                rules: &[],
+                any_transit: true,
+            };
             let (message, help) = if self.hops(ia, ib, &physical).is_some() {
                 let relays = match service {
-                    Service::Keys { .. } => "every chain passes a node that cannot relay keys (only endpoint KMEs and trusted relays can)",
-                    Service::Pairs => "every chain passes a node that cannot swap entanglement (only repeaters and endpoints with memories can)",
+                    Service::Keys { .. } => {
+                        "every chain passes a node that cannot relay keys (only endpoint KMEs and trusted relays can)"
+                    }
+                    Service::Pairs => {
+                        "every chain passes a node that cannot swap entanglement (only repeaters and endpoints with memories can)"
+                    }
                 };
                 (
-                    format!("intent `{name}` cannot be served: {links} join `{}` and `{}`, but {relays}", a.node, b.node),
+                    format!(
+                        "intent `{name}` cannot be served: {links} join `{}` and `{}`, but {relays}",
+                        a.node, b.node
+                    ),
                     "change the intermediate node's role in the inventory, or add links that bypass it",
                 )
             } else {
                 (
-                    format!("intent `{name}` cannot be served: no chain of {links} joins `{}` and `{}`", a.node, b.node),
+                    format!(
+                        "intent `{name}` cannot be served: no chain of {links} joins `{}` and `{}`",
+                        a.node, b.node
+                    ),
                     "pick endpoints in the same connected part of the network, or add the missing links to the inventory",
                 )
             };
@@ -251,7 +289,12 @@ impl Reach<'_> {
             .iter()
             .enumerate()
             .filter(|(i, _)| {
-                let rest: Vec<&PathRule> = rules.iter().enumerate().filter(|(j, _)| j != i).map(|(_, r)| r).collect();
+                let rest: Vec<&PathRule> = rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| j != i)
+                    .map(|(_, r)| r)
+                    .collect();
                 self.blocked(ia, ib, service, &rest).is_none()
             })
             .map(|(_, r)| r)
@@ -270,7 +313,10 @@ impl Reach<'_> {
         )
         .label("every path is ruled out")
         .help(if shown.len() == 1 {
-            format!("relax {} for this intent, or add links that satisfy it", names[0])
+            format!(
+                "relax {} for this intent, or add links that satisfy it",
+                names[0]
+            )
         } else {
             "relax one of these constraints, or add links that satisfy them".to_string()
         });

@@ -56,12 +56,7 @@ const TIMES: &[(&str, f64)] = &[
 
 const COUNTS: &[&str] = &["", "keys", "key", "pairs", "pair", "units", "unit"];
 
-const BIT_RATES: &[(&str, f64)] = &[
-    ("bps", 1.0),
-    ("kbps", 1e3),
-    ("Mbps", 1e6),
-    ("Gbps", 1e9),
-];
+const BIT_RATES: &[(&str, f64)] = &[("bps", 1.0), ("kbps", 1e3), ("Mbps", 1e6), ("Gbps", 1e9)];
 
 /// Dimension and factor to the base unit of a unit as written, or `None` if unknown.
 pub fn lookup(unit: &str) -> Option<(Dimension, f64)> {

@@ -48,7 +48,11 @@ pub fn emit(
             .collect();
         for &(_, path, r) in &used {
             for (res, coef) in usage(topo, &caps, intent.service, path) {
-                *reserved.entry(res.0).or_default().entry(intent.name.clone()).or_default() += r * coef;
+                *reserved
+                    .entry(res.0)
+                    .or_default()
+                    .entry(intent.name.clone())
+                    .or_default() += r * coef;
             }
         }
         if admitted > 0.0 {
@@ -61,9 +65,18 @@ pub fn emit(
     let summary = Summary {
         schema: SCHEMA.into(),
         network: topo.network.clone(),
-        admitted: summary_intents.iter().filter(|s| s.admission == Admission::Met).count(),
-        partial: summary_intents.iter().filter(|s| s.admission == Admission::Partial).count(),
-        rejected: summary_intents.iter().filter(|s| s.admission == Admission::Rejected).count(),
+        admitted: summary_intents
+            .iter()
+            .filter(|s| s.admission == Admission::Met)
+            .count(),
+        partial: summary_intents
+            .iter()
+            .filter(|s| s.admission == Admission::Partial)
+            .count(),
+        rejected: summary_intents
+            .iter()
+            .filter(|s| s.admission == Admission::Rejected)
+            .count(),
         objective: round9(alloc.admitted_demand(demands)),
         intents: summary_intents,
     };
@@ -93,13 +106,23 @@ fn stable_uuid(parts: &[&str]) -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex(&b[..16]);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }
 
 /// The endpoint's URN with a nonce, unless the operator already gave a q-component.
 fn endpoint_urn(network: &str, intent: &CheckedIntent, end: usize) -> String {
     let e = &intent.endpoints[end];
-    let base = e.urn.clone().unwrap_or_else(|| format!("urn:strata:{}:{}", slug(network), slug(&e.node)));
+    let base = e
+        .urn
+        .clone()
+        .unwrap_or_else(|| format!("urn:strata:{}:{}", slug(network), slug(&e.node)));
     if base.contains("?=") {
         return base;
     }
@@ -109,21 +132,43 @@ fn endpoint_urn(network: &str, intent: &CheckedIntent, end: usize) -> String {
 
 fn slug(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect()
 }
 
 fn lifecycle_urn(intent: &CheckedIntent, fidelity: f64, admitted: f64) -> String {
-    let life = intent.lifetime_s.map(|t| format!("&valid-for={}", round3(t))).unwrap_or_default();
+    let life = intent
+        .lifetime_s
+        .map(|t| format!("&valid-for={}", round3(t)))
+        .unwrap_or_default();
     match intent.service {
         Service::Keys { size_bits } => format!("urn:qkd:lifecycle?=size={size_bits}{life}"),
-        Service::Pairs => format!("urn:qkd:lifecycle?=count={}&fidelity={}{life}", round3(admitted), round3(fidelity)),
+        Service::Pairs => format!(
+            "urn:qkd:lifecycle?=count={}&fidelity={}{life}",
+            round3(admitted),
+            round3(fidelity)
+        ),
     }
 }
 
-fn emit_service(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, admitted: f64, used: &[(usize, &Candidate, f64)]) {
+fn emit_service(
+    set: &mut ConfigSet,
+    topo: &Topology,
+    intent: &CheckedIntent,
+    admitted: f64,
+    used: &[(usize, &Candidate, f64)],
+) {
     let fidelity = used.iter().map(|(_, c, _)| c.fidelity).fold(1.0, f64::min);
-    let urns = [endpoint_urn(&topo.network, intent, 0), endpoint_urn(&topo.network, intent, 1)];
+    let urns = [
+        endpoint_urn(&topo.network, intent, 0),
+        endpoint_urn(&topo.network, intent, 1),
+    ];
     let lifecycle = lifecycle_urn(intent, fidelity, admitted);
     let (kind, key_size, bits) = match intent.service {
         Service::Keys { size_bits } => (UnitKind::Keys, Some(size_bits), f64::from(size_bits)),
@@ -132,20 +177,33 @@ fn emit_service(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, ad
     for end in 0..2 {
         let node = &intent.endpoints[end].node;
         let peer = &intent.endpoints[1 - end].node;
-        let Some(cfg) = set.nodes.get_mut(node) else { continue };
+        let Some(cfg) = set.nodes.get_mut(node) else {
+            continue;
+        };
         let svc = &mut cfg.service;
         svc.service_units.push(ServiceUnit {
             id: intent.name.clone(),
             kind,
-            role: if end == 0 { EndRole::Master } else { EndRole::Slave },
+            role: if end == 0 {
+                EndRole::Master
+            } else {
+                EndRole::Slave
+            },
             peer: peer.clone(),
-            urns: UnitUrns { local: urns[end].clone(), remote: urns[1 - end].clone(), lifecycle: lifecycle.clone() },
+            urns: UnitUrns {
+                local: urns[end].clone(),
+                remote: urns[1 - end].clone(),
+                lifecycle: lifecycle.clone(),
+            },
             key_size,
             rate: round9(admitted),
             valid_for_s: intent.lifetime_s,
             fidelity: round9(fidelity),
         });
-        let app = intent.endpoints[end].application.clone().unwrap_or_else(|| node.clone());
+        let app = intent.endpoints[end]
+            .application
+            .clone()
+            .unwrap_or_else(|| node.clone());
         let ttl = intent.lifetime_s.unwrap_or(0.0);
         let max_rate = intent.max_rate.unwrap_or(admitted).max(admitted);
         if intent.service != Service::Pairs {
@@ -178,22 +236,34 @@ fn emit_service(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, ad
             },
             token_bucket: TokenBucket {
                 rate: round9(admitted),
-                burst: intent.burst.unwrap_or_else(|| admitted.ceil().max(1.0) as u32),
+                burst: intent
+                    .burst
+                    .unwrap_or_else(|| admitted.ceil().max(1.0) as u32),
             },
         });
     }
 }
 
 fn hop(topo: &Topology, node: usize, link: usize) -> Hop {
-    Hop { node: topo.nodes[node].name.clone(), link: topo.qlinks[link].name.clone() }
+    Hop {
+        node: topo.nodes[node].name.clone(),
+        link: topo.qlinks[link].name.clone(),
+    }
 }
 
-fn emit_paths(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, used: &[(usize, &Candidate, f64)]) {
+fn emit_paths(
+    set: &mut ConfigSet,
+    topo: &Topology,
+    intent: &CheckedIntent,
+    used: &[(usize, &Candidate, f64)],
+) {
     let total: f64 = used.iter().map(|(_, _, r)| r).sum();
     for &(p, path, r) in used {
         let last = path.nodes.len() - 1;
         for (i, &n) in path.nodes.iter().enumerate() {
-            let Some(cfg) = set.nodes.get_mut(&topo.nodes[n].name) else { continue };
+            let Some(cfg) = set.nodes.get_mut(&topo.nodes[n].name) else {
+                continue;
+            };
             let prev = (i > 0).then(|| hop(topo, path.nodes[i - 1], path.links[i - 1]));
             let next = (i < last).then(|| hop(topo, path.nodes[i + 1], path.links[i]));
             cfg.forwarding.forwarding_table.push(ForwardingEntry {
@@ -217,8 +287,13 @@ fn emit_paths(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, used
                     });
                 }
                 if path.purification_rounds > 0 && (i == 0 || i == last) {
-                    let peer = if i == 0 { path.nodes[last] } else { path.nodes[0] };
-                    let (out, _) = crate::physics::purify(raw_fidelity(topo, path), path.purification_rounds);
+                    let peer = if i == 0 {
+                        path.nodes[last]
+                    } else {
+                        path.nodes[0]
+                    };
+                    let (out, _) =
+                        crate::physics::purify(raw_fidelity(topo, path), path.purification_rounds);
                     cfg.forwarding.purification.push(PurificationEntry {
                         service_unit: intent.name.clone(),
                         path: p,
@@ -234,16 +309,24 @@ fn emit_paths(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, used
             if i < last {
                 let l = path.links[i];
                 let per_unit = match intent.service {
-                    Service::Keys { size_bits } => f64::from(size_bits) + topology::RELAY_OVERHEAD_BITS,
+                    Service::Keys { size_bits } => {
+                        f64::from(size_bits) + topology::RELAY_OVERHEAD_BITS
+                    }
                     Service::Pairs => topology::SWAP_MESSAGE_BITS * path.overhead,
                 };
                 cfg.connectivity.classical_paths.push(ClassicalPath {
                     service_unit: intent.name.clone(),
                     path: p,
                     quantum_link: topo.qlinks[l].name.clone(),
-                    classical_links: topo.qlinks[l].classical_path.iter().map(|&c| topo.clinks[c].name.clone()).collect(),
+                    classical_links: topo.qlinks[l]
+                        .classical_path
+                        .iter()
+                        .map(|&c| topo.clinks[c].name.clone())
+                        .collect(),
                     bandwidth_bps: round9(r * per_unit),
-                    latency_budget_ms: round9(intent.max_latency_s.map_or(path.latency_ms, |s| s * 1e3)),
+                    latency_budget_ms: round9(
+                        intent.max_latency_s.map_or(path.latency_ms, |s| s * 1e3),
+                    ),
                 });
             }
         }
@@ -252,26 +335,63 @@ fn emit_paths(set: &mut ConfigSet, topo: &Topology, intent: &CheckedIntent, used
 
 /// End-to-end fidelity of a pair path before purification.
 fn raw_fidelity(topo: &Topology, path: &Candidate) -> f64 {
-    let fids: Vec<f64> = path.links.iter().map(|&l| topo.qlinks[l].fidelity).collect();
-    let coherence = path.nodes.iter().filter_map(|&n| topo.nodes[n].coherence_time_s).fold(f64::INFINITY, f64::min);
-    let wait = if coherence.is_finite() { crate::physics::memory_wait_cost(path.wait_s, coherence) } else { 0.0 };
-    crate::physics::fidelity_from_cost(fids.iter().map(|&f| crate::physics::fidelity_cost(f)).sum::<f64>() + wait)
+    let fids: Vec<f64> = path
+        .links
+        .iter()
+        .map(|&l| topo.qlinks[l].fidelity)
+        .collect();
+    let coherence = path
+        .nodes
+        .iter()
+        .filter_map(|&n| topo.nodes[n].coherence_time_s)
+        .fold(f64::INFINITY, f64::min);
+    let wait = if coherence.is_finite() {
+        crate::physics::memory_wait_cost(path.wait_s, coherence)
+    } else {
+        0.0
+    };
+    crate::physics::fidelity_from_cost(
+        fids.iter()
+            .map(|&f| crate::physics::fidelity_cost(f))
+            .sum::<f64>()
+            + wait,
+    )
 }
 
-fn reservations(reserved: &BTreeMap<usize, BTreeMap<String, f64>>, res: usize) -> (f64, Vec<Reservation>) {
+fn reservations(
+    reserved: &BTreeMap<usize, BTreeMap<String, f64>>,
+    res: usize,
+) -> (f64, Vec<Reservation>) {
     let list: Vec<Reservation> = reserved
         .get(&res)
-        .map(|m| m.iter().map(|(k, v)| Reservation { service_unit: k.clone(), rate: round9(*v) }).collect())
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| Reservation {
+                    service_unit: k.clone(),
+                    rate: round9(*v),
+                })
+                .collect()
+        })
         .unwrap_or_default();
     (round9(list.iter().map(|r| r.rate).sum()), list)
 }
 
-fn emit_links(set: &mut ConfigSet, topo: &Topology, caps: &Capacities, reserved: &BTreeMap<usize, BTreeMap<String, f64>>) {
+fn emit_links(
+    set: &mut ConfigSet,
+    topo: &Topology,
+    caps: &Capacities,
+    reserved: &BTreeMap<usize, BTreeMap<String, f64>>,
+) {
     for (l, link) in topo.qlinks.iter().enumerate() {
         let (consumption, list) = reservations(reserved, caps.qlink(l).0);
         for end in 0..2 {
-            let (me, peer) = (&topo.nodes[link.ends[end]].name, &topo.nodes[link.ends[1 - end]].name);
-            let Some(cfg) = set.nodes.get_mut(me) else { continue };
+            let (me, peer) = (
+                &topo.nodes[link.ends[end]].name,
+                &topo.nodes[link.ends[1 - end]].name,
+            );
+            let Some(cfg) = set.nodes.get_mut(me) else {
+                continue;
+            };
             match link.kind {
                 LinkKind::Qkd => cfg.forwarding.qkd_links.push(QkdLinkConfig {
                     qkdl_id: link.name.clone(),
@@ -284,29 +404,47 @@ fn emit_links(set: &mut ConfigSet, topo: &Topology, caps: &Capacities, reserved:
                     qber: link.qber,
                     reservations: list.clone(),
                 }),
-                LinkKind::Entanglement => cfg.forwarding.entanglement_links.push(EntanglementLinkConfig {
-                    link_id: link.name.clone(),
-                    local_node: me.clone(),
-                    remote_node: peer.clone(),
-                    pair_rate: round9(link.rate),
-                    fidelity: link.fidelity,
-                    expected_consumption: consumption,
-                    reservations: list.clone(),
-                }),
+                LinkKind::Entanglement => {
+                    cfg.forwarding
+                        .entanglement_links
+                        .push(EntanglementLinkConfig {
+                            link_id: link.name.clone(),
+                            local_node: me.clone(),
+                            remote_node: peer.clone(),
+                            pair_rate: round9(link.rate),
+                            fidelity: link.fidelity,
+                            expected_consumption: consumption,
+                            reservations: list.clone(),
+                        })
+                }
             }
             cfg.connectivity.classical_channels.push(ClassicalChannel {
                 quantum_link: link.name.clone(),
-                path: link.classical_path.iter().map(|&c| topo.clinks[c].name.clone()).collect(),
+                path: link
+                    .classical_path
+                    .iter()
+                    .map(|&c| topo.clinks[c].name.clone())
+                    .collect(),
                 bandwidth_bps: round9(link.channel_bps),
             });
         }
     }
     for (c, link) in topo.clinks.iter().enumerate() {
-        let channels: f64 = topo.qlinks.iter().filter(|q| q.classical_path.contains(&c)).map(|q| q.channel_bps).sum();
+        let channels: f64 = topo
+            .qlinks
+            .iter()
+            .filter(|q| q.classical_path.contains(&c))
+            .map(|q| q.channel_bps)
+            .sum();
         let (traffic, _) = reservations(reserved, caps.clink(c).0);
         for end in 0..2 {
-            let (me, peer) = (&topo.nodes[link.ends[end]].name, &topo.nodes[link.ends[1 - end]].name);
-            let Some(cfg) = set.nodes.get_mut(me) else { continue };
+            let (me, peer) = (
+                &topo.nodes[link.ends[end]].name,
+                &topo.nodes[link.ends[1 - end]].name,
+            );
+            let Some(cfg) = set.nodes.get_mut(me) else {
+                continue;
+            };
             cfg.connectivity.classical_links.push(ClassicalLinkConfig {
                 link_id: link.name.clone(),
                 remote_node: peer.clone(),
@@ -317,7 +455,9 @@ fn emit_links(set: &mut ConfigSet, topo: &Topology, caps: &Capacities, reserved:
         }
     }
     for (n, node) in topo.nodes.iter().enumerate() {
-        let Some(qubits) = node.memory_qubits else { continue };
+        let Some(qubits) = node.memory_qubits else {
+            continue;
+        };
         let (held, _) = reservations(reserved, caps.memory(n).0);
         if let Some(cfg) = set.nodes.get_mut(&node.name) {
             cfg.forwarding.memory = Some(MemoryConfig {
@@ -329,13 +469,27 @@ fn emit_links(set: &mut ConfigSet, topo: &Topology, caps: &Capacities, reserved:
     }
 }
 
-fn summarise(topo: &Topology, d: &Demand, admitted: f64, used: &[(usize, &Candidate, f64)], reason: Option<&Shortfall>) -> IntentSummary {
+fn summarise(
+    topo: &Topology,
+    d: &Demand,
+    admitted: f64,
+    used: &[(usize, &Candidate, f64)],
+    reason: Option<&Shortfall>,
+) -> IntentSummary {
     let intent = d.intent;
     let paths: Vec<PathSummary> = used
         .iter()
         .map(|&(_, c, r)| PathSummary {
-            nodes: c.nodes.iter().map(|&n| topo.nodes[n].name.clone()).collect(),
-            links: c.links.iter().map(|&l| topo.qlinks[l].name.clone()).collect(),
+            nodes: c
+                .nodes
+                .iter()
+                .map(|&n| topo.nodes[n].name.clone())
+                .collect(),
+            links: c
+                .links
+                .iter()
+                .map(|&l| topo.qlinks[l].name.clone())
+                .collect(),
             rate: round9(r),
             fidelity: round9(c.fidelity),
             latency_ms: round9(c.latency_ms),
@@ -348,7 +502,10 @@ fn summarise(topo: &Topology, d: &Demand, admitted: f64, used: &[(usize, &Candid
             Service::Keys { .. } => UnitKind::Keys,
             Service::Pairs => UnitKind::EntangledPairs,
         },
-        endpoints: [intent.endpoints[0].node.clone(), intent.endpoints[1].node.clone()],
+        endpoints: [
+            intent.endpoints[0].node.clone(),
+            intent.endpoints[1].node.clone(),
+        ],
         priority: intent.priority,
         requested_rate: round9(d.rate),
         admitted_rate: round9(admitted),

@@ -58,11 +58,19 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
         .iter()
         .enumerate()
         .map(|(i, intent)| {
-            if let Some(pinned) = options.pinned.get(&intent.name).and_then(|p| pin(&topo, intent, p, &options.paths)) {
+            if let Some(pinned) = options
+                .pinned
+                .get(&intent.name)
+                .and_then(|p| pin(&topo, intent, p, &options.paths))
+            {
                 blocked.push(None);
                 fixed.insert(i, pinned.iter().map(|(_, r)| *r).collect());
                 let paths = pinned.into_iter().map(|(c, _)| c).collect();
-                return Demand { intent, paths, rate: intent.min_rate.max(f64::MIN_POSITIVE) };
+                return Demand {
+                    intent,
+                    paths,
+                    rate: intent.min_rate.max(f64::MIN_POSITIVE),
+                };
             }
             let paths = match paths::candidates(&topo, intent, &options.paths) {
                 Ok(p) => {
@@ -74,7 +82,11 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                     Vec::new()
                 }
             };
-            Demand { intent, paths, rate: intent.min_rate.max(f64::MIN_POSITIVE) }
+            Demand {
+                intent,
+                paths,
+                rate: intent.min_rate.max(f64::MIN_POSITIVE),
+            }
         })
         .collect();
     let alloc = optimise::optimise_with(&topo, &demands, &fixed);
@@ -85,22 +97,42 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
         .filter_map(|(d, r)| r.as_ref().map(|r| diagnostic(d.intent, r)))
         .collect();
     let (configs, summary) = emit::emit(&topo, &demands, &alloc, &reasons);
-    Compiled { configs, summary, diagnostics }
+    Compiled {
+        configs,
+        summary,
+        diagnostics,
+    }
 }
 
 /// The pinned paths of an intent as candidates with their rates, if every link they use
 /// still exists and still delivers.
-fn pin(topo: &Topology, intent: &CheckedIntent, pinned: &[PinnedPath], options: &PathOptions) -> Option<Vec<(paths::Candidate, f64)>> {
+fn pin(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    pinned: &[PinnedPath],
+    options: &PathOptions,
+) -> Option<Vec<(paths::Candidate, f64)>> {
     pinned
         .iter()
         .map(|p| {
-            let nodes = p.nodes.iter().map(|n| topo.index.get(n).copied()).collect::<Option<Vec<_>>>()?;
+            let nodes = p
+                .nodes
+                .iter()
+                .map(|n| topo.index.get(n).copied())
+                .collect::<Option<Vec<_>>>()?;
             let links = p
                 .links
                 .iter()
-                .map(|l| topo.qlinks.iter().position(|q| &q.name == l && q.usable > 0.0))
+                .map(|l| {
+                    topo.qlinks
+                        .iter()
+                        .position(|q| &q.name == l && q.usable > 0.0)
+                })
                 .collect::<Option<Vec<_>>>()?;
-            Some((paths::evaluate_path(topo, intent, nodes, links, options), p.rate))
+            Some((
+                paths::evaluate_path(topo, intent, nodes, links, options),
+                p.rate,
+            ))
         })
         .collect()
 }
@@ -113,7 +145,12 @@ pub struct Shortfall {
     pub help: String,
 }
 
-fn explain(topo: &Topology, demands: &[Demand], alloc: &Allocation, blocked: &[Option<Blocked>]) -> Vec<Option<Shortfall>> {
+fn explain(
+    topo: &Topology,
+    demands: &[Demand],
+    alloc: &Allocation,
+    blocked: &[Option<Blocked>],
+) -> Vec<Option<Shortfall>> {
     // What is left of every resource once everything admitted is reserved.
     let mut left = Capacities::new(topo);
     for (d, rates) in demands.iter().zip(&alloc.path_rates) {
@@ -164,7 +201,12 @@ fn explain(topo: &Topology, demands: &[Demand], alloc: &Allocation, blocked: &[O
         .collect()
 }
 
-fn resource_name(topo: &Topology, caps: &Capacities, res: resources::Resource, service: Service) -> (String, &'static str) {
+fn resource_name(
+    topo: &Topology,
+    caps: &Capacities,
+    res: resources::Resource,
+    service: Service,
+) -> (String, &'static str) {
     for (l, link) in topo.qlinks.iter().enumerate() {
         if caps.qlink(l) == res {
             let unit = match service {
@@ -192,12 +234,16 @@ fn diagnostic(intent: &CheckedIntent, s: &Shortfall) -> Diagnostic {
         Admission::Partial => (codes::PARTIALLY_MET, "is only partly met"),
         _ => (codes::UNSATISFIABLE, "cannot be met"),
     };
-    Diagnostic::warning(code, intent.name_span, format!("intent `{}` {lead}: {}", intent.name, s.message))
-        .label(match s.admission {
-            Admission::Partial => "partly met",
-            _ => "not met",
-        })
-        .help(s.help.clone())
+    Diagnostic::warning(
+        code,
+        intent.name_span,
+        format!("intent `{}` {lead}: {}", intent.name, s.message),
+    )
+    .label(match s.admission {
+        Admission::Partial => "partly met",
+        _ => "not met",
+    })
+    .help(s.help.clone())
 }
 
 /// Rounds for messages: three significant decimals, no float noise.

@@ -54,14 +54,20 @@ impl Allocation {
     pub fn scores(&self, demands: &[Demand]) -> Vec<f64> {
         let mut by_class: BTreeMap<std::cmp::Reverse<i64>, f64> = BTreeMap::new();
         for (d, a) in demands.iter().zip(&self.admitted) {
-            *by_class.entry(std::cmp::Reverse(d.intent.priority)).or_default() += a / d.rate;
+            *by_class
+                .entry(std::cmp::Reverse(d.intent.priority))
+                .or_default() += a / d.rate;
         }
         by_class.into_values().collect()
     }
 
     /// Total fraction of requested rate admitted over all intents.
     pub fn admitted_demand(&self, demands: &[Demand]) -> f64 {
-        demands.iter().zip(&self.admitted).map(|(d, a)| a / d.rate).sum()
+        demands
+            .iter()
+            .zip(&self.admitted)
+            .map(|(d, a)| a / d.rate)
+            .sum()
     }
 }
 
@@ -71,7 +77,10 @@ impl Allocation {
 fn covered(d: &Demand, rates: &[f64]) -> f64 {
     let n = d.intent.constraints.disjoint_paths;
     if n > 1 {
-        rates.iter().map(|r| r * f64::from(n - 1)).fold(f64::INFINITY, f64::min)
+        rates
+            .iter()
+            .map(|r| r * f64::from(n - 1))
+            .fold(f64::INFINITY, f64::min)
     } else {
         rates.iter().sum()
     }
@@ -97,7 +106,11 @@ pub fn optimise_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allo
         }
         false
     };
-    if better(&greedy.scores(demands), &lp.scores(demands)) { greedy } else { lp }
+    if better(&greedy.scores(demands), &lp.scores(demands)) {
+        greedy
+    } else {
+        lp
+    }
 }
 
 /// Reserves the fixed demands first.
@@ -122,7 +135,10 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
     let mut classes: BTreeMap<std::cmp::Reverse<i64>, Vec<usize>> = BTreeMap::new();
     for (i, d) in demands.iter().enumerate() {
         if !d.paths.is_empty() && !fixed.contains_key(&i) {
-            classes.entry(std::cmp::Reverse(d.intent.priority)).or_default().push(i);
+            classes
+                .entry(std::cmp::Reverse(d.intent.priority))
+                .or_default()
+                .push(i);
         }
     }
     for members in classes.values() {
@@ -137,14 +153,30 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
 /// Upper bound on the admitted demand: one LP over all intents, ignoring priorities.
 pub fn lp_bound(topo: &Topology, demands: &[Demand]) -> f64 {
     let caps = Capacities::new(topo);
-    let members: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty()).collect();
+    let members: Vec<usize> = (0..demands.len())
+        .filter(|&i| !demands[i].paths.is_empty())
+        .collect();
     let rates = solve(topo, &caps, demands, &members);
-    members.iter().zip(rates).map(|(&i, r)| covered(&demands[i], &r).min(demands[i].rate) / demands[i].rate).sum()
+    members
+        .iter()
+        .zip(rates)
+        .map(|(&i, r)| covered(&demands[i], &r).min(demands[i].rate) / demands[i].rate)
+        .sum()
 }
 
 /// Reserves a demand's path rates, keeping them within the remaining capacity.
-fn commit(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64], alloc: &mut Allocation, i: usize) {
-    let mut rates: Vec<f64> = rates.iter().map(|r| if *r > EPS { *r } else { 0.0 }).collect();
+fn commit(
+    topo: &Topology,
+    caps: &mut Capacities,
+    d: &Demand,
+    rates: &[f64],
+    alloc: &mut Allocation,
+    i: usize,
+) {
+    let mut rates: Vec<f64> = rates
+        .iter()
+        .map(|r| if *r > EPS { *r } else { 0.0 })
+        .collect();
     // Repair solver round-off: scale a path down until every resource it uses fits.
     for (p, r) in rates.iter_mut().enumerate() {
         for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
@@ -172,7 +204,12 @@ fn commit(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64], all
 }
 
 /// The LP of one priority class. Returns the path rates per member.
-fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usize]) -> Vec<Vec<f64>> {
+fn solve(
+    topo: &Topology,
+    caps: &Capacities,
+    demands: &[Demand],
+    members: &[usize],
+) -> Vec<Vec<f64>> {
     let mut vars = ProblemVariables::new();
     let mut objective = Expression::from(0.0);
     let mut x: Vec<Vec<Variable>> = Vec::new();
@@ -183,7 +220,11 @@ fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usiz
         let d = &demands[i];
         let a = vars.add(variable().min(0.0).max(d.rate));
         objective += a * (1.0 / d.rate);
-        let xs: Vec<Variable> = d.paths.iter().map(|_| vars.add(variable().min(0.0))).collect();
+        let xs: Vec<Variable> = d
+            .paths
+            .iter()
+            .map(|_| vars.add(variable().min(0.0)))
+            .collect();
         for (p, &xp) in xs.iter().enumerate() {
             objective -= xp * (HOP_COST * d.paths[p].links.len() as f64 / d.rate);
             for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
@@ -210,7 +251,10 @@ fn solve(topo: &Topology, caps: &Capacities, demands: &[Demand], members: &[usiz
         model.add_constraint(expr.leq(caps.cap[res.0]));
     }
     match model.solve() {
-        Ok(sol) => x.iter().map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect()).collect(),
+        Ok(sol) => x
+            .iter()
+            .map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect())
+            .collect(),
         // An LP with only zero-bounded variables is always feasible; a solver failure leaves
         // this class to the greedy baseline.
         Err(_) => x.iter().map(|xs| vec![0.0; xs.len()]).collect(),
@@ -225,14 +269,20 @@ pub fn greedy(topo: &Topology, demands: &[Demand]) -> Allocation {
 
 fn greedy_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
     let (mut caps, mut alloc) = start(topo, demands, fixed);
-    let mut order: Vec<usize> = (0..demands.len()).filter(|&i| !demands[i].paths.is_empty() && !fixed.contains_key(&i)).collect();
+    let mut order: Vec<usize> = (0..demands.len())
+        .filter(|&i| !demands[i].paths.is_empty() && !fixed.contains_key(&i))
+        .collect();
     order.sort_by_key(|&i| std::cmp::Reverse(demands[i].intent.priority));
     for i in order {
         let d = &demands[i];
         let n = d.intent.constraints.disjoint_paths.max(1) as usize;
         let used: Vec<usize> = (0..n.min(d.paths.len())).collect();
         // With N disjoint paths each carries rate / (N − 1) so any N − 1 of them cover it.
-        let per_path_target = if n > 1 { d.rate / (n - 1) as f64 } else { d.rate };
+        let per_path_target = if n > 1 {
+            d.rate / (n - 1) as f64
+        } else {
+            d.rate
+        };
         let mut fit = per_path_target;
         for &p in &used {
             for (res, coef) in usage(topo, &caps, d.intent.service, &d.paths[p]) {

@@ -22,7 +22,10 @@ pub struct PathOptions {
 
 impl Default for PathOptions {
     fn default() -> Self {
-        PathOptions { k: 3, swap_success: 0.5 }
+        PathOptions {
+            k: 3,
+            swap_success: 0.5,
+        }
     }
 }
 
@@ -48,38 +51,70 @@ pub enum Blocked {
     NoCapacity,
     /// No loop-free path satisfies the constraints together (e.g. `via` forces a detour back).
     NoSimplePath,
-    Fidelity { best: f64, target: f64, path: Vec<String> },
-    Latency { best_ms: f64, limit_ms: f64, path: Vec<String> },
-    Hops { best: usize, limit: u32 },
-    Disjoint { found: u32, wanted: u32 },
+    Fidelity {
+        best: f64,
+        target: f64,
+        path: Vec<String>,
+    },
+    Latency {
+        best_ms: f64,
+        limit_ms: f64,
+        path: Vec<String>,
+    },
+    Hops {
+        best: usize,
+        limit: u32,
+    },
+    Disjoint {
+        found: u32,
+        wanted: u32,
+    },
 }
 
 impl Blocked {
     pub fn describe(&self) -> String {
         match self {
-            Blocked::NoCapacity => "every allowed path crosses a link that currently yields no key or pairs".into(),
-            Blocked::NoSimplePath => "no loop-free path satisfies all of its constraints and policies together".into(),
+            Blocked::NoCapacity => {
+                "every allowed path crosses a link that currently yields no key or pairs".into()
+            }
+            Blocked::NoSimplePath => {
+                "no loop-free path satisfies all of its constraints and policies together".into()
+            }
             Blocked::Fidelity { best, target, path } => format!(
                 "the best fidelity any allowed path reaches is {best:.4} (via {}), below the required {target}",
                 path.join(" – ")
             ),
-            Blocked::Latency { best_ms, limit_ms, path } => format!(
+            Blocked::Latency {
+                best_ms,
+                limit_ms,
+                path,
+            } => format!(
                 "the fastest allowed path takes {best_ms:.2} ms (via {}), over the {limit_ms} ms allowed",
                 path.join(" – ")
             ),
-            Blocked::Hops { best, limit } => format!("the shortest allowed path has {best} hops, over the {limit} allowed"),
-            Blocked::Disjoint { found, wanted } => format!("only {found} disjoint allowed path(s) exist, {wanted} are required"),
+            Blocked::Hops { best, limit } => {
+                format!("the shortest allowed path has {best} hops, over the {limit} allowed")
+            }
+            Blocked::Disjoint { found, wanted } => {
+                format!("only {found} disjoint allowed path(s) exist, {wanted} are required")
+            }
         }
     }
 
     pub fn fix(&self) -> &'static str {
         match self {
             Blocked::NoCapacity => "restore the failed links, or allow other paths",
-            Blocked::NoSimplePath => "relax `via`, `avoid` or the policies so that a path need not pass a node twice",
-            Blocked::Fidelity { .. } => "lower the fidelity target, allow other paths, or improve the links on the best path",
+            Blocked::NoSimplePath => {
+                "relax `via`, `avoid` or the policies so that a path need not pass a node twice"
+            }
+            Blocked::Fidelity { .. } => {
+                "lower the fidelity target, allow other paths, or improve the links on the best path"
+            }
             Blocked::Latency { .. } => "raise the latency bound or allow a shorter path",
             Blocked::Hops { .. } => "raise `max hops` or add a shorter link",
-            Blocked::Disjoint { .. } => "lower `disjoint paths` or add links that give independent routes",
+            Blocked::Disjoint { .. } => {
+                "lower `disjoint paths` or add links that give independent routes"
+            }
         }
     }
 }
@@ -105,7 +140,9 @@ impl Allowed<'_> {
             return true;
         }
         match self.intent.service {
-            Service::Keys { .. } => node.relays_keys() && (!c.trusted_relays_only || node.trusted_relay()),
+            Service::Keys { .. } => {
+                node.relays_keys() && (!c.trusted_relays_only || node.trusted_relay())
+            }
             Service::Pairs => node.swaps(),
         }
     }
@@ -128,7 +165,10 @@ impl Allowed<'_> {
         }
         let mut best: BTreeMap<usize, usize> = BTreeMap::new();
         for &(v, l) in &self.topo.adjacency(self.kind)[u] {
-            if !self.node_ok(v) || (capacity_matters && !self.link_ok(l)) || (!capacity_matters && !self.link_allowed(l)) {
+            if !self.node_ok(v)
+                || (capacity_matters && !self.link_ok(l))
+                || (!capacity_matters && !self.link_allowed(l))
+            {
                 continue;
             }
             let better = match best.get(&v) {
@@ -139,26 +179,44 @@ impl Allowed<'_> {
                 best.insert(v, l);
             }
         }
-        best.into_iter().map(|(v, l)| (v, self.hop_cost(l))).collect()
+        best.into_iter()
+            .map(|(v, l)| (v, self.hop_cost(l)))
+            .collect()
     }
 
     /// Allowed by policy, whatever its current rate.
     fn link_allowed(&self, l: usize) -> bool {
-        !self.intent.constraints.avoid_links.contains(&self.topo.qlinks[l].name)
+        !self
+            .intent
+            .constraints
+            .avoid_links
+            .contains(&self.topo.qlinks[l].name)
     }
 
     fn hop_cost(&self, l: usize) -> u64 {
         let link = &self.topo.qlinks[l];
         match self.intent.service {
             Service::Keys { .. } => 1_000_000 + (link.latency_ms * 1000.0).round() as u64,
-            Service::Pairs => 1_000 + (physics::fidelity_cost(link.fidelity) * 1e6).round().min(1e12) as u64,
+            Service::Pairs => {
+                1_000
+                    + (physics::fidelity_cost(link.fidelity) * 1e6)
+                        .round()
+                        .min(1e12) as u64
+            }
         }
     }
 
     fn link_between(&self, u: usize, v: usize, capacity_matters: bool) -> Option<usize> {
         self.topo.adjacency(self.kind)[u]
             .iter()
-            .filter(|&&(w, l)| w == v && if capacity_matters { self.link_ok(l) } else { self.link_allowed(l) })
+            .filter(|&&(w, l)| {
+                w == v
+                    && if capacity_matters {
+                        self.link_ok(l)
+                    } else {
+                        self.link_allowed(l)
+                    }
+            })
             .max_by(|a, b| {
                 let (la, lb) = (&self.topo.qlinks[a.1], &self.topo.qlinks[b.1]);
                 la.usable.total_cmp(&lb.usable).then(lb.name.cmp(&la.name))
@@ -167,33 +225,68 @@ impl Allowed<'_> {
     }
 
     /// k shortest simple node paths from `from` to `to`.
-    fn yen(&self, from: usize, to: usize, k: usize, capacity_matters: bool) -> Vec<(Vec<usize>, u64)> {
-        let seg = Allowed { src: from, dst: to, ..*self };
-        pathfinding::directed::yen::yen(&from, |&u| seg.successors(u, capacity_matters), |&u| u == to, k)
+    fn yen(
+        &self,
+        from: usize,
+        to: usize,
+        k: usize,
+        capacity_matters: bool,
+    ) -> Vec<(Vec<usize>, u64)> {
+        let seg = Allowed {
+            src: from,
+            dst: to,
+            ..*self
+        };
+        pathfinding::directed::yen::yen(
+            &from,
+            |&u| seg.successors(u, capacity_matters),
+            |&u| u == to,
+            k,
+        )
     }
 }
 
-
 /// Candidate paths for one intent, best first, or why there are none.
-pub fn candidates(topo: &Topology, intent: &CheckedIntent, options: &PathOptions) -> Result<Vec<Candidate>, Blocked> {
+pub fn candidates(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    options: &PathOptions,
+) -> Result<Vec<Candidate>, Blocked> {
     let kind = match intent.service {
         Service::Keys { .. } => LinkKind::Qkd,
         Service::Pairs => LinkKind::Entanglement,
     };
-    let (Some(&src), Some(&dst)) = (topo.index.get(&intent.endpoints[0].node), topo.index.get(&intent.endpoints[1].node)) else {
+    let (Some(&src), Some(&dst)) = (
+        topo.index.get(&intent.endpoints[0].node),
+        topo.index.get(&intent.endpoints[1].node),
+    ) else {
         return Err(Blocked::NoCapacity);
     };
-    let allowed = Allowed { topo, intent, kind, src, dst };
+    let allowed = Allowed {
+        topo,
+        intent,
+        kind,
+        src,
+        dst,
+    };
     let c = &intent.constraints;
     let k = options.k.max(3 * c.disjoint_paths as usize);
     let node_paths = via_paths(&allowed, k, true);
     if node_paths.is_empty() {
-        return Err(if via_paths(&allowed, 1, false).is_empty() { Blocked::NoSimplePath } else { Blocked::NoCapacity });
+        return Err(if via_paths(&allowed, 1, false).is_empty() {
+            Blocked::NoSimplePath
+        } else {
+            Blocked::NoCapacity
+        });
     }
     let mut out = Vec::new();
     let mut first_failure = None;
     for (nodes, cost) in node_paths {
-        let Some(links) = nodes.windows(2).map(|w| allowed.link_between(w[0], w[1], true)).collect::<Option<Vec<_>>>() else {
+        let Some(links) = nodes
+            .windows(2)
+            .map(|w| allowed.link_between(w[0], w[1], true))
+            .collect::<Option<Vec<_>>>()
+        else {
             continue;
         };
         let cand = evaluate(topo, intent, nodes, links, cost, options);
@@ -221,7 +314,13 @@ pub fn candidates(topo: &Topology, intent: &CheckedIntent, options: &PathOptions
 }
 
 /// Evaluates a given path (latency, fidelity, purification, overhead) for an intent.
-pub fn evaluate_path(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: Vec<usize>, options: &PathOptions) -> Candidate {
+pub fn evaluate_path(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    nodes: Vec<usize>,
+    links: Vec<usize>,
+    options: &PathOptions,
+) -> Candidate {
     evaluate(topo, intent, nodes, links, 0, options)
 }
 
@@ -229,7 +328,14 @@ pub fn evaluate_path(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>,
 fn via_paths(allowed: &Allowed, k: usize, capacity_matters: bool) -> Vec<(Vec<usize>, u64)> {
     let topo = allowed.topo;
     let mut stops = vec![allowed.src];
-    stops.extend(allowed.intent.constraints.via_nodes.iter().filter_map(|v| topo.index.get(v).copied()));
+    stops.extend(
+        allowed
+            .intent
+            .constraints
+            .via_nodes
+            .iter()
+            .filter_map(|v| topo.index.get(v).copied()),
+    );
     stops.push(allowed.dst);
     if stops.len() == 2 {
         return allowed.yen(allowed.src, allowed.dst, k, capacity_matters);
@@ -256,7 +362,14 @@ fn via_paths(allowed: &Allowed, k: usize, capacity_matters: bool) -> Vec<(Vec<us
 }
 
 /// Latency, fidelity, purification and overhead of a path.
-fn evaluate(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: Vec<usize>, cost: u64, options: &PathOptions) -> Candidate {
+fn evaluate(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    nodes: Vec<usize>,
+    links: Vec<usize>,
+    cost: u64,
+    options: &PathOptions,
+) -> Candidate {
     let latency_ms: f64 = links.iter().map(|&l| topo.qlinks[l].latency_ms).sum();
     let fids: Vec<f64> = links.iter().map(|&l| topo.qlinks[l].fidelity).collect();
     match intent.service {
@@ -278,7 +391,11 @@ fn evaluate(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: V
                 .fold(f64::INFINITY, f64::min);
             let raw = physics::fidelity_from_cost(
                 fids.iter().map(|&f| physics::fidelity_cost(f)).sum::<f64>()
-                    + if coherence.is_finite() { physics::memory_wait_cost(wait_s, coherence) } else { 0.0 },
+                    + if coherence.is_finite() {
+                        physics::memory_wait_cost(wait_s, coherence)
+                    } else {
+                        0.0
+                    },
             );
             let target = intent.min_fidelity.unwrap_or(0.0);
             let mut rounds = 0;
@@ -287,7 +404,8 @@ fn evaluate(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: V
                 rounds += 1;
                 (fidelity, factor) = physics::purify(raw, rounds);
             }
-            let swaps = physics::elementary_pairs_per_link_per_s(1.0, links.len(), options.swap_success);
+            let swaps =
+                physics::elementary_pairs_per_link_per_s(1.0, links.len(), options.swap_success);
             Candidate {
                 nodes,
                 links,
@@ -303,20 +421,39 @@ fn evaluate(topo: &Topology, intent: &CheckedIntent, nodes: Vec<usize>, links: V
 }
 
 fn admissible(topo: &Topology, intent: &CheckedIntent, c: &Candidate) -> Result<(), Blocked> {
-    let names = || c.nodes.iter().map(|&n| topo.nodes[n].name.clone()).collect::<Vec<_>>();
+    let names = || {
+        c.nodes
+            .iter()
+            .map(|&n| topo.nodes[n].name.clone())
+            .collect::<Vec<_>>()
+    };
     if let Some(limit) = intent.constraints.max_hops
-        && c.links.len() > limit as usize {
-            return Err(Blocked::Hops { best: c.links.len(), limit });
-        }
+        && c.links.len() > limit as usize
+    {
+        return Err(Blocked::Hops {
+            best: c.links.len(),
+            limit,
+        });
+    }
     if let Some(max_s) = intent.max_latency_s
-        && c.latency_ms > max_s * 1e3 {
-            return Err(Blocked::Latency { best_ms: c.latency_ms, limit_ms: max_s * 1e3, path: names() });
-        }
+        && c.latency_ms > max_s * 1e3
+    {
+        return Err(Blocked::Latency {
+            best_ms: c.latency_ms,
+            limit_ms: max_s * 1e3,
+            path: names(),
+        });
+    }
     if intent.service == Service::Pairs
         && let Some(target) = intent.min_fidelity
-            && c.fidelity < target {
-                return Err(Blocked::Fidelity { best: c.fidelity, target, path: names() });
-            }
+        && c.fidelity < target
+    {
+        return Err(Blocked::Fidelity {
+            best: c.fidelity,
+            target,
+            path: names(),
+        });
+    }
     Ok(())
 }
 
@@ -343,9 +480,13 @@ fn disjoint_set(cands: &[Candidate], n: u32) -> Option<Vec<Candidate>> {
         false
     }
     let mut chosen = Vec::new();
-    search(cands, 0, n as usize, &mut chosen).then(|| chosen.iter().map(|&i| cands[i].clone()).collect())
+    search(cands, 0, n as usize, &mut chosen)
+        .then(|| chosen.iter().map(|&i| cands[i].clone()).collect())
 }
 
 fn max_disjoint(cands: &[Candidate]) -> u32 {
-    (1..=cands.len() as u32).rev().find(|&n| disjoint_set(cands, n).is_some()).unwrap_or(0)
+    (1..=cands.len() as u32)
+        .rev()
+        .find(|&n| disjoint_set(cands, n).is_some())
+        .unwrap_or(0)
 }

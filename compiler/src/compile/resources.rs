@@ -26,7 +26,11 @@ impl Capacities {
         let mut cap = Vec::with_capacity(q + c + topo.nodes.len());
         cap.extend(topo.qlinks.iter().map(|l| l.usable.max(0.0)));
         cap.extend(topo.clinks.iter().map(|l| l.bandwidth_bps));
-        cap.extend(topo.nodes.iter().map(|n| f64::from(n.memory_qubits.unwrap_or(0))));
+        cap.extend(
+            topo.nodes
+                .iter()
+                .map(|n| f64::from(n.memory_qubits.unwrap_or(0))),
+        );
         for l in &topo.qlinks {
             for &ci in &l.classical_path {
                 cap[q + ci] -= l.channel_bps;
@@ -60,7 +64,12 @@ impl Capacities {
 }
 
 /// Consumption per service unit per second on `path`, summed per resource, in resource order.
-pub fn usage(topo: &Topology, caps: &Capacities, service: Service, path: &Candidate) -> Vec<(Resource, f64)> {
+pub fn usage(
+    topo: &Topology,
+    caps: &Capacities,
+    service: Service,
+    path: &Candidate,
+) -> Vec<(Resource, f64)> {
     let mut out: Vec<(Resource, f64)> = Vec::new();
     let mut add = |r: Resource, v: f64| match out.iter_mut().find(|(x, _)| *x == r) {
         Some((_, acc)) => *acc += v,

@@ -3,7 +3,9 @@
 //! the standalone agent wrap it.
 
 use std::collections::BTreeMap;
-use strata_compiler::config::{ConnectivityConfig, ForwardingConfig, NodeConfig, SCHEMA, ServiceConfig};
+use strata_compiler::config::{
+    ConnectivityConfig, ForwardingConfig, NodeConfig, SCHEMA, ServiceConfig,
+};
 
 /// A generation of configuration as one node holds it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,21 +27,40 @@ pub struct AgentCore {
 
 impl AgentCore {
     pub fn new(node: impl Into<String>) -> AgentCore {
-        AgentCore { node: node.into(), ..AgentCore::default() }
+        AgentCore {
+            node: node.into(),
+            ..AgentCore::default()
+        }
     }
 
     /// Validates and stages a generation. Any generation other than the running one may be
     /// staged (a lower number is how an apply rolls a node back). No documents at all means
     /// "no configuration".
-    pub fn prepare(&mut self, number: u64, digest: &str, node: &str, documents: BTreeMap<String, String>) -> Result<(), String> {
+    pub fn prepare(
+        &mut self,
+        number: u64,
+        digest: &str,
+        node: &str,
+        documents: BTreeMap<String, String>,
+    ) -> Result<(), String> {
         if node != self.node {
-            return Err(format!("this agent serves node `{}`, not `{node}`", self.node));
+            return Err(format!(
+                "this agent serves node `{}`, not `{node}`",
+                self.node
+            ));
         }
         if number == self.running.number && digest != self.running.digest {
-            return Err(format!("generation {number} is already running with other contents"));
+            return Err(format!(
+                "generation {number} is already running with other contents"
+            ));
         }
         let config = parse_documents(&self.node, &documents)?;
-        self.prepared = Some(Generation { number, digest: digest.to_string(), documents, config });
+        self.prepared = Some(Generation {
+            number,
+            digest: digest.to_string(),
+            documents,
+            config,
+        });
         Ok(())
     }
 
@@ -53,7 +74,9 @@ impl AgentCore {
             Some(g) => {
                 let staged = g.number;
                 self.prepared = Some(g);
-                Err(format!("generation {number} is not staged (generation {staged} is)"))
+                Err(format!(
+                    "generation {number} is not staged (generation {staged} is)"
+                ))
             }
             None => Err(format!("generation {number} was never prepared")),
         }
@@ -68,7 +91,10 @@ impl AgentCore {
 }
 
 /// Parses and checks a node's three documents.
-pub fn parse_documents(node: &str, documents: &BTreeMap<String, String>) -> Result<NodeConfig, String> {
+pub fn parse_documents(
+    node: &str,
+    documents: &BTreeMap<String, String>,
+) -> Result<NodeConfig, String> {
     if documents.is_empty() {
         return Ok(NodeConfig::default());
     }
@@ -77,24 +103,38 @@ pub fn parse_documents(node: &str, documents: &BTreeMap<String, String>) -> Resu
             return Err(format!("unknown stratum document `{name}`"));
         }
     }
-    let get = |name: &str| documents.get(name).ok_or_else(|| format!("the `{name}` document is missing"));
-    let service: ServiceConfig = serde_yaml::from_str(get("service")?).map_err(|e| format!("service document: {e}"))?;
-    let forwarding: ForwardingConfig = serde_yaml::from_str(get("forwarding")?).map_err(|e| format!("forwarding document: {e}"))?;
-    let connectivity: ConnectivityConfig =
-        serde_yaml::from_str(get("connectivity")?).map_err(|e| format!("connectivity document: {e}"))?;
+    let get = |name: &str| {
+        documents
+            .get(name)
+            .ok_or_else(|| format!("the `{name}` document is missing"))
+    };
+    let service: ServiceConfig =
+        serde_yaml::from_str(get("service")?).map_err(|e| format!("service document: {e}"))?;
+    let forwarding: ForwardingConfig = serde_yaml::from_str(get("forwarding")?)
+        .map_err(|e| format!("forwarding document: {e}"))?;
+    let connectivity: ConnectivityConfig = serde_yaml::from_str(get("connectivity")?)
+        .map_err(|e| format!("connectivity document: {e}"))?;
     for (schema, doc_node, what) in [
         (&service.schema, &service.node, "service"),
         (&forwarding.schema, &forwarding.node, "forwarding"),
         (&connectivity.schema, &connectivity.node, "connectivity"),
     ] {
         if schema != SCHEMA {
-            return Err(format!("{what} document has schema `{schema}`, this agent understands `{SCHEMA}`"));
+            return Err(format!(
+                "{what} document has schema `{schema}`, this agent understands `{SCHEMA}`"
+            ));
         }
         if doc_node != node {
-            return Err(format!("{what} document is for node `{doc_node}`, this agent serves `{node}`"));
+            return Err(format!(
+                "{what} document is for node `{doc_node}`, this agent serves `{node}`"
+            ));
         }
     }
-    Ok(NodeConfig { service, forwarding, connectivity })
+    Ok(NodeConfig {
+        service,
+        forwarding,
+        connectivity,
+    })
 }
 
 #[cfg(test)]
@@ -110,9 +150,18 @@ mod tests {
         cfg.connectivity.schema = SCHEMA.into();
         cfg.connectivity.node = node.into();
         BTreeMap::from([
-            ("service".to_string(), serde_yaml::to_string(&cfg.service).unwrap()),
-            ("forwarding".to_string(), serde_yaml::to_string(&cfg.forwarding).unwrap()),
-            ("connectivity".to_string(), serde_yaml::to_string(&cfg.connectivity).unwrap()),
+            (
+                "service".to_string(),
+                serde_yaml::to_string(&cfg.service).unwrap(),
+            ),
+            (
+                "forwarding".to_string(),
+                serde_yaml::to_string(&cfg.forwarding).unwrap(),
+            ),
+            (
+                "connectivity".to_string(),
+                serde_yaml::to_string(&cfg.connectivity).unwrap(),
+            ),
         ])
     }
 
@@ -134,9 +183,17 @@ mod tests {
     fn documents_for_another_node_or_schema_are_refused() {
         let mut a = AgentCore::new("A");
         assert!(a.prepare(1, "d", "B", docs("B")).is_err());
-        assert!(a.prepare(1, "d", "A", docs("B")).unwrap_err().contains("node `B`"));
+        assert!(
+            a.prepare(1, "d", "A", docs("B"))
+                .unwrap_err()
+                .contains("node `B`")
+        );
         let mut bad = docs("A");
-        bad.insert("service".into(), "schema: other/v9\nnode: A\nservice_units: []\nqkd_applications: []\nsessions: []\n".into());
+        bad.insert(
+            "service".into(),
+            "schema: other/v9\nnode: A\nservice_units: []\nqkd_applications: []\nsessions: []\n"
+                .into(),
+        );
         assert!(a.prepare(1, "d", "A", bad).unwrap_err().contains("schema"));
         let mut garbage = docs("A");
         garbage.insert("forwarding".into(), "[[[".into());

@@ -41,7 +41,9 @@ pub struct ConfigOnly {
 
 impl ConfigOnly {
     pub fn new() -> Self {
-        ConfigOnly { config: std::sync::Mutex::new(NodeConfig::default()) }
+        ConfigOnly {
+            config: std::sync::Mutex::new(NodeConfig::default()),
+        }
     }
 }
 
@@ -75,17 +77,22 @@ impl Backend for ConfigOnly {
                 pool: 0.0,
                 fidelity: 1.0 - l.qber,
             })
-            .chain(cfg.forwarding.entanglement_links.iter().map(|l| pb::LinkSample {
-                link: l.link_id.clone(),
-                peer: l.remote_node.clone(),
-                kind: "entanglement".into(),
-                up: true,
-                skr: l.pair_rate,
-                eskr: l.pair_rate,
-                qber: 0.0,
-                pool: 0.0,
-                fidelity: l.fidelity,
-            }))
+            .chain(
+                cfg.forwarding
+                    .entanglement_links
+                    .iter()
+                    .map(|l| pb::LinkSample {
+                        link: l.link_id.clone(),
+                        peer: l.remote_node.clone(),
+                        kind: "entanglement".into(),
+                        up: true,
+                        skr: l.pair_rate,
+                        eskr: l.pair_rate,
+                        qber: 0.0,
+                        pool: 0.0,
+                        fidelity: l.fidelity,
+                    }),
+            )
             .collect();
         let units = cfg
             .service
@@ -100,7 +107,14 @@ impl Backend for ConfigOnly {
                 delivered_total: 0,
             })
             .collect();
-        pb::TelemetrySample { node: node.into(), generation, time_s: 0.0, up: true, links, units }
+        pb::TelemetrySample {
+            node: node.into(),
+            generation,
+            time_s: 0.0,
+            up: true,
+            links,
+            units,
+        }
     }
 
     fn fault(&self, _fault: &pb::FaultRequest) -> Result<(), String> {

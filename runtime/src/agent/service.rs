@@ -46,7 +46,8 @@ impl AgentService {
     /// Keeps the running generation in `path`, and starts from it if it exists.
     pub fn persisted(mut self, path: PathBuf) -> Result<AgentService, String> {
         if let Ok(bytes) = std::fs::read(&path) {
-            let p: Persisted = serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
+            let p: Persisted =
+                serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
             let mut core = self.core.lock().map_err(|_| "agent state poisoned")?;
             core.prepare(p.generation, &p.digest, &self.node, p.documents)?;
             let config = core.commit(p.generation)?.clone();
@@ -66,7 +67,10 @@ impl AgentService {
             self.down_seen.store(true, Ordering::SeqCst);
             return Err(Status::unavailable(format!("node `{}` is down", self.node)));
         }
-        let mut core = self.core.lock().map_err(|_| Status::internal("agent state poisoned"))?;
+        let mut core = self
+            .core
+            .lock()
+            .map_err(|_| Status::internal("agent state poisoned"))?;
         if self.down_seen.swap(false, Ordering::SeqCst) {
             core.prepared = None;
         }
@@ -74,7 +78,9 @@ impl AgentService {
     }
 
     fn save(&self, core: &AgentCore) -> Result<(), Status> {
-        let Some(path) = &self.persist else { return Ok(()) };
+        let Some(path) = &self.persist else {
+            return Ok(());
+        };
         let p = Persisted {
             generation: core.running.number,
             digest: core.running.digest.clone(),
@@ -92,7 +98,10 @@ type SampleStream = Pin<Box<dyn Stream<Item = Result<pb::TelemetrySample, Status
 
 #[tonic::async_trait]
 impl Agent for AgentService {
-    async fn prepare(&self, req: Request<pb::PrepareRequest>) -> Result<Response<pb::PrepareReply>, Status> {
+    async fn prepare(
+        &self,
+        req: Request<pb::PrepareRequest>,
+    ) -> Result<Response<pb::PrepareReply>, Status> {
         let r = req.into_inner();
         let mut core = self.guard()?;
         if self.backend.refuses_prepare(&self.node) {
@@ -103,13 +112,19 @@ impl Agent for AgentService {
         }
         let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
         let reply = match core.prepare(r.generation, &r.digest, &r.node, documents) {
-            Ok(()) => pb::PrepareReply { ok: true, error: String::new() },
+            Ok(()) => pb::PrepareReply {
+                ok: true,
+                error: String::new(),
+            },
             Err(error) => pb::PrepareReply { ok: false, error },
         };
         Ok(Response::new(reply))
     }
 
-    async fn commit(&self, req: Request<pb::CommitRequest>) -> Result<Response<pb::CommitReply>, Status> {
+    async fn commit(
+        &self,
+        req: Request<pb::CommitRequest>,
+    ) -> Result<Response<pb::CommitReply>, Status> {
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         let reply = match core.commit(generation) {
@@ -117,21 +132,37 @@ impl Agent for AgentService {
                 let config = config.clone();
                 self.backend.install(&self.node, &config);
                 self.save(&core)?;
-                pb::CommitReply { ok: true, error: String::new(), running_generation: core.running.number }
+                pb::CommitReply {
+                    ok: true,
+                    error: String::new(),
+                    running_generation: core.running.number,
+                }
             }
-            Err(error) => pb::CommitReply { ok: false, error, running_generation: core.running.number },
+            Err(error) => pb::CommitReply {
+                ok: false,
+                error,
+                running_generation: core.running.number,
+            },
         };
         Ok(Response::new(reply))
     }
 
-    async fn abort(&self, req: Request<pb::AbortRequest>) -> Result<Response<pb::AbortReply>, Status> {
+    async fn abort(
+        &self,
+        req: Request<pb::AbortRequest>,
+    ) -> Result<Response<pb::AbortReply>, Status> {
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         core.abort(generation);
-        Ok(Response::new(pb::AbortReply { running_generation: core.running.number }))
+        Ok(Response::new(pb::AbortReply {
+            running_generation: core.running.number,
+        }))
     }
 
-    async fn get_running(&self, _req: Request<pb::RunningRequest>) -> Result<Response<pb::RunningReply>, Status> {
+    async fn get_running(
+        &self,
+        _req: Request<pb::RunningRequest>,
+    ) -> Result<Response<pb::RunningReply>, Status> {
         let core = self.guard()?;
         Ok(Response::new(pb::RunningReply {
             node: self.node.clone(),
@@ -144,10 +175,18 @@ impl Agent for AgentService {
 
     type TelemetryStream = SampleStream;
 
-    async fn telemetry(&self, _req: Request<pb::TelemetryRequest>) -> Result<Response<SampleStream>, Status> {
+    async fn telemetry(
+        &self,
+        _req: Request<pb::TelemetryRequest>,
+    ) -> Result<Response<SampleStream>, Status> {
         drop(self.guard()?);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
-        let (node, core, backend, down_seen) = (self.node.clone(), self.core.clone(), self.backend.clone(), self.down_seen.clone());
+        let (node, core, backend, down_seen) = (
+            self.node.clone(),
+            self.core.clone(),
+            self.backend.clone(),
+            self.down_seen.clone(),
+        );
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(backend.telemetry_period());
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,21 +194,35 @@ impl Agent for AgentService {
                 tick.tick().await;
                 if !backend.available(&node) {
                     down_seen.store(true, std::sync::atomic::Ordering::SeqCst);
-                    let _ = tx.send(Err(Status::unavailable(format!("node `{node}` is down")))).await;
+                    let _ = tx
+                        .send(Err(Status::unavailable(format!("node `{node}` is down"))))
+                        .await;
                     return;
                 }
                 let generation = core.lock().map(|c| c.running.number).unwrap_or(0);
-                if tx.send(Ok(backend.sample(&node, generation))).await.is_err() {
+                if tx
+                    .send(Ok(backend.sample(&node, generation)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 
-    async fn inject_fault(&self, req: Request<pb::FaultRequest>) -> Result<Response<pb::FaultReply>, Status> {
+    async fn inject_fault(
+        &self,
+        req: Request<pb::FaultRequest>,
+    ) -> Result<Response<pb::FaultReply>, Status> {
         let reply = match self.backend.fault(&req.into_inner()) {
-            Ok(()) => pb::FaultReply { ok: true, error: String::new() },
+            Ok(()) => pb::FaultReply {
+                ok: true,
+                error: String::new(),
+            },
             Err(error) => pb::FaultReply { ok: false, error },
         };
         Ok(Response::new(reply))

@@ -28,7 +28,11 @@ pub struct TwinOptions {
 
 impl Default for TwinOptions {
     fn default() -> Self {
-        TwinOptions { speed: 1.0, telemetry_interval_s: 1.0, tick: Duration::from_millis(20) }
+        TwinOptions {
+            speed: 1.0,
+            telemetry_interval_s: 1.0,
+            tick: Duration::from_millis(20),
+        }
     }
 }
 
@@ -137,12 +141,17 @@ impl Twin {
         let world = Arc::new(World::new(inventory));
         let speed = options.speed.max(1e-3);
         let period = Duration::from_secs_f64((options.telemetry_interval_s / speed).max(0.001));
-        let backend: Arc<dyn Backend> = Arc::new(WorldBackend { world: world.clone(), period });
+        let backend: Arc<dyn Backend> = Arc::new(WorldBackend {
+            world: world.clone(),
+            period,
+        });
         let (shutdown, watcher) = watch::channel(false);
         let mut tasks = Vec::new();
         let mut addresses = BTreeMap::new();
         for node in world.nodes() {
-            let listener = TcpListener::bind("127.0.0.1:0").await.map_err(|e| format!("cannot listen on loopback: {e}"))?;
+            let listener = TcpListener::bind("127.0.0.1:0")
+                .await
+                .map_err(|e| format!("cannot listen on loopback: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             addresses.insert(node.clone(), addr.to_string());
             let service = AgentService::new(node, backend.clone()).into_server();
@@ -179,8 +188,17 @@ impl Twin {
                 }
             }
         }));
-        let agents = Agents { network: inventory.name.clone(), twin: true, agents: addresses };
-        Ok(Twin { world, agents, shutdown, tasks })
+        let agents = Agents {
+            network: inventory.name.clone(),
+            twin: true,
+            agents: addresses,
+        };
+        Ok(Twin {
+            world,
+            agents,
+            shutdown,
+            tasks,
+        })
     }
 
     /// Stops every agent and the clock. Open telemetry streams are cut, not drained.

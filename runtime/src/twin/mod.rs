@@ -1,5 +1,5 @@
 //! The digital twin: an emulated quantum network that node agents manage instead of
 //! hardware. [`world`] is the emulation itself — pure logic in simulated time.
 
-pub mod world;
 pub mod host;
+pub mod world;
