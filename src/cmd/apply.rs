@@ -3,7 +3,7 @@
 //! twin of the inventory is started and is the target. `run` (or `apply --watch`) keeps
 //! watching and repairs the network when it drifts.
 
-use super::{checked_network, print_diagnostics};
+use super::{Checked, checked_network, print_diagnostics};
 use crate::Outcome;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
@@ -59,19 +59,15 @@ impl Args {
 
     async fn run_async(self, watch: bool) -> anyhow::Result<Outcome> {
         let watch = watch || self.watch;
-        let format = if self.json {
-            super::Format::Json
-        } else {
-            super::Format::Human
-        };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        let format = super::Format::json_if(self.json);
+        let Some(Checked {
+            mut fe,
+            program,
+            inventory,
+        }) = checked_network(&self.files, self.network.clone(), format)?
         else {
             return Ok(Outcome::Failed);
         };
-        let net = fe.networks.remove(idx);
-        let inventory = net
-            .inventory
-            .context("inventory missing after a clean check")?;
         let mut twin = None;
         let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
             Some(path) => (
@@ -103,13 +99,8 @@ impl Args {
             timeout: Duration::from_secs_f64(self.timeout.max(0.1)),
             ..ApplyOptions::default()
         };
-        let mut controller = Controller::new(
-            net.program,
-            inventory,
-            agents.clone(),
-            store,
-            options.clone(),
-        );
+        let mut controller =
+            Controller::new(program, inventory, agents.clone(), store, options.clone());
         if let Some(plan) = &self.plan {
             let saved: SavedPlan = serde_json::from_slice(
                 &std::fs::read(plan)

@@ -1,7 +1,7 @@
 //! `strata compile`: optimise intents and write one YAML document per node and stratum,
 //! plus `summary.json`; print what was admitted.
 
-use super::{Format, checked_network, print_diagnostics};
+use super::{Checked, Format, checked_network, print_diagnostics};
 use crate::Outcome;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -30,21 +30,16 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let format = if self.json {
-            Format::Json
-        } else {
-            Format::Human
-        };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        let format = Format::json_if(self.json);
+        let Some(Checked {
+            mut fe,
+            program,
+            inventory,
+        }) = checked_network(&self.files, self.network.clone(), format)?
         else {
             return Ok(Outcome::Failed);
         };
-        let net = &fe.networks[idx];
-        let inventory = net
-            .inventory
-            .as_ref()
-            .context("inventory missing after a clean check")?;
-        let compiled = compile(&net.program, inventory, &CompileOptions::default());
+        let compiled = compile(&program, &inventory, &CompileOptions::default());
         write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);
         let warnings = fe.warning_count();

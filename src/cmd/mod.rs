@@ -30,13 +30,27 @@ pub enum Format {
     Json,
 }
 
+/// One network's intents, checked clean, with everything the front end read (for
+/// rendering later diagnostics against the same sources).
+pub struct Checked {
+    pub fe: strata_compiler::frontend::Frontend,
+    pub program: strata_compiler::check::Program,
+    pub inventory: strata_compiler::inventory::Inventory,
+}
+
+impl Format {
+    pub fn json_if(json: bool) -> Format {
+        if json { Format::Json } else { Format::Human }
+    }
+}
+
 /// Runs the front end on `files` and returns the one network they use when everything
 /// checks clean; otherwise prints the diagnostics and returns `None`.
 pub fn checked_network(
     files: &[std::path::PathBuf],
     network: Option<std::path::PathBuf>,
     format: Format,
-) -> anyhow::Result<Option<(strata_compiler::frontend::Frontend, usize)>> {
+) -> anyhow::Result<Option<Checked>> {
     let options = strata_compiler::frontend::Options { network };
     let mut fe = strata_compiler::frontend::run(files, &options, &FsLoader);
     if fe.has_errors() {
@@ -46,14 +60,23 @@ pub fn checked_network(
     let with_intents: Vec<usize> = (0..fe.networks.len())
         .filter(|&i| !fe.networks[i].units.is_empty())
         .collect();
-    match with_intents.as_slice() {
-        [one] => Ok(Some((fe, *one))),
+    let idx = match with_intents.as_slice() {
+        [one] => *one,
         [] => anyhow::bail!("no intent files given"),
         _ => anyhow::bail!(
             "these intent files use {} different networks; give the files of one network at a time",
             with_intents.len()
         ),
-    }
+    };
+    let net = fe.networks.remove(idx);
+    let inventory = net
+        .inventory
+        .ok_or_else(|| anyhow::anyhow!("inventory missing after a clean check"))?;
+    Ok(Some(Checked {
+        fe,
+        program: net.program,
+        inventory,
+    }))
 }
 
 /// Prints diagnostics sorted, to stderr for people or as JSON lines on stderr for machines.

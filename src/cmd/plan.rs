@@ -1,7 +1,7 @@
 //! `strata plan`: what an apply would change, object by object, against the last applied
 //! state; optionally saved to a file bound to that state.
 
-use super::{Format, checked_network, print_diagnostics};
+use super::{Checked, Format, checked_network, print_diagnostics};
 use crate::Outcome;
 use anyhow::Context;
 use serde::Serialize;
@@ -42,21 +42,16 @@ struct JsonPlan<'a> {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let format = if self.json {
-            Format::Json
-        } else {
-            Format::Human
-        };
-        let Some((mut fe, idx)) = checked_network(&self.files, self.network.clone(), format)?
+        let format = Format::json_if(self.json);
+        let Some(Checked {
+            mut fe,
+            program,
+            inventory,
+        }) = checked_network(&self.files, self.network.clone(), format)?
         else {
             return Ok(Outcome::Failed);
         };
-        let net = &fe.networks[idx];
-        let inventory = net
-            .inventory
-            .as_ref()
-            .context("inventory missing after a clean check")?;
-        let compiled = compile(&net.program, inventory, &CompileOptions::default());
+        let compiled = compile(&program, &inventory, &CompileOptions::default());
         let store = FileStore::new(&self.state);
         let state = store.load()?;
         let plan = diff(state.as_ref().map(|s| &s.configs), &compiled.configs);

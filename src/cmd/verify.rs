@@ -1,7 +1,7 @@
 //! `strata verify`: re-check a compiled output directory against the intents and the
 //! inventory, independently of the optimiser, and list every violation found.
 
-use super::{Format, checked_network};
+use super::{Checked, Format, checked_network};
 use crate::Outcome;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
@@ -28,23 +28,17 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
-        let format = if self.json {
-            Format::Json
-        } else {
-            Format::Human
-        };
-        let Some((fe, idx)) = checked_network(&self.files, self.network.clone(), format)? else {
+        let format = Format::json_if(self.json);
+        let Some(Checked {
+            program, inventory, ..
+        }) = checked_network(&self.files, self.network.clone(), format)?
+        else {
             return Ok(Outcome::Failed);
         };
-        let net = &fe.networks[idx];
-        let inventory = net
-            .inventory
-            .as_ref()
-            .context("inventory missing after a clean check")?;
         let files = read_output_dir(&self.config)?;
         let (configs, summary) = read_dir_documents(&files)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.config.display()))?;
-        let violations = verify(&net.program, inventory, &configs, &summary);
+        let violations = verify(&program, &inventory, &configs, &summary);
         if self.json {
             println!("{}", serde_json::to_string_pretty(&violations)?);
         } else {
@@ -56,7 +50,7 @@ impl Args {
                     "verified {}: {} node(s), {} intent(s), no violation",
                     self.config.display(),
                     configs.nodes.len(),
-                    net.program.intents.len()
+                    program.intents.len()
                 );
             } else {
                 println!(
