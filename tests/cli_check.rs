@@ -1,18 +1,11 @@
 //! `strata check` and `strata fmt` driven as an operator or a CI job would: the real binary
 //! on the example networks, the example intents and every file of `intents/invalid/`.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the strata binary runs")
-}
 
 fn check_json(file: &str) -> (i32, Value) {
     let out = strata(&["check", "--format", "json", file]);

@@ -2,19 +2,13 @@
 //! determinism, the standards' field names, admission, and plan exit codes against a state
 //! store.
 
+mod common;
+
+use common::*;
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
-use strata_runtime::state::{FileStore, State, StateStore};
 
-fn strata(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("the strata binary runs")
-}
+use strata_runtime::state::{FileStore, State, StateStore};
 
 fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
