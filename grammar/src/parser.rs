@@ -513,7 +513,46 @@ fn unescape(s: &str) -> String {
 }
 
 impl Rule {
+    /// The `kw_*` rules: keywords carry no value for the tree.
     fn is_keyword(self) -> bool {
-        format!("{self:?}").starts_with("kw_")
+        matches!(
+            self,
+            Rule::kw_all
+                | Rule::kw_and
+                | Rule::kw_applies
+                | Rule::kw_avoid
+                | Rule::kw_between
+                | Rule::kw_burst
+                | Rule::kw_disjoint
+                | Rule::kw_domain
+                | Rule::kw_entangled
+                | Rule::kw_fidelity
+                | Rule::kw_for
+                | Rule::kw_hops
+                | Rule::kw_intent
+                | Rule::kw_intents
+                | Rule::kw_keys
+                | Rule::kw_latency
+                | Rule::kw_lifetime
+                | Rule::kw_link
+                | Rule::kw_max
+                | Rule::kw_network
+                | Rule::kw_never
+                | Rule::kw_node
+                | Rule::kw_nodes
+                | Rule::kw_of
+                | Rule::kw_only
+                | Rule::kw_pairs
+                | Rule::kw_paths
+                | Rule::kw_policy
+                | Rule::kw_priority
+                | Rule::kw_rate
+                | Rule::kw_relay
+                | Rule::kw_to
+                | Rule::kw_trusted
+                | Rule::kw_use
+                | Rule::kw_valid
+                | Rule::kw_via
+        )
     }
 }
