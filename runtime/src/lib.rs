@@ -8,6 +8,7 @@
 pub mod agent;
 pub mod apply;
 pub mod control;
+pub mod kme;
 pub mod monitor;
 pub mod pb;
 pub mod saved_plan;

@@ -1,5 +1,5 @@
-//! `strata twin`: run a digital twin of an inventory on loopback (`up`) and break or repair
-//! it (`fault`).
+//! `strata twin`: run a digital twin of an inventory on loopback (`up`) — its agents and its
+//! ETSI GS QKD 014 KMEs — and break or repair it (`fault`).
 
 use super::FsLoader;
 use crate::Outcome;
@@ -7,6 +7,7 @@ use anyhow::{Context, bail};
 use std::path::PathBuf;
 use strata_compiler::frontend::{self, Options};
 use strata_runtime::apply::{Agents, connect};
+use strata_runtime::kme::{KmeOptions, save_agents_file};
 use strata_runtime::pb;
 use strata_runtime::twin::host::{Twin, TwinOptions};
 
@@ -31,6 +32,13 @@ enum TwinCommand {
         /// Simulated seconds per real second.
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
+        /// Where to write the KMEs' CA and the SAEs' client certificates [default: `pki/`
+        /// beside the agents file].
+        #[arg(long, value_name = "DIR")]
+        pki_dir: Option<PathBuf>,
+        /// Run the agents only, without ETSI GS QKD 014 KMEs.
+        #[arg(long)]
+        no_kme: bool,
     },
     /// Break or repair something in a running twin.
     Fault {
@@ -70,14 +78,34 @@ impl Args {
                     network,
                     agents_file,
                     speed,
-                } => up(network, agents_file, speed).await,
+                    pki_dir,
+                    no_kme,
+                } => {
+                    let pki_dir = pki_dir.unwrap_or_else(|| {
+                        agents_file
+                            .parent()
+                            .unwrap_or(std::path::Path::new("."))
+                            .join("pki")
+                    });
+                    let kme = KmeOptions {
+                        enabled: !no_kme,
+                        pki_dir: Some(pki_dir),
+                        ..KmeOptions::default()
+                    };
+                    up(network, agents_file, speed, kme).await
+                }
                 TwinCommand::Fault { fault, agents } => inject(fault, agents).await,
             }
         })
     }
 }
 
-async fn up(network: PathBuf, agents_file: PathBuf, speed: f64) -> anyhow::Result<Outcome> {
+async fn up(
+    network: PathBuf,
+    agents_file: PathBuf,
+    speed: f64,
+    kme: KmeOptions,
+) -> anyhow::Result<Outcome> {
     let mut fe = frontend::run(
         std::slice::from_ref(&network),
         &Options::default(),
@@ -92,16 +120,17 @@ async fn up(network: PathBuf, agents_file: PathBuf, speed: f64) -> anyhow::Resul
         .into_iter()
         .find_map(|n| n.inventory)
         .context("no inventory loaded")?;
-    let twin = Twin::start(
+    let twin = Twin::start_with(
         &inventory,
         TwinOptions {
             speed,
             ..TwinOptions::default()
         },
+        kme,
     )
     .await
     .map_err(anyhow::Error::msg)?;
-    twin.agents.save(&agents_file).map_err(anyhow::Error::msg)?;
+    save_agents_file(&twin.agents, twin.kme.as_ref(), &agents_file).map_err(anyhow::Error::msg)?;
     println!(
         "digital twin of `{}`: {} agents, {}× real time",
         inventory.name,
@@ -111,10 +140,38 @@ async fn up(network: PathBuf, agents_file: PathBuf, speed: f64) -> anyhow::Resul
     for (node, addr) in &twin.agents.agents {
         println!("  {node:<24} {addr}");
     }
+    if let Some(kme) = &twin.kme {
+        println!(
+            "ETSI GS QKD 014 KMEs (mutual TLS; certificates in {}, CA {}):",
+            kme.pki_dir.display(),
+            kme.ca.display()
+        );
+        for (node, addr) in &kme.kmes {
+            println!("  {node:<24} https://{addr}");
+        }
+        println!("SAE client certificates (CN = SAE id):");
+        for (sae, c) in &kme.saes {
+            println!(
+                "  {sae:<24} at {:<20} --cert {} --key {}",
+                c.kme,
+                c.cert.display(),
+                c.key.display()
+            );
+        }
+    }
     println!(
         "addresses written to {}; stop with Ctrl-C",
         agents_file.display()
     );
+    // The KMEs' log (service units with their URNs, keys served, refusals) as it happens.
+    if let Some(kms) = &twin.kms {
+        let mut log = kms.follow_log();
+        tokio::spawn(async move {
+            while let Some(l) = log.next().await {
+                println!("[t={:.1}s] KME {}: {}", l.time_s, l.node, l.message);
+            }
+        });
+    }
     tokio::signal::ctrl_c().await?;
     let _ = std::fs::remove_file(&agents_file);
     twin.shutdown().await;

@@ -1,11 +1,13 @@
 //! Hosting the digital twin: one agent per node of an inventory, each on its own loopback
 //! listener, all backed by one emulated [`World`] whose clock runs `speed` times faster
-//! than real time.
+//! than real time — and, unless turned off, one ETSI GS QKD 014 KME per node over mutual TLS
+//! ([`crate::kme`]), fed every configuration the node's agent commits.
 
 use super::world::{Fault, NodeSample, World};
 use crate::agent::Backend;
 use crate::agent::service::AgentService;
 use crate::apply::Agents;
+use crate::kme::{KmeDirectory, KmeOptions, Kms};
 use crate::pb;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,12 +38,19 @@ impl Default for TwinOptions {
     }
 }
 
-/// A running twin. Dropping it (or [`Twin::shutdown`]) stops every agent and the clock.
+/// A running twin. Dropping it (or [`Twin::shutdown`]) stops every agent, every KME and the
+/// clock.
 pub struct Twin {
     pub world: Arc<World>,
     pub agents: Agents,
+    /// Where the KMEs listen and where their certificates are (`None` when started without).
+    pub kme: Option<KmeDirectory>,
+    /// The KMEs themselves: pools, stores and log.
+    pub kms: Option<Arc<Kms>>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// The certificates' temporary directory, removed with the twin.
+    _pki_temp: Option<tempfile::TempDir>,
 }
 
 /// The twin's world under an agent.
@@ -119,6 +128,39 @@ pub fn to_pb(s: NodeSample, generation: u64) -> pb::TelemetrySample {
     }
 }
 
+/// The world's backend that also hands every committed configuration to the KMEs.
+struct WithKms {
+    inner: WorldBackend,
+    kms: Arc<Kms>,
+}
+
+impl Backend for WithKms {
+    fn install(&self, node: &str, config: &NodeConfig) {
+        self.inner.install(node, config);
+        self.kms.install(node, config);
+    }
+
+    fn sample(&self, node: &str, generation: u64) -> pb::TelemetrySample {
+        self.inner.sample(node, generation)
+    }
+
+    fn fault(&self, fault: &pb::FaultRequest) -> Result<(), String> {
+        self.inner.fault(fault)
+    }
+
+    fn available(&self, node: &str) -> bool {
+        self.inner.available(node)
+    }
+
+    fn refuses_prepare(&self, node: &str) -> bool {
+        self.inner.refuses_prepare(node)
+    }
+
+    fn telemetry_period(&self) -> Duration {
+        self.inner.telemetry_period()
+    }
+}
+
 /// The wire form of a fault, turned into the world's.
 pub fn from_pb(f: &pb::FaultRequest) -> Result<Fault, String> {
     use pb::fault_request::Fault as F;
@@ -135,18 +177,58 @@ pub fn from_pb(f: &pb::FaultRequest) -> Result<Fault, String> {
 }
 
 impl Twin {
-    /// Starts an agent for every node on `127.0.0.1` (ports chosen by the system) and the
-    /// clock of the emulated network.
+    /// Starts an agent for every node on `127.0.0.1` (ports chosen by the system), the
+    /// clock of the emulated network, and a KME per node with its certificates in a
+    /// temporary directory ([`KmeOptions::default`]).
     pub async fn start(inventory: &Inventory, options: TwinOptions) -> Result<Twin, String> {
+        Self::start_with(inventory, options, KmeOptions::default()).await
+    }
+
+    /// [`Twin::start`], with the KMEs as `kme` says.
+    pub async fn start_with(
+        inventory: &Inventory,
+        options: TwinOptions,
+        kme: KmeOptions,
+    ) -> Result<Twin, String> {
         let world = Arc::new(World::new(inventory));
         let speed = options.speed.max(1e-3);
         let period = Duration::from_secs_f64((options.telemetry_interval_s / speed).max(0.001));
-        let backend: Arc<dyn Backend> = Arc::new(WorldBackend {
-            world: world.clone(),
-            period,
-        });
         let (shutdown, watcher) = watch::channel(false);
         let mut tasks = Vec::new();
+        let world_backend = WorldBackend {
+            world: world.clone(),
+            period,
+        };
+        let (backend, kme_dir, kms, pki_temp): (Arc<dyn Backend>, _, _, _) = if kme.enabled {
+            let (dir, temp) = match &kme.pki_dir {
+                Some(d) => (d.clone(), None),
+                None => {
+                    let t = tempfile::Builder::new()
+                        .prefix("strata-twin-pki-")
+                        .tempdir()
+                        .map_err(|e| format!("cannot create a directory for certificates: {e}"))?;
+                    (t.path().to_path_buf(), Some(t))
+                }
+            };
+            let running = crate::kme::start(
+                world.clone(),
+                inventory,
+                speed,
+                &kme,
+                &dir,
+                options.tick,
+                watcher.clone(),
+            )
+            .await?;
+            tasks.extend(running.tasks);
+            let backend = Arc::new(WithKms {
+                inner: world_backend,
+                kms: running.kms.clone(),
+            });
+            (backend, Some(running.directory), Some(running.kms), temp)
+        } else {
+            (Arc::new(world_backend), None, None, None)
+        };
         let mut addresses = BTreeMap::new();
         for node in world.nodes() {
             let listener = TcpListener::bind("127.0.0.1:0")
@@ -196,8 +278,11 @@ impl Twin {
         Ok(Twin {
             world,
             agents,
+            kme: kme_dir,
+            kms,
             shutdown,
             tasks,
+            _pki_temp: pki_temp,
         })
     }
 

@@ -1,0 +1,444 @@
+//! Key delivery to applications over ETSI GS QKD 014, on every KME of the digital twin.
+//!
+//! * [`pki`] — the twin's local CA, one server certificate per KME, one client certificate
+//!   per SAE. **The SAE id is the subject CN of the caller's client certificate**, and it is
+//!   the name the service document gives the session's application
+//!   (`sessions[].application`): the application's name in the inventory (`ccips`), or the
+//!   node's name when the intent names a node as its endpoint (`Moncloa`).
+//! * [`pool`] — key pools per QKD link, fed from the OS CSPRNG at each link's current secret
+//!   key rate in the twin, identical at both ends.
+//! * [`relay`] — one-time-pad relay hop by hop along the committed forwarding tables.
+//! * [`store`] — keys waiting at the slave KME, with expiry, and token buckets per session.
+//! * [`api`] — the HTTP resources (`status`, `enc_keys`, `dec_keys`) and the standard's
+//!   error format; [`server`] — the mutual-TLS listener; [`client`] — a small Rust SAE
+//!   client over the same TLS.
+//!
+//! One [`Kms`] serves a whole twin: it holds every node's committed configuration (fed by
+//! the agents' install hook), the link pools and the key stores. A key is relayed inside
+//! `enc_keys` at the master KME, so when `enc_keys` answers, the slave KME already holds the
+//! key for `dec_keys`. All rates and lifetimes run on the twin's simulated clock (wall time
+//! at `--speed 1`).
+
+pub mod api;
+pub mod client;
+pub mod pki;
+pub mod pool;
+pub mod relay;
+pub mod server;
+pub mod store;
+
+use crate::apply::Agents;
+use pool::Pools;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use store::{KeyStore, TokenBucket};
+use strata_compiler::config::{EndRole, NodeConfig, UnitKind};
+use strata_compiler::inventory::Inventory;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+use tokio::task::JoinHandle;
+
+use crate::twin::world::{KEY_POOL_SECONDS, World};
+
+/// How a twin runs its KMEs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KmeOptions {
+    /// Start the KMEs at all.
+    pub enabled: bool,
+    /// Where to write the certificates; `None` makes a temporary directory that is removed
+    /// when the twin stops.
+    pub pki_dir: Option<PathBuf>,
+    /// A link pool holds at most this many seconds of the link's highest key rate.
+    pub pool_seconds: f64,
+}
+
+impl Default for KmeOptions {
+    fn default() -> Self {
+        KmeOptions {
+            enabled: true,
+            pki_dir: None,
+            pool_seconds: KEY_POOL_SECONDS,
+        }
+    }
+}
+
+/// An SAE's credentials and the KME it is attached to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SaeCredentials {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+    /// The node whose KME the SAE is attached to.
+    pub kme: String,
+}
+
+/// Where the KMEs of a running twin listen and where their certificates are: what
+/// `strata twin up` prints and writes (under `"kme"`) into the agents file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KmeDirectory {
+    pub pki_dir: PathBuf,
+    /// The CA certificate every KME and SAE trusts.
+    pub ca: PathBuf,
+    /// Node → `127.0.0.1:PORT` of its KME's HTTPS listener.
+    pub kmes: BTreeMap<String, String>,
+    /// SAE id → its client certificate and key.
+    pub saes: BTreeMap<String, SaeCredentials>,
+}
+
+impl KmeDirectory {
+    /// `https://ADDR` of `node`'s KME.
+    pub fn url(&self, node: &str) -> Option<String> {
+        self.kmes.get(node).map(|a| format!("https://{a}"))
+    }
+
+    /// Reads the `"kme"` entry of an agents file.
+    pub fn load(agents_file: &Path) -> Result<KmeDirectory, String> {
+        let bytes = std::fs::read(agents_file)
+            .map_err(|e| format!("cannot read `{}`: {e}", agents_file.display()))?;
+        let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("`{}` is not an agents file: {e}", agents_file.display()))?;
+        let kme = doc
+            .get_mut("kme")
+            .map(serde_json::Value::take)
+            .ok_or_else(|| format!("`{}` lists no KMEs", agents_file.display()))?;
+        serde_json::from_value(kme).map_err(|e| format!("bad `kme` entry: {e}"))
+    }
+}
+
+/// Writes an agents file with the KME directory under `"kme"` (readers of [`Agents`] ignore
+/// it).
+pub fn save_agents_file(
+    agents: &Agents,
+    kme: Option<&KmeDirectory>,
+    path: &Path,
+) -> Result<(), String> {
+    agents.save(path)?;
+    let Some(kme) = kme else { return Ok(()) };
+    let mut doc = serde_json::to_value(agents).map_err(|e| e.to_string())?;
+    doc["kme"] = serde_json::to_value(kme).map_err(|e| e.to_string())?;
+    let bytes = serde_json::to_vec_pretty(&doc).map_err(|e| e.to_string())?;
+    std::fs::write(path, bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
+}
+
+/// One line of the KMEs' log.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct KmeLogLine {
+    /// Twin time, seconds.
+    pub time_s: f64,
+    pub node: String,
+    pub message: String,
+}
+
+/// The KMEs' log as it is written ([`Kms::follow_log`]).
+pub struct LogFollower(broadcast::Receiver<KmeLogLine>);
+
+impl LogFollower {
+    /// The next line; `None` once the KMEs are gone. A follower that fell behind gets a line
+    /// saying how many it missed.
+    pub async fn next(&mut self) -> Option<KmeLogLine> {
+        match self.0.recv().await {
+            Ok(line) => Some(line),
+            Err(broadcast::error::RecvError::Lagged(n)) => Some(KmeLogLine {
+                time_s: f64::NAN,
+                node: "-".into(),
+                message: format!("({n} log lines skipped)"),
+            }),
+            Err(broadcast::error::RecvError::Closed) => None,
+        }
+    }
+}
+
+/// Lines kept in memory.
+const LOG_LINES: usize = 10_000;
+
+/// Everything the KMEs of one twin share.
+pub(crate) struct KmsState {
+    pub configs: BTreeMap<String, NodeConfig>,
+    pub pools: Pools,
+    /// Keys waiting at each (slave) node.
+    pub stores: BTreeMap<String, KeyStore>,
+    /// Token bucket of each session at its master: (service unit, master node).
+    pub buckets: BTreeMap<(String, String), TokenBucket>,
+    /// Twin time up to which key was generated.
+    generated_to_s: f64,
+    /// Twin time at which the links were last observed.
+    observed_at_s: f64,
+}
+
+/// The key management system of a twin: all its KMEs.
+pub struct Kms {
+    world: Arc<World>,
+    speed: f64,
+    state: Mutex<KmsState>,
+    log: Mutex<VecDeque<KmeLogLine>>,
+    log_tx: broadcast::Sender<KmeLogLine>,
+}
+
+impl Kms {
+    /// KMEs over `world`, whose clock runs `speed` times faster than real time.
+    pub fn new(world: Arc<World>, speed: f64, pool_seconds: f64) -> Kms {
+        let now = world.now();
+        let (log_tx, _) = broadcast::channel(1024);
+        let kms = Kms {
+            world,
+            speed: if speed.is_finite() && speed > 0.0 {
+                speed
+            } else {
+                1.0
+            },
+            state: Mutex::new(KmsState {
+                configs: BTreeMap::new(),
+                pools: Pools::new(pool_seconds),
+                stores: BTreeMap::new(),
+                buckets: BTreeMap::new(),
+                generated_to_s: now,
+                observed_at_s: f64::NEG_INFINITY,
+            }),
+            log: Mutex::new(VecDeque::new()),
+            log_tx,
+        };
+        kms.refresh();
+        kms
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, KmsState> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    /// Simulated seconds per real second.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// Observes every QKD link of the twin and generates key up to the twin's clock.
+    pub fn refresh(&self) {
+        let now = self.world.now();
+        let samples: Vec<_> = self
+            .world
+            .nodes()
+            .iter()
+            .filter_map(|n| self.world.sample(n))
+            .collect();
+        let mut s = self.lock();
+        let dt = now - s.generated_to_s;
+        // Generation since the last step ran at the rates observed then.
+        if dt > 0.0 {
+            s.pools.generate(dt);
+            s.generated_to_s = now;
+        }
+        for sample in &samples {
+            for l in sample.links.iter().filter(|l| l.kind == "qkd") {
+                s.pools.observe(&l.link, &sample.node, &l.peer, l.up, l.skr);
+            }
+        }
+        s.observed_at_s = now;
+    }
+
+    /// The state, current to the twin's clock: links re-observed and key generated once per
+    /// twin clock step, however many requests arrive within it.
+    pub(crate) fn current(&self) -> (MutexGuard<'_, KmsState>, f64) {
+        let now = self.world.now();
+        {
+            let s = self.lock();
+            if s.observed_at_s >= now {
+                return (s, now);
+            }
+        }
+        self.refresh();
+        (self.lock(), now)
+    }
+
+    /// `node` committed `config`: its KME serves the new service units, sessions and token
+    /// buckets from now on. Keys already relayed stay until fetched or expired.
+    pub fn install(&self, node: &str, config: &NodeConfig) {
+        let now = self.world.now();
+        let mut lines = Vec::new();
+        {
+            let mut s = self.lock();
+            s.configs.insert(node.to_string(), config.clone());
+            let mut live = BTreeSet::new();
+            for u in config
+                .service
+                .service_units
+                .iter()
+                .filter(|u| u.kind == UnitKind::Keys)
+            {
+                let role = match u.role {
+                    EndRole::Master => "master",
+                    EndRole::Slave => "slave",
+                };
+                let session = config
+                    .service
+                    .sessions
+                    .iter()
+                    .find(|x| x.service_unit == u.id);
+                lines.push(format!(
+                    "service unit {} ({role} end, SAE {}, peer KME {}): local {} remote {} lifecycle {}",
+                    u.id,
+                    session.map_or("-", |x| x.application.as_str()),
+                    u.peer,
+                    u.urns.local,
+                    u.urns.remote,
+                    u.urns.lifecycle
+                ));
+                if u.role != EndRole::Master {
+                    continue;
+                }
+                let (rate, burst) = session.map_or((u.rate, u.rate.ceil().max(1.0)), |x| {
+                    (x.token_bucket.rate, f64::from(x.token_bucket.burst.max(1)))
+                });
+                let key = (u.id.clone(), node.to_string());
+                live.insert(key.clone());
+                match s.buckets.get_mut(&key) {
+                    Some(b) => b.reconfigure(rate, burst, now),
+                    None => {
+                        s.buckets.insert(key, TokenBucket::new(rate, burst, now));
+                    }
+                }
+            }
+            s.buckets.retain(|(unit, master), _| {
+                master != node || live.contains(&(unit.clone(), master.clone()))
+            });
+            s.stores.entry(node.to_string()).or_default();
+        }
+        for l in lines {
+            self.log(node, l);
+        }
+    }
+
+    /// Appends a line to the KMEs' log.
+    pub fn log(&self, node: &str, message: String) {
+        let line = KmeLogLine {
+            time_s: self.world.now(),
+            node: node.to_string(),
+            message,
+        };
+        let _ = self.log_tx.send(line.clone());
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        log.push_back(line);
+        if log.len() > LOG_LINES {
+            log.pop_front();
+        }
+    }
+
+    /// The most recent log lines (at most 10,000), oldest first.
+    pub fn log_lines(&self) -> Vec<KmeLogLine> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    /// Follows the log from now on.
+    pub fn follow_log(&self) -> LogFollower {
+        LogFollower(self.log_tx.subscribe())
+    }
+
+    /// Key bytes available now on QKD link `link` (both ends).
+    pub fn pool_bytes(&self, link: &str) -> Option<usize> {
+        let (s, _) = self.current();
+        s.pools.get(link).map(|p| p.available())
+    }
+}
+
+/// A twin's running KMEs.
+pub struct Running {
+    pub kms: Arc<Kms>,
+    pub directory: KmeDirectory,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Every SAE of an inventory: its applications, and its nodes (intents that name a node as
+/// an endpoint make the node's name the session's application). SAE id → node.
+pub fn saes(inventory: &Inventory) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = inventory
+        .nodes
+        .iter()
+        .map(|n| (n.name.value.clone(), n.name.value.clone()))
+        .collect();
+    for a in &inventory.applications {
+        out.insert(a.name.value.clone(), a.node.value.clone());
+    }
+    out
+}
+
+/// Creates the PKI in `pki_dir` and starts a KME HTTPS server for every node of `world` on
+/// `127.0.0.1`, plus the task that feeds the link pools every `tick`.
+pub async fn start(
+    world: Arc<World>,
+    inventory: &Inventory,
+    speed: f64,
+    options: &KmeOptions,
+    pki_dir: &Path,
+    tick: Duration,
+    stop: watch::Receiver<bool>,
+) -> Result<Running, String> {
+    let nodes = world.nodes();
+    let saes = saes(inventory);
+    let names: Vec<String> = saes.keys().cloned().collect();
+    let pki = pki::Pki::create(pki_dir, &inventory.name, &nodes, &names)?;
+    let kms = Arc::new(Kms::new(world, speed, options.pool_seconds));
+    let mut tasks = Vec::new();
+    let mut kmes = BTreeMap::new();
+    for node in &nodes {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        kmes.insert(node.clone(), addr.to_string());
+        let tls = pki.server_config(node)?;
+        tasks.push(tokio::spawn(server::serve(
+            listener,
+            tls,
+            kms.clone(),
+            node.clone(),
+            stop.clone(),
+        )));
+    }
+    let feeder = kms.clone();
+    let mut halt = stop.clone();
+    tasks.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(tick.max(Duration::from_millis(1)));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = every.tick() => feeder.refresh(),
+                _ = halt.wait_for(|s| *s) => return,
+            }
+        }
+    }));
+    let directory = KmeDirectory {
+        pki_dir: pki.dir.clone(),
+        ca: pki.ca_path.clone(),
+        kmes,
+        saes: pki
+            .saes
+            .iter()
+            .map(|(sae, id)| {
+                (
+                    sae.clone(),
+                    SaeCredentials {
+                        cert: id.cert_path.clone(),
+                        key: id.key_path.clone().unwrap_or_default(),
+                        kme: saes.get(sae).cloned().unwrap_or_default(),
+                    },
+                )
+            })
+            .collect(),
+    };
+    Ok(Running {
+        kms,
+        directory,
+        tasks,
+    })
+}
