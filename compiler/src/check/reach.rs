@@ -7,7 +7,7 @@ use super::checked::{Endpoint, Service};
 use super::clauses::{PathRule, RuleKind};
 use super::codes;
 use crate::topology::{LinkKind, Topology};
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use strata_grammar::{Diagnostic, Span};
 
 /// Which nodes and links a search may use.
@@ -117,47 +117,63 @@ impl Reach<'_> {
 
     /// Number of paths from a to b that share no link and no intermediate node (up to `want`).
     fn disjoint_paths(&self, a: usize, b: usize, f: &Filter, want: u32) -> u32 {
-        // Node splitting: node i becomes in = 2i, out = 2i + 1 with capacity 1 (∞ at a, b).
+        // Node splitting: node i becomes in = 2i, out = 2i + 1 with capacity 1 (`want` at a
+        // and b). Arcs live in pairs: arc 2k is forward, 2k + 1 its residual reverse.
         let n = self.topology.nodes.len() * 2;
-        let mut cap: BTreeMap<(usize, usize), i32> = BTreeMap::new();
-        let mut adj: Vec<Vec<usize>> = vec![Vec::new(); n];
-        let mut add = |cap: &mut BTreeMap<(usize, usize), i32>, u: usize, v: usize, c: i32| {
-            *cap.entry((u, v)).or_insert(0) += c;
-            cap.entry((v, u)).or_insert(0);
-            adj[u].push(v);
-            adj[v].push(u);
+        let mut head: Vec<usize> = Vec::new();
+        let mut cap: Vec<i32> = Vec::new();
+        let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut add = |u: usize, v: usize, c: i32| {
+            if c <= 0 {
+                return;
+            }
+            out[u].push(head.len());
+            head.push(v);
+            cap.push(c);
+            out[v].push(head.len());
+            head.push(u);
+            cap.push(0);
         };
-        for i in 0..self.topology.nodes.len() {
+        let node_ok: Vec<bool> = (0..self.topology.nodes.len())
+            .map(|i| self.node_ok(i, f))
+            .collect();
+        for (i, &ok) in node_ok.iter().enumerate() {
             let through = if i == a || i == b {
                 want as i32
-            } else if self.node_ok(i, f) && self.transit_ok(i, f) {
+            } else if ok && self.transit_ok(i, f) {
                 1
             } else {
                 0
             };
-            add(&mut cap, 2 * i, 2 * i + 1, through);
+            add(2 * i, 2 * i + 1, through);
         }
         for (u, edges) in self.topology.adjacency(kind(f.service)).iter().enumerate() {
+            if !node_ok[u] {
+                continue;
+            }
             for &(v, link) in edges {
-                let v = &v;
-                if self.link_ok(&self.topology.qlinks[link].name, f)
-                    && self.node_ok(u, f)
-                    && self.node_ok(*v, f)
-                {
-                    add(&mut cap, 2 * u + 1, 2 * v, 1);
+                if node_ok[v] && self.link_ok(&self.topology.qlinks[link].name, f) {
+                    add(2 * u + 1, 2 * v, 1);
                 }
             }
         }
         let (src, dst) = (2 * a, 2 * b + 1);
         let mut flow = 0;
+        let mut prev = vec![usize::MAX; n];
+        let mut queue = VecDeque::new();
         while flow < want {
-            let mut prev = vec![usize::MAX; n];
-            prev[src] = src;
-            let mut queue = VecDeque::from([src]);
+            prev.fill(usize::MAX);
+            prev[src] = usize::MAX - 1;
+            queue.clear();
+            queue.push_back(src);
             while let Some(u) = queue.pop_front() {
-                for &v in &adj[u] {
-                    if prev[v] == usize::MAX && cap.get(&(u, v)).copied().unwrap_or(0) > 0 {
-                        prev[v] = u;
+                if u == dst {
+                    break;
+                }
+                for &arc in &out[u] {
+                    let v = head[arc];
+                    if prev[v] == usize::MAX && cap[arc] > 0 {
+                        prev[v] = arc;
                         queue.push_back(v);
                     }
                 }
@@ -167,10 +183,10 @@ impl Reach<'_> {
             }
             let mut v = dst;
             while v != src {
-                let u = prev[v];
-                *cap.entry((u, v)).or_insert(0) -= 1;
-                *cap.entry((v, u)).or_insert(0) += 1;
-                v = u;
+                let arc = prev[v];
+                cap[arc] -= 1;
+                cap[arc ^ 1] += 1;
+                v = head[arc ^ 1];
             }
             flow += 1;
         }
@@ -238,6 +254,10 @@ impl Reach<'_> {
             Service::Keys { .. } => "QKD links",
             Service::Pairs => "entanglement links",
         };
+        let all: Vec<&PathRule> = rules.iter().collect();
+        // A path under every rule is also a path under none, so the bare search is needed
+        // only when the rules block the intent.
+        let why = self.blocked(ia, ib, service, &all)?;
         let bare = Filter {
             service,
             rules: &[],
@@ -282,8 +302,6 @@ impl Reach<'_> {
                     .help(help),
             );
         }
-        let all: Vec<&PathRule> = rules.iter().collect();
-        let why = self.blocked(ia, ib, service, &all)?;
         // Blame the rules whose removal alone makes a path possible.
         let culprits: Vec<&PathRule> = rules
             .iter()

@@ -2,10 +2,13 @@
 //! ([`resources`]), the optimiser ([`optimise`]), emission of per-node, per-stratum
 //! documents ([`emit`]) and an explanation for every intent that is not fully met.
 
+pub mod allowed;
+pub mod disjoint;
 pub mod emit;
 pub mod optimise;
 pub mod paths;
 pub mod resources;
+pub mod yen;
 
 use crate::check::{CheckedIntent, Program, Service};
 use crate::config::{Admission, ConfigSet, Summary};
@@ -53,11 +56,15 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     let (topo, _) = Topology::new(inv);
     let mut blocked: Vec<Option<Blocked>> = Vec::new();
     let mut fixed = optimise::Fixed::new();
+    // Paths for every intent at once: graphs and searches are shared between intents with
+    // the same constraints, and the work runs in parallel (results stay in intent order).
+    let mut found = paths::candidates_all(&topo, &program.intents, &options.paths).into_iter();
     let demands: Vec<Demand> = program
         .intents
         .iter()
         .enumerate()
         .map(|(i, intent)| {
+            let result = found.next().unwrap_or(Err(Blocked::NoCapacity));
             if let Some(pinned) = options
                 .pinned
                 .get(&intent.name)
@@ -72,7 +79,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                     rate: intent.min_rate.max(f64::MIN_POSITIVE),
                 };
             }
-            let paths = match paths::candidates(&topo, intent, &options.paths) {
+            let paths = match result {
                 Ok(p) => {
                     blocked.push(None);
                     p
