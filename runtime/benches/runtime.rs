@@ -5,23 +5,27 @@
 //!   of the first apply (every node), of an apply with nothing to change (the cost of asking
 //!   every agent what it runs), and of an apply after dropping 5 % of the intents (nodes
 //!   touched, bytes). Each is repeated on a fresh twin; the median is shown with the range.
+//!   A probe times GetRunning against one agent served as the twin serves it and with
+//!   `TCP_NODELAY` on its accepted sockets, which explains most of the apply time.
 //! - **fanin** — 1,000 agents ([`AgentService`] on their own loopback listeners, a backend
 //!   returning a fixed 4-link, 4-unit sample) stream telemetry through
 //!   [`control::subscribe`] into one consumer, which counts samples per second over a fixed
 //!   window after a warm-up, at several telemetry periods: offered vs sustained load,
 //!   sample age at the consumer (each sample carries its wall-clock creation time), process
-//!   CPU.
+//!   CPU and how busy the whole machine was.
 //! - **repair** — the metro example on the twin: cut the last link of `vpn-core`'s path and
 //!   time (a) the cut until the re-plan that moves `vpn-core` is applied and (b) the cut until
 //!   `vpn-core` is measured installed again, in wall time and in telemetry intervals
-//!   (1 simulated second each), at twin speeds 1 and 20, a fresh twin per repetition.
+//!   (1 simulated second each), at twin speeds 1 and 20, a fresh twin per repetition; the
+//!   cut falls at a random phase of the telemetry interval. For comparison it also polls the
+//!   twin itself for when `vpn-core` is delivered again, and counts the repairs that follow.
 //!
 //! Run: `cargo bench -p strata-runtime --bench runtime` (everything, about 2 minutes), or
 //! pick parts with `STRATA_RUNTIME_BENCH=apply,fanin,repair` or
 //! `cargo bench -p strata-runtime --bench runtime -- fanin`. Knobs:
 //! `STRATA_RUNTIME_BENCH_REPEAT` (repetitions of apply and repair, default 3 and 5),
 //! `STRATA_RUNTIME_BENCH_AGENTS` (fan-in agents, default 1000, lowered to fit `ulimit -n`),
-//! `STRATA_RUNTIME_BENCH_PERIODS` (fan-in telemetry periods in ms, default `50,10`),
+//! `STRATA_RUNTIME_BENCH_PERIODS` (fan-in telemetry periods in ms, default `50,20,10`),
 //! `STRATA_RUNTIME_BENCH_WINDOW` (fan-in window in seconds, default 5),
 //! `STRATA_RUNTIME_BENCH_SPEEDS` (repair twin speeds, default `1,20`).
 //!
@@ -58,6 +62,7 @@ fn main() {
     machine_notes(&mut rows);
     for part in &parts {
         let t = Instant::now();
+        let load = loadavg();
         eprintln!("[{part}] running…");
         match part.as_str() {
             "apply" => bench_apply(&mut rows),
@@ -66,6 +71,16 @@ fn main() {
             _ => unreachable!(),
         }
         eprintln!("[{part}] done in {:.1} s", t.elapsed().as_secs_f64());
+        row(
+            &mut rows,
+            "machine",
+            format!("{part}: wall time / load average before → after"),
+            format!(
+                "{:.1} s / {load} → {}",
+                t.elapsed().as_secs_f64(),
+                loadavg()
+            ),
+        );
     }
     println!();
     println!("| part | measurement | value |");
@@ -210,6 +225,33 @@ fn nofile_limit() -> Option<(u64, u64)> {
     Some((nums.next()?, nums.next()?))
 }
 
+/// The 1-minute load average (other work on the machine competes with the benchmark).
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+        .unwrap_or_else(|| "?".into())
+}
+
+/// Busy and total jiffies of all CPUs, from /proc/stat.
+fn machine_cpu() -> (u64, u64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/stat") else {
+        return (0, 0);
+    };
+    let Some(line) = stat.lines().find(|l| l.starts_with("cpu ")) else {
+        return (0, 0);
+    };
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    // idle + iowait
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    (total - idle, total)
+}
+
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -244,6 +286,7 @@ struct ApplyRun {
     first_bytes: usize,
     noop: Duration,
     noop_nodes: usize,
+    scan_empty: Duration,
     second: Duration,
     second_nodes: usize,
     second_affected: usize,
@@ -334,6 +377,7 @@ fn bench_apply(rows: &mut Rows) {
                 .map_err(|e| format!("twin: {e}"))?;
             let store = MemoryStore::default();
             let options = ApplyOptions::default();
+            let scan_empty = scan(&twin.agents).await?;
             let t = Instant::now();
             let first = apply(
                 &store,
@@ -370,15 +414,7 @@ fn bench_apply(rows: &mut Rows) {
             .await
             .map_err(|e| format!("second apply: {e}"))?;
             let second_t = t.elapsed();
-            // What apply's first loop does: connect + GetRunning, one agent after another.
-            let t = Instant::now();
-            for addr in twin.agents.agents.values() {
-                let mut c = connect(addr, Duration::from_secs(5)).await?;
-                c.get_running(pb::RunningRequest {})
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            let scan = t.elapsed();
+            let scan = scan(&twin.agents).await?;
             twin.shutdown().await;
             Ok::<_, String>(ApplyRun {
                 first: first_t,
@@ -386,6 +422,7 @@ fn bench_apply(rows: &mut Rows) {
                 first_bytes: first.bytes_sent,
                 noop: noop_t,
                 noop_nodes: noop.nodes.len(),
+                scan_empty,
                 second: second_t,
                 second_nodes: second.nodes.len(),
                 second_affected: second.plan.affected_nodes.len(),
@@ -410,7 +447,16 @@ fn bench_apply(rows: &mut Rows) {
             }
         }
     }
+    let probe = rt.block_on(nagle_probe(&full.configs));
     rt.shutdown_timeout(Duration::from_secs(2));
+    match probe {
+        Ok(p) => {
+            for (what, v) in p {
+                row(rows, part, what, v);
+            }
+        }
+        Err(e) => row(rows, part, "GetRunning probe", format!("failed: {e}")),
+    }
     if runs.is_empty() {
         return;
     }
@@ -452,8 +498,8 @@ fn bench_apply(rows: &mut Rows) {
     row(
         rows,
         part,
-        "sequential connect + GetRunning to every agent",
-        stat(&|r| r.scan),
+        "sequential connect + GetRunning to every agent: before first apply / after",
+        format!("{} / {}", stat(&|r| r.scan_empty), stat(&|r| r.scan)),
     );
     row(
         rows,
@@ -472,6 +518,114 @@ fn bench_apply(rows: &mut Rows) {
             kib(r0.second_bytes as f64)
         ),
     );
+}
+
+/// What apply's first loop does: connect + GetRunning, one agent after another.
+async fn scan(agents: &Agents) -> Result<Duration, String> {
+    let t = Instant::now();
+    for addr in agents.agents.values() {
+        let mut c = connect(addr, Duration::from_secs(5)).await?;
+        c.get_running(pb::RunningRequest {})
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(t.elapsed())
+}
+
+/// One agent holding the largest node's documents, served like the twin serves it (the
+/// accepted sockets keep Nagle's algorithm on) and with `TCP_NODELAY` on accepted sockets:
+/// the median of 20 GetRunning calls on a warm channel, before and after it holds them.
+async fn nagle_probe(
+    configs: &strata_compiler::config::ConfigSet,
+) -> Result<Vec<(String, String)>, String> {
+    use tokio_stream::StreamExt;
+    let docs = strata_runtime::state::node_documents(configs);
+    let (node, documents) = docs
+        .iter()
+        .max_by_key(|(_, d)| d.values().map(String::len).sum::<usize>())
+        .ok_or("no documents")?;
+    let size: usize = documents.values().map(String::len).sum();
+    let mut out = Vec::new();
+    for nodelay in [false, true] {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| e.to_string())?
+            .to_string();
+        let service = AgentService::new(
+            node.clone(),
+            Arc::new(strata_runtime::agent::ConfigOnly::new()),
+        )
+        .into_server();
+        let server = tokio::spawn(async move {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(move |s| {
+                if let Ok(s) = &s {
+                    let _ = s.set_nodelay(nodelay);
+                }
+                s
+            });
+            let _ = tonic::transport::Server::builder()
+                .add_service(service)
+                .serve_with_incoming(incoming)
+                .await;
+        });
+        let mut c = connect(&addr, Duration::from_secs(5)).await?;
+        let time_calls = async |c: &mut strata_runtime::pb::agent_client::AgentClient<_>| {
+            let mut v = Vec::new();
+            for _ in 0..20 {
+                let t = Instant::now();
+                c.get_running(pb::RunningRequest {})
+                    .await
+                    .map_err(|e| e.to_string())?;
+                v.push(t.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok::<f64, String>(median(&v))
+        };
+        let empty = time_calls(&mut c).await?;
+        let mut fresh = Vec::new();
+        for _ in 0..20 {
+            let t = Instant::now();
+            let mut c = connect(&addr, Duration::from_secs(5)).await?;
+            c.get_running(pb::RunningRequest {})
+                .await
+                .map_err(|e| e.to_string())?;
+            fresh.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let fresh = (
+            median(&fresh),
+            fresh.iter().sum::<f64>() / fresh.len() as f64,
+        );
+        let req = pb::PrepareRequest {
+            generation: 1,
+            digest: "probe".into(),
+            node: node.clone(),
+            documents: documents.clone().into_iter().collect(),
+        };
+        let ok = c
+            .prepare(req)
+            .await
+            .map_err(|e| e.to_string())?
+            .into_inner();
+        if !ok.ok {
+            return Err(ok.error);
+        }
+        c.commit(pb::CommitRequest { generation: 1 })
+            .await
+            .map_err(|e| e.to_string())?;
+        let full = time_calls(&mut c).await?;
+        server.abort();
+        out.push((
+            format!(
+                "GetRunning, accepted socket {}: new connection + call, empty agent (median of 20) / warm channel, empty (median of 20) / warm channel, holding {node}'s {}",
+                if nodelay { "with TCP_NODELAY" } else { "as the twin serves it (Nagle on)" },
+                kib(size as f64)
+            ),
+            format!("{:.2} ms (mean {:.2}) / {empty:.2} ms / {full:.2} ms", fresh.0, fresh.1),
+        ));
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -568,6 +722,8 @@ struct FaninRun {
     cpu: Duration,
     fds: usize,
     sample_bytes: usize,
+    /// Share of all CPUs busy (any process) during the window.
+    machine_busy: f64,
 }
 
 fn bench_fanin(rows: &mut Rows) {
@@ -587,7 +743,7 @@ fn bench_fanin(rows: &mut Rows) {
         );
     }
     let window_s: f64 = env_num("STRATA_RUNTIME_BENCH_WINDOW", 5.0f64).clamp(0.5, 60.0);
-    let periods = env_list("STRATA_RUNTIME_BENCH_PERIODS", &[50.0, 10.0]);
+    let periods = env_list("STRATA_RUNTIME_BENCH_PERIODS", &[50.0, 20.0, 10.0]);
     for period_ms in periods {
         let period_ms = period_ms.clamp(1.0, 10_000.0);
         let rt = runtime();
@@ -625,10 +781,11 @@ fn bench_fanin(rows: &mut Rows) {
                     part,
                     format!("{what}: process CPU during window"),
                     format!(
-                        "{:.2} cores ({:.1} µs CPU per sample, {} B per encoded sample)",
+                        "{:.2} cores ({:.1} µs CPU per sample, {} B per encoded sample); all CPUs {:.0} % busy",
                         cpu,
                         r.cpu.as_secs_f64() * 1e6 / r.samples.max(1) as f64,
-                        r.sample_bytes
+                        r.sample_bytes,
+                        100.0 * r.machine_busy
                     ),
                 );
                 row(
@@ -722,6 +879,7 @@ async fn fanin_once(agents: usize, period_ms: f64, window_s: f64) -> Result<Fani
     }
 
     let cpu0 = process_cpu();
+    let machine0 = machine_cpu();
     let start = Instant::now();
     let end = tokio::time::Instant::now() + Duration::from_secs_f64(window_s);
     let mut samples = 0usize;
@@ -751,6 +909,8 @@ async fn fanin_once(agents: usize, period_ms: f64, window_s: f64) -> Result<Fani
     }
     let window = start.elapsed();
     let cpu = process_cpu().saturating_sub(cpu0);
+    let machine1 = machine_cpu();
+    let machine_busy = (machine1.0 - machine0.0) as f64 / (machine1.1 - machine0.1).max(1) as f64;
     lags.sort_by(f64::total_cmp);
     Ok(FaninRun {
         agents,
@@ -767,6 +927,7 @@ async fn fanin_once(agents: usize, period_ms: f64, window_s: f64) -> Result<Fani
         cpu,
         fds: fds.max(open_fds()),
         sample_bytes,
+        machine_busy,
     })
 }
 
@@ -810,6 +971,11 @@ struct RepairRun {
     repair_bytes: usize,
     back: Duration,
     back_iv: f64,
+    scan: Duration,
+    /// Every repair that re-planned something between the cut and the end.
+    repairs: Vec<String>,
+    /// Cut until the twin itself delivers vpn-core at ≥ 95 % of target again.
+    truth: Option<Duration>,
 }
 
 const VPN: &str = "vpn-core";
@@ -826,13 +992,36 @@ fn bench_repair(rows: &mut Rows) {
     let repeat: usize = env_num("STRATA_RUNTIME_BENCH_REPEAT", 5).max(1);
     let speeds = env_list("STRATA_RUNTIME_BENCH_SPEEDS", &[1.0, 20.0]);
     let mut cut_link = String::new();
+    let mut rng = strata_compiler::synth::Rng::new(7);
+    let compile_times: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = compile(&program, &inventory, &CompileOptions::default());
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    row(
+        rows,
+        part,
+        format!(
+            "metro compile ({} nodes), median of 5",
+            inventory.nodes.len()
+        ),
+        format!("{:.2} ms", median(&compile_times)),
+    );
     for speed in speeds {
         let speed = speed.clamp(0.1, 200.0);
         let mut runs = Vec::new();
         let mut failures = Vec::new();
         for r in 0..repeat {
             let rt = runtime();
-            let run = rt.block_on(repair_once(&program, &inventory, speed, &mut cut_link));
+            let run = rt.block_on(repair_once(
+                &program,
+                &inventory,
+                speed,
+                rng.unit(),
+                &mut cut_link,
+            ));
             rt.shutdown_timeout(Duration::from_secs(2));
             match run {
                 Ok(run) => {
@@ -844,6 +1033,15 @@ fn bench_repair(rows: &mut Rows) {
                         run.back.as_secs_f64() * 1e3,
                         run.back_iv
                     );
+                    if let Some(t) = run.truth {
+                        eprintln!(
+                            "      twin delivers {VPN} again after {:.0} ms",
+                            t.as_secs_f64() * 1e3
+                        );
+                    }
+                    for line in &run.repairs {
+                        eprintln!("      repair at {line}");
+                    }
                     runs.push(run);
                 }
                 Err(e) => {
@@ -899,6 +1097,14 @@ fn bench_repair(rows: &mut Rows) {
         row(
             rows,
             part,
+            format!(
+                "{what}: sequential connect + GetRunning to every agent (apply's first loop), median / max"
+            ),
+            med_max(&|r| r.scan.as_secs_f64(), " ms", 1e3, 1),
+        );
+        row(
+            rows,
+            part,
             format!("{what}: (a) cut → re-plan applied, median / max"),
             format!(
                 "{} ({} intervals)",
@@ -916,13 +1122,52 @@ fn bench_repair(rows: &mut Rows) {
                 med_max(&|r| r.back_iv, "", 1.0, 2)
             ),
         );
+        let truths: Vec<f64> = runs
+            .iter()
+            .filter_map(|r| r.truth)
+            .map(|d| d.as_secs_f64())
+            .collect();
+        row(
+            rows,
+            part,
+            format!(
+                "{what}: cut → twin delivers {VPN} at ≥ 95 % again (ground truth, polled), median / max"
+            ),
+            if truths.is_empty() {
+                "not seen".to_string()
+            } else {
+                format!(
+                    "{:.0} ms / {:.0} ms ({:.2} / {:.2} intervals; n={})",
+                    median(&truths) * 1e3,
+                    max(&truths) * 1e3,
+                    median(&truths) * speed,
+                    max(&truths) * speed,
+                    truths.len()
+                )
+            },
+        );
+        let extra = runs.iter().filter(|r| r.repairs.len() > 1).count();
+        row(
+            rows,
+            part,
+            format!("{what}: runs with more than one repair after the cut"),
+            format!(
+                "{extra} of {n}{}",
+                runs.iter()
+                    .find(|r| r.repairs.len() > 1)
+                    .map_or(String::new(), |r| format!(
+                        " (e.g. {})",
+                        r.repairs[1..].join("; ")
+                    ))
+            ),
+        );
     }
     row(
         rows,
         part,
         "setup",
         format!(
-            "examples/metro + intents/metro.qi, cut `{cut_link}` (last link of {VPN}'s path); telemetry interval 1 simulated s, twin tick 20 ms; fresh twin per run"
+            "examples/metro + intents/metro.qi, cut `{cut_link}` (last link of {VPN}'s path); telemetry interval 1 simulated s, twin tick 20 ms; fresh twin per run, cut at a random phase of the telemetry interval"
         ),
     );
 }
@@ -931,6 +1176,7 @@ async fn repair_once(
     program: &Program,
     inventory: &Inventory,
     speed: f64,
+    phase: f64,
     cut_link: &mut String,
 ) -> Result<RepairRun, String> {
     let interval_s = 1.0;
@@ -992,13 +1238,55 @@ async fn repair_once(
     let cut = path.links.last().ok_or("empty path")?.clone();
     cut_link.clone_from(&cut);
 
-    let sim0 = twin.world.now();
+    // Cut at a random phase of the telemetry interval, not right after a sample.
+    let cut_at = tokio::time::Instant::now() + Duration::from_secs_f64(phase * interval_s / speed);
+    loop {
+        match tokio::time::timeout_at(cut_at, rx.recv()).await {
+            Ok(Some(s)) => {
+                controller.observe(&s);
+            }
+            Ok(None) => return Err("subscription closed".into()),
+            Err(_) => break,
+        }
+    }
+    let slave = controller
+        .compiled
+        .summary
+        .intents
+        .iter()
+        .find(|i| i.name == VPN)
+        .map(|i| i.endpoints[1].clone())
+        .ok_or("no vpn-core")?;
     let t0 = Instant::now();
     twin.world.apply_fault(&Fault::CutLink(cut.clone()))?;
+    // Ground truth from the twin itself, polled every 2 ms: when the slave end's delivered
+    // rate (trailing simulated second) first drops under 95 % of target and then is back.
+    let world = twin.world.clone();
+    let watch_until = Instant::now() + wall_bound(40.0);
+    let truth = tokio::spawn(async move {
+        let mut dropped = false;
+        while Instant::now() < watch_until {
+            let unit = world.sample(&slave).and_then(|s| {
+                s.units
+                    .into_iter()
+                    .find(|u| u.service_unit == VPN && u.role == "slave")
+            });
+            let met = unit
+                .is_some_and(|u| u.target_rate > 0.0 && u.delivered_rate >= 0.95 * u.target_rate);
+            if !met {
+                dropped = true;
+            } else if dropped {
+                return Some(t0.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        None
+    });
     let mut detect: Option<(Duration, f64)> = None;
     let mut replan: Option<(Duration, f64, Duration, usize, usize)> = None;
     let deadline = Instant::now() + wall_bound(40.0);
     let mut handled = 0;
+    let mut repairs: Vec<String> = Vec::new();
     let back = loop {
         if Instant::now() > deadline {
             return Err(format!(
@@ -1017,7 +1305,7 @@ async fn repair_once(
                 .iter()
                 .any(|e| matches!(e, Event::LinkDown(l) if *l == cut))
         {
-            detect = Some((t0.elapsed(), twin.world.now() - sim0));
+            detect = Some((t0.elapsed(), t0.elapsed().as_secs_f64() * speed));
         }
         if events.iter().any(Event::is_drift) {
             let tr = Instant::now();
@@ -1026,13 +1314,26 @@ async fn repair_once(
                 .await
                 .map_err(|e| format!("repair: {e}"))?;
             let call = tr.elapsed();
+            if let Some(r) = &repaired {
+                repairs.push(format!(
+                    "{:.0} ms: {} → re-planned {}",
+                    t0.elapsed().as_secs_f64() * 1e3,
+                    events
+                        .iter()
+                        .filter(|e| e.is_drift())
+                        .map(|e| e.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    r.replanned.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
+            }
             if let Some(r) = repaired
                 && replan.is_none()
                 && r.replanned.contains(VPN)
             {
                 replan = Some((
                     t0.elapsed(),
-                    twin.world.now() - sim0,
+                    t0.elapsed().as_secs_f64() * speed,
                     call,
                     r.report.nodes.len(),
                     r.report.bytes_sent,
@@ -1046,12 +1347,14 @@ async fn repair_once(
                 .iter()
                 .any(|i| i.name == VPN && i.state == IntentState::Installed)
         {
-            break (t0.elapsed(), twin.world.now() - sim0);
+            break (t0.elapsed(), t0.elapsed().as_secs_f64() * speed);
         }
         if handled > 100 * nodes * 40 {
             return Err("too many samples without repair".into());
         }
     };
+    let truth = truth.await.ok().flatten();
+    let scan_t = scan(&twin.agents).await?;
     twin.shutdown().await;
     let (detect, detect_sim) = detect.ok_or("the cut was never observed")?;
     let (replan_t, replan_sim, call, repair_nodes, repair_bytes) =
@@ -1067,5 +1370,8 @@ async fn repair_once(
         repair_bytes,
         back: back.0,
         back_iv: back.1 / interval_s,
+        scan: scan_t,
+        repairs,
+        truth,
     })
 }

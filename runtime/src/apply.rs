@@ -231,30 +231,35 @@ pub async fn apply(
     let mut resynced = Vec::new();
     let mut failures = Vec::new();
     let mut skipped = Vec::new();
-    for node in &all_nodes {
-        let addr = &agents.agents[node];
-        let mut client = match connect(addr, options.timeout).await {
-            Ok(c) => Some(c),
-            Err(e) => {
-                failures.push((node.clone(), e));
-                None
+    // Ask every agent at once.
+    let timeout = options.timeout;
+    let probes = all_nodes.iter().map(|node| {
+        let (node, addr) = (node.clone(), agents.agents[node].clone());
+        async move {
+            let mut client = connect(&addr, timeout)
+                .await
+                .map_err(|e| (node.clone(), e))?;
+            let running = client
+                .get_running(pb::RunningRequest {})
+                .await
+                .map_err(|e| (node.clone(), e.message().to_string()))?
+                .into_inner();
+            Ok::<_, (String, String)>((client, running))
+        }
+    });
+    let probed = futures_join(probes).await;
+    for (node, probe) in all_nodes.iter().zip(probed) {
+        let (client, previous) = match probe {
+            Ok((c, r)) => (Some(c), r),
+            Err(failure) => {
+                if options.skip_unreachable {
+                    skipped.push(node.clone());
+                    continue;
+                }
+                failures.push(failure);
+                (None, pb::RunningReply::default())
             }
         };
-        let previous = match client.as_mut() {
-            Some(c) => match c.get_running(pb::RunningRequest {}).await {
-                Ok(r) => r.into_inner(),
-                Err(e) => {
-                    failures.push((node.clone(), e.message().to_string()));
-                    pb::RunningReply::default()
-                }
-            },
-            None => pb::RunningReply::default(),
-        };
-        if options.skip_unreachable && failures.last().is_some_and(|(n, _)| n == node) {
-            failures.pop();
-            skipped.push(node.clone());
-            continue;
-        }
         let in_step = expected
             .get(node)
             .is_some_and(|g| g.generation == previous.generation && g.digest == previous.digest)

@@ -142,6 +142,8 @@ impl Controller {
         )
         .await?;
         self.monitor.set_plan(self.compiled.summary.clone());
+        self.monitor
+            .expect_generation(&report.nodes, report.generation);
         let msg = if report.plan.is_empty() {
             "configuration already in place".to_string()
         } else {
@@ -235,6 +237,8 @@ impl Controller {
         )
         .await?;
         self.monitor.set_plan(self.compiled.summary.clone());
+        self.monitor
+            .expect_generation(&report.nodes, report.generation);
         let names: Vec<&str> = affected.iter().map(String::as_str).collect();
         self.note(format!(
             "re-planned {} ({} kept on their paths); generation {} on {} node(s)",

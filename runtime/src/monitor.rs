@@ -118,6 +118,9 @@ pub struct Monitor {
     pub down_nodes: BTreeSet<String>,
     /// Latest secret key (or pair) rate reported per link.
     pub link_rates: BTreeMap<String, f64>,
+    /// Per node, the generation it was last given: delivery measured under an older one
+    /// (samples queued while an apply ran) says nothing about the new plan.
+    expected: BTreeMap<String, u64>,
 }
 
 impl Monitor {
@@ -132,6 +135,7 @@ impl Monitor {
             quarantined: BTreeSet::new(),
             down_nodes: BTreeSet::new(),
             link_rates: BTreeMap::new(),
+            expected: BTreeMap::new(),
         };
         m.set_plan(summary);
         m
@@ -151,6 +155,13 @@ impl Monitor {
         self.tracks
             .retain(|n, _| summary.intents.iter().any(|i| &i.name == n));
         self.summary = summary;
+    }
+
+    /// `nodes` now run `generation`; their older samples no longer count for intents.
+    pub fn expect_generation(&mut self, nodes: &[String], generation: u64) {
+        for n in nodes {
+            self.expected.insert(n.clone(), generation);
+        }
     }
 
     pub fn summary(&self) -> &Summary {
@@ -186,6 +197,9 @@ impl Monitor {
             } else if l.kind == "qkd" && self.quarantined.remove(&l.link) {
                 events.push(Event::Released(l.link.clone()));
             }
+        }
+        if s.generation < self.expected.get(&s.node).copied().unwrap_or(0) {
+            return events;
         }
         for u in &s.units {
             let Some(intent) = self

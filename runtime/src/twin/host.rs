@@ -239,7 +239,16 @@ impl Twin {
             let service = AgentService::new(node, backend.clone()).into_server();
             let mut stop = watcher.clone();
             tasks.push(tokio::spawn(async move {
-                let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+                // Replies go out at once: with Nagle's algorithm a reply written in two
+                // pieces waits for the caller's delayed acknowledgement (tens of ms).
+                let incoming = tokio_stream::StreamExt::map(
+                    tokio_stream::wrappers::TcpListenerStream::new(listener),
+                    |accepted| {
+                        accepted.inspect(|stream| {
+                            let _ = stream.set_nodelay(true);
+                        })
+                    },
+                );
                 let _ = tonic::transport::Server::builder()
                     .add_service(service)
                     .serve_with_incoming_shutdown(incoming, async move {
