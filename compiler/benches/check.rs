@@ -23,11 +23,32 @@ impl SourceLoader for Memory {
 
 /// 10,000 intents between the metro endpoints, deterministic.
 fn intents(n: usize) -> String {
-    let ends = ["Distrito-Telefonica", "Moncloa", "Montegancedo", "Leganes", "ccips", "ipsec-controller"];
-    let mut out = String::from("use network \"network.yaml\"\n\npolicy sovereignty {\n    applies to keys\n    never via domain foreign-carrier\n}\n\n");
+    let ends = [
+        "Distrito-Telefonica",
+        "Moncloa",
+        "Montegancedo",
+        "Leganes",
+        "ccips",
+        "ipsec-controller",
+    ];
+    let mut out = String::from(
+        "use network \"network.yaml\"\n\npolicy sovereignty {\n    applies to keys\n    never via domain foreign-carrier\n}\n\n",
+    );
     for i in 0..n {
-        let (a, b) = (ends[i % ends.len()], ends[(i / ends.len() + i + 1) % ends.len()]);
-        let b = if a == b || (a, b) == ("Distrito-Telefonica", "ccips") || (a, b) == ("ccips", "Distrito-Telefonica") || (a, b) == ("Moncloa", "ipsec-controller") || (a, b) == ("ipsec-controller", "Moncloa") { "Leganes" } else { b };
+        let (a, b) = (
+            ends[i % ends.len()],
+            ends[(i / ends.len() + i + 1) % ends.len()],
+        );
+        let b = if a == b
+            || (a, b) == ("Distrito-Telefonica", "ccips")
+            || (a, b) == ("ccips", "Distrito-Telefonica")
+            || (a, b) == ("Moncloa", "ipsec-controller")
+            || (a, b) == ("ipsec-controller", "Moncloa")
+        {
+            "Leganes"
+        } else {
+            b
+        };
         let a = if a == b { "Moncloa" } else { a };
         if i % 3 == 0 {
             out.push_str(&format!(
@@ -43,9 +64,17 @@ fn intents(n: usize) -> String {
 }
 
 fn main() {
-    let network = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/metro/network.yaml")).expect("metro example");
-    let n = std::env::var("STRATA_BENCH_INTENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    let loader = Memory { intents: intents(n), network };
+    let network =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/metro/network.yaml"))
+            .expect("metro example");
+    let n = std::env::var("STRATA_BENCH_INTENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    let loader = Memory {
+        intents: intents(n),
+        network,
+    };
     println!("| intents | file size | parse (ms) | parse + check (ms) |");
     println!("|---:|---:|---:|---:|");
     let mut best_parse = f64::INFINITY;
@@ -61,5 +90,8 @@ fn main() {
         assert!(!fe.has_errors(), "{:?}", fe.diagnostics.first());
         assert_eq!(fe.networks[0].program.intents.len(), n);
     }
-    println!("| {n} | {} KiB | {best_parse:.1} | {best_total:.1} |", loader.intents.len() / 1024);
+    println!(
+        "| {n} | {} KiB | {best_parse:.1} | {best_total:.1} |",
+        loader.intents.len() / 1024
+    );
 }
