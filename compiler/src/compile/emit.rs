@@ -102,18 +102,12 @@ fn hex(bytes: &[u8]) -> String {
 
 /// A UUID (version 4 layout) derived from names, stable across compiles.
 fn stable_uuid(parts: &[&str]) -> String {
-    let mut b = digest(parts);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex(&b[..16]);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    let d = digest(parts);
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&d[..16]);
+    uuid::Builder::from_random_bytes(bytes)
+        .into_uuid()
+        .to_string()
 }
 
 /// The endpoint's URN with a nonce, unless the operator already gave a q-component.
