@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use strata_runtime::apply::{Agents, ApplyOptions};
 use strata_runtime::control::{Controller, subscribe};
-use strata_runtime::monitor::{IntentState, table};
+use strata_runtime::monitor::{IntentState, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
@@ -177,11 +177,12 @@ impl Args {
                     last_table = t;
                 }
             }
-            let settled = statuses.iter().all(|s| {
-                matches!(
-                    s.state,
-                    IntentState::Installed | IntentState::Unsatisfiable(_)
-                )
+            // Settled: every intent delivers its rate, and no longer more than it (a session
+            // starts with a full token bucket, so the first interval can run over).
+            let settled = statuses.iter().all(|s| match s.state {
+                IntentState::Installed => s.measured <= s.target * (1.0 + TOLERANCE),
+                IntentState::Unsatisfiable(_) => true,
+                _ => false,
             });
             if !watch && settled && seen >= nodes {
                 break;
