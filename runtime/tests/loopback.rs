@@ -238,9 +238,17 @@ async fn run_until(
     None
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() {
-    let (program, inv) = load("intents/metro.qi");
+/// A twin of the intents' network with the intents applied by a controller that is
+/// subscribed to every agent's telemetry.
+async fn applied(
+    intents: &str,
+) -> (
+    Twin,
+    Controller,
+    tokio::sync::mpsc::Receiver<pb::TelemetrySample>,
+    usize,
+) {
+    let (program, inv) = load(intents);
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let nodes = twin.agents.agents.len();
     let mut controller = Controller::new(
@@ -250,8 +258,14 @@ async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() 
         Box::new(MemoryStore::default()),
         ApplyOptions::default(),
     );
-    let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
+    let rx = subscribe(&twin.agents, Duration::from_millis(50));
     controller.apply().await.unwrap();
+    (twin, controller, rx, nodes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() {
+    let (twin, mut controller, mut rx, nodes) = applied("intents/metro.qi").await;
     let all_met = |s: &[strata_runtime::monitor::IntentStatus]| {
         s.iter().all(|i| {
             i.state == IntentState::Installed && (i.measured - i.target).abs() <= 0.05 * i.target
@@ -324,18 +338,7 @@ async fn measured_delivery_meets_every_intent_and_a_cut_link_is_routed_around() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entanglement_intents_are_measured_at_their_rate_and_fidelity() {
-    let (program, inv) = load("intents/continental.qi");
-    let twin = Twin::start(&inv, fast()).await.unwrap();
-    let nodes = twin.agents.agents.len();
-    let mut controller = Controller::new(
-        program,
-        inv,
-        twin.agents.clone(),
-        Box::new(MemoryStore::default()),
-        ApplyOptions::default(),
-    );
-    let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
-    controller.apply().await.unwrap();
+    let (twin, mut controller, mut rx, nodes) = applied("intents/continental.qi").await;
     let all_met = |s: &[strata_runtime::monitor::IntentStatus]| {
         s.iter().all(|i| i.state == IntentState::Installed)
     };
