@@ -57,22 +57,30 @@ async fn generations(twin: &Twin) -> Vec<(String, u64)> {
     out
 }
 
+/// Applies a compile with default options and no hook.
+async fn apply_default(
+    store: &dyn StateStore,
+    twin: &Twin,
+    compiled: &strata_compiler::compile::Compiled,
+) -> Result<strata_runtime::apply::ApplyReport, ApplyError> {
+    apply(
+        store,
+        &twin.agents,
+        &compiled.configs,
+        Some(&compiled.summary),
+        &ApplyOptions::default(),
+        None,
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_prepare_leaves_every_node_on_its_previous_generation() {
     let (program, inv) = load("intents/metro.qi");
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let store = MemoryStore::default();
     let first = compile(&program, &inv, &CompileOptions::default());
-    let report = apply(
-        &store,
-        &twin.agents,
-        &first.configs,
-        Some(&first.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let report = apply_default(&store, &twin, &first).await.unwrap();
     assert_eq!(report.generation, 1);
     let before = generations(&twin).await;
     assert!(before.iter().all(|(_, g)| *g == 1), "{before:?}");
@@ -84,16 +92,7 @@ async fn a_refused_prepare_leaves_every_node_on_its_previous_generation() {
     twin.world
         .apply_fault(&Fault::RefusePrepare("Norte".into()))
         .unwrap();
-    let err = apply(
-        &store,
-        &twin.agents,
-        &second.configs,
-        Some(&second.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = apply_default(&store, &twin, &second).await.unwrap_err();
     assert!(
         matches!(&err, ApplyError::Aborted { failures, .. } if failures.iter().any(|(n, _)| n == "Norte")),
         "{err}"
@@ -109,16 +108,7 @@ async fn a_refused_prepare_leaves_every_node_on_its_previous_generation() {
     twin.world
         .apply_fault(&Fault::AcceptPrepare("Norte".into()))
         .unwrap();
-    let ok = apply(
-        &store,
-        &twin.agents,
-        &second.configs,
-        Some(&second.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    let ok = apply_default(&store, &twin, &second).await.unwrap();
     assert_eq!(ok.generation, 2);
     twin.shutdown().await;
 }
@@ -129,16 +119,7 @@ async fn an_agent_killed_between_prepare_and_commit_rolls_everyone_back() {
     let twin = Twin::start(&inv, fast()).await.unwrap();
     let store = MemoryStore::default();
     let first = compile(&program, &inv, &CompileOptions::default());
-    apply(
-        &store,
-        &twin.agents,
-        &first.configs,
-        Some(&first.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    apply_default(&store, &twin, &first).await.unwrap();
     let before = generations(&twin).await;
 
     let mut smaller = program.clone();
@@ -189,28 +170,10 @@ async fn a_second_apply_fails_clearly_while_the_lock_is_held() {
     let store = FileStore::new(dir.path().join("state.json"));
     let held = store.lock("strata apply, pid 4242").unwrap();
     let c = compile(&program, &inv, &CompileOptions::default());
-    let err = apply(
-        &store,
-        &twin.agents,
-        &c.configs,
-        Some(&c.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap_err();
+    let err = apply_default(&store, &twin, &c).await.unwrap_err();
     assert!(err.to_string().contains("pid 4242"), "{err}");
     drop(held);
-    apply(
-        &store,
-        &twin.agents,
-        &c.configs,
-        Some(&c.summary),
-        &ApplyOptions::default(),
-        None,
-    )
-    .await
-    .unwrap();
+    apply_default(&store, &twin, &c).await.unwrap();
     twin.shutdown().await;
 }
 
