@@ -38,6 +38,8 @@ pub enum Outcome {
     Failed,
     /// Success with changes to report (exit 2, for `--detailed-exitcode`).
     Changes,
+    /// The network answered, and some intent is not met (exit 3, `status`).
+    NotMet,
 }
 
 fn main() -> ExitCode {
@@ -64,6 +66,7 @@ fn main() -> ExitCode {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::Failed) => ExitCode::from(1),
         Ok(Outcome::Changes) => ExitCode::from(2),
+        Ok(Outcome::NotMet) => ExitCode::from(3),
         Err(err) => {
             eprintln!("error: {err}");
             ExitCode::from(1)

@@ -316,6 +316,10 @@ pub enum Admission {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PathSummary {
+    /// The path's number within its intent, as the forwarding tables number it (`path`);
+    /// stable across re-plans that keep the path.
+    #[serde(default)]
+    pub path: usize,
     pub nodes: Vec<String>,
     pub links: Vec<String>,
     pub rate: f64,
@@ -344,6 +348,13 @@ pub struct IntentSummary {
     /// Why the intent is not fully met, in the operator's terms.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
+    /// The intent's `disjoint paths N`, when it asks for protection (N > 1).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub disjoint_paths: Option<u32>,
+    /// Why one of its disjoint paths could not be replaced after a failure: the intent is
+    /// carried in full by its other paths but would not survive another failure.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub protection_lost: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,15 +2,25 @@
 //! track each intent from measured delivery, and when the network drifts re-plan only the
 //! intents the drift touches — the others stay pinned to their paths — and apply the
 //! difference.
+//!
+//! Alarms are gathered for [`LoopTiming::settle_s`] after the first one, so correlated
+//! alarms (a stopped node takes its links down, and every neighbour reports it) give one
+//! event and one re-plan. A protected intent (`disjoint paths N`) that loses a path keeps
+//! its surviving paths, which already carry its whole rate, and only the lost path is
+//! replaced ([`strata_compiler::compile::protect`]). When a failed element has been back for
+//! [`LoopTiming::hold_off_s`], the intents that were moved or degraded because of it are
+//! re-optimised back — with nothing down any more, back to the plan itself; an element that
+//! fails again before then restarts the wait, so a flapping link causes no churn.
 
 use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply, connect};
 use crate::monitor::{Event, Monitor};
 use crate::pb;
 use crate::state::StateStore;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use strata_compiler::check::Program;
 use strata_compiler::compile::{CompileOptions, Compiled, PinnedPath, compile};
+use strata_compiler::config::{IntentSummary, Summary};
 use strata_compiler::inventory::{Inventory, KeyRate, PairRate};
 use strata_grammar::Spanned;
 use tokio::sync::mpsc;
@@ -77,6 +87,8 @@ pub fn overlay(base: &Inventory, monitor: &Monitor) -> Inventory {
 pub struct LogLine {
     /// Seconds on the agents' clock.
     pub time_s: f64,
+    /// Wall-clock time, RFC 3339 (UTC).
+    pub wall_time: String,
     pub message: String,
 }
 
@@ -87,16 +99,102 @@ pub struct Repair {
     pub report: ApplyReport,
 }
 
+/// How fast the loop reacts, in seconds of the agents' clock.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoopTiming {
+    /// Alarms are gathered this long after the first before the loop reacts: one telemetry
+    /// interval, so every neighbour of a failed element has reported it.
+    pub settle_s: f64,
+    /// A failed link or node must be back this long before intents return to it.
+    pub hold_off_s: f64,
+}
+
+/// Default [`LoopTiming::hold_off_s`]: three telemetry intervals of one second.
+pub const DEFAULT_HOLD_OFF_S: f64 = 3.0;
+
+impl Default for LoopTiming {
+    fn default() -> Self {
+        LoopTiming {
+            settle_s: 1.0,
+            hold_off_s: DEFAULT_HOLD_OFF_S,
+        }
+    }
+}
+
+/// A link or node that can fail.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Element {
+    Link(String),
+    Node(String),
+}
+
+impl std::fmt::Display for Element {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Element::Link(l) => write!(f, "link {l}"),
+            Element::Node(n) => write!(f, "node {n}"),
+        }
+    }
+}
+
 pub struct Controller {
     pub program: Program,
     pub inventory: Inventory,
     pub agents: Agents,
     pub store: Box<dyn StateStore + Send + Sync>,
     pub options: ApplyOptions,
+    pub timing: LoopTiming,
     pub compiled: Compiled,
     pub monitor: Monitor,
     pub log: Vec<LogLine>,
-    now: f64,
+    /// The generation the network runs, as of the last apply.
+    pub generation: u64,
+    /// Alarms gathered since the first one not yet acted on, and when it came.
+    pending: Vec<Event>,
+    pending_since: Option<f64>,
+    /// Elements back up, and when their hold-off ends.
+    reversions: BTreeMap<Element, f64>,
+    /// Intents moved or degraded because of each failed element.
+    displaced: BTreeMap<Element, BTreeSet<String>>,
+    /// When each element last failed, within [`FLAP_MEMORY`] hold-offs: an element that keeps
+    /// failing waits longer before intents return to it.
+    failures: BTreeMap<Element, Vec<f64>>,
+}
+
+/// How many hold-offs back failures count towards flap damping.
+pub const FLAP_MEMORY: f64 = 20.0;
+/// The hold-off grows at most this many times (doubling per recent failure).
+pub const MAX_HOLD_OFF_FACTOR: f64 = 16.0;
+
+/// At most this many intent names in one log line.
+const NAMES_IN_LOG: usize = 8;
+
+fn names(set: &BTreeSet<String>) -> String {
+    let mut v: Vec<&str> = set.iter().take(NAMES_IN_LOG).map(String::as_str).collect();
+    let more = set.len().saturating_sub(NAMES_IN_LOG);
+    if more > 0 {
+        v.push("…");
+        return format!("{} and {more} more", v.join(", "));
+    }
+    v.join(", ")
+}
+
+/// The path of a summary path, as an operator reads it.
+fn route(nodes: &[String]) -> String {
+    nodes.join("→")
+}
+
+/// The intent's paths as the compiler pins them.
+fn pinned_paths(i: &IntentSummary) -> Vec<PinnedPath> {
+    i.paths
+        .iter()
+        .map(|p| PinnedPath {
+            index: p.path,
+            links: p.links.clone(),
+            nodes: p.nodes.clone(),
+            rate: p.rate,
+        })
+        .collect()
 }
 
 impl Controller {
@@ -116,16 +214,24 @@ impl Controller {
             agents,
             store,
             options,
+            timing: LoopTiming::default(),
             compiled,
             monitor,
             log: Vec::new(),
-            now: 0.0,
+            generation: 0,
+            pending: Vec::new(),
+            pending_since: None,
+            reversions: BTreeMap::new(),
+            displaced: BTreeMap::new(),
+            failures: BTreeMap::new(),
         }
     }
 
-    fn note(&mut self, message: String) {
+    /// Adds a line to the event log.
+    pub fn note(&mut self, message: String) {
         self.log.push(LogLine {
-            time_s: self.now,
+            time_s: self.monitor.now(),
+            wall_time: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
             message,
         });
     }
@@ -141,10 +247,11 @@ impl Controller {
             None,
         )
         .await?;
+        self.generation = report.generation;
         self.monitor.set_plan(self.compiled.summary.clone());
         self.monitor
             .expect_generation(&report.nodes, report.generation);
-        let msg = if report.plan.is_empty() {
+        let msg = if report.nodes.is_empty() {
             "configuration already in place".to_string()
         } else {
             format!(
@@ -157,69 +264,334 @@ impl Controller {
         Ok(report)
     }
 
-    /// Feeds one sample to the monitor; returns the drift it revealed.
+    /// Feeds one sample to the monitor and gathers the alarms it raised; [`Self::tick`]
+    /// acts on them once they have settled. Returns the alarms.
     pub fn observe(&mut self, sample: &pb::TelemetrySample) -> Vec<Event> {
-        if sample.up {
-            self.now = self.now.max(sample.time_s);
-        }
         let events = self.monitor.observe(sample);
-        for e in &events {
-            self.note(e.to_string());
+        if !events.is_empty() {
+            self.pending_since.get_or_insert(self.monitor.now());
+            self.pending.extend(events.iter().cloned());
         }
         events
     }
 
-    /// Re-plans the intents the drift touches, keeps the rest on their paths, and applies
-    /// the difference. Returns `None` when no intent is affected.
+    /// Feeds one sample and reacts to what has settled: [`Self::observe`] then
+    /// [`Self::tick`].
+    pub async fn step(&mut self, sample: &pb::TelemetrySample) -> Result<Vec<Repair>, ApplyError> {
+        self.observe(sample);
+        self.tick().await
+    }
+
+    /// Acts on alarms gathered for [`LoopTiming::settle_s`] (one log line per failure, one
+    /// re-plan for all of them) and on elements whose hold-off has ended. Returns what was
+    /// re-planned.
+    pub async fn tick(&mut self) -> Result<Vec<Repair>, ApplyError> {
+        let now = self.monitor.now();
+        let mut done = Vec::new();
+        if self
+            .pending_since
+            .is_some_and(|t| now >= t + self.timing.settle_s)
+        {
+            let events = std::mem::take(&mut self.pending);
+            self.pending_since = None;
+            self.log_events(&events);
+            for e in &events {
+                let (element, down) = match e {
+                    Event::LinkDown(l) | Event::Quarantined(l) => (Element::Link(l.clone()), true),
+                    Event::NodeDown(n) => (Element::Node(n.clone()), true),
+                    Event::LinkUp(l) | Event::Released(l) => (Element::Link(l.clone()), false),
+                    Event::NodeUp(n) => (Element::Node(n.clone()), false),
+                    Event::Shortfall(_) => continue,
+                };
+                if down {
+                    self.reversions.remove(&element);
+                    self.failures.entry(element).or_default().push(now);
+                } else if !self.element_down(&element) {
+                    let wait = self.hold_off(&element, now);
+                    self.reversions.insert(element, now + wait);
+                }
+            }
+            if events.iter().any(Event::is_drift)
+                && let Some(r) = self.repair(&events).await?
+            {
+                done.push(r);
+            }
+        }
+        let due: Vec<Element> = self
+            .reversions
+            .iter()
+            .filter(|&(_, &t)| t <= now)
+            .map(|(e, _)| e.clone())
+            .collect();
+        if !due.is_empty() {
+            for e in &due {
+                self.reversions.remove(e);
+            }
+            if let Some(r) = self.revert(&due).await? {
+                done.push(r);
+            }
+        }
+        Ok(done)
+    }
+
+    /// The hold-off for an element that came back: the base, doubled for every other time
+    /// it failed recently.
+    pub fn hold_off(&mut self, element: &Element, now: f64) -> f64 {
+        let base = self.timing.hold_off_s;
+        let memory = FLAP_MEMORY * base.max(self.timing.settle_s);
+        let recent = self.failures.get_mut(element).map_or(0, |f| {
+            f.retain(|&t| t >= now - memory);
+            f.len()
+        });
+        base * 2f64
+            .powi(recent.saturating_sub(1) as i32)
+            .min(MAX_HOLD_OFF_FACTOR)
+    }
+
+    fn element_down(&self, e: &Element) -> bool {
+        match e {
+            Element::Link(l) => self.link_down(l),
+            Element::Node(n) => self.monitor.down_nodes.contains(n),
+        }
+    }
+
+    fn link_down(&self, l: &str) -> bool {
+        self.monitor.down_links.contains(l) || self.monitor.quarantined.contains(l)
+    }
+
+    /// The quantum links that end at `node`.
+    fn links_of(&self, node: &str) -> BTreeSet<String> {
+        let q = self.inventory.qkd_links.iter().map(|l| (&l.name, &l.ends));
+        let e = self
+            .inventory
+            .entanglement_links
+            .iter()
+            .map(|l| (&l.name, &l.ends));
+        q.chain(e)
+            .filter(|(_, ends)| ends.iter().any(|e| e.value == node))
+            .map(|(n, _)| n.value.clone())
+            .collect()
+    }
+
+    /// Logs a batch of alarms, one line per failure: a node's links are named on the
+    /// node's line instead of on lines of their own.
+    fn log_events(&mut self, events: &[Event]) {
+        let mut seen = BTreeSet::new();
+        let mut absorbed = BTreeSet::new();
+        let mut lines = Vec::new();
+        for e in events {
+            let (links, word) = match e {
+                Event::NodeDown(n) => (self.links_of(n), "down"),
+                Event::NodeUp(n) => (self.links_of(n), "up again"),
+                _ => continue,
+            };
+            let with: Vec<&String> = events
+                .iter()
+                .filter_map(|x| match (x, e) {
+                    (Event::LinkDown(l), Event::NodeDown(_))
+                    | (Event::LinkUp(l), Event::NodeUp(_))
+                        if links.contains(l) =>
+                    {
+                        Some(l)
+                    }
+                    _ => None,
+                })
+                .collect();
+            for l in &with {
+                absorbed.insert(match e {
+                    Event::NodeDown(_) => Event::LinkDown((*l).clone()),
+                    _ => Event::LinkUp((*l).clone()),
+                });
+            }
+            let subject = match e {
+                Event::NodeDown(n) | Event::NodeUp(n) => n,
+                _ => unreachable!("only node events reach here"),
+            };
+            lines.push((
+                e.clone(),
+                if with.is_empty() {
+                    format!("node {subject} is {word}")
+                } else {
+                    let l: Vec<&str> = with.iter().map(|s| s.as_str()).collect();
+                    format!("node {subject} is {word} (with link(s) {})", l.join(", "))
+                },
+            ));
+        }
+        for e in events {
+            if !seen.insert(e.clone()) || absorbed.contains(e) {
+                continue;
+            }
+            let line = match lines.iter().find(|(x, _)| x == e) {
+                Some((_, l)) => l.clone(),
+                None => e.to_string(),
+            };
+            self.note(line);
+        }
+    }
+
+    /// Re-plans for drift: the intents whose paths use an element that is still down (or
+    /// that fell short) move; a protected intent that still has a working path keeps its
+    /// survivors and gets replacements for its lost paths; every other intent stays pinned.
+    /// Returns `None` when no intent is affected.
     pub async fn repair(&mut self, events: &[Event]) -> Result<Option<Repair>, ApplyError> {
         let mut links = BTreeSet::new();
         let mut nodes = BTreeSet::new();
         let mut shortfalls = BTreeSet::new();
         for e in events {
             match e {
-                Event::LinkDown(l)
-                | Event::Quarantined(l)
-                | Event::LinkUp(l)
-                | Event::Released(l) => {
+                Event::LinkDown(l) | Event::Quarantined(l) if self.link_down(l) => {
                     links.insert(l.clone());
                 }
-                Event::NodeDown(n) | Event::NodeUp(n) => {
+                Event::NodeDown(n) if self.monitor.down_nodes.contains(n) => {
                     nodes.insert(n.clone());
                 }
                 Event::Shortfall(i) => {
                     shortfalls.insert(i.clone());
                 }
+                _ => {}
             }
         }
         let affected = self.monitor.affected(&links, &nodes, &shortfalls);
         if affected.is_empty() {
             return Ok(None);
         }
+        for i in &self.compiled.summary.intents {
+            if !affected.contains(&i.name) {
+                continue;
+            }
+            let touched = links
+                .iter()
+                .filter(|l| i.paths.iter().any(|p| p.links.contains(l)))
+                .map(|l| Element::Link(l.clone()))
+                .chain(
+                    nodes
+                        .iter()
+                        .filter(|n| i.paths.iter().any(|p| p.nodes.contains(n)))
+                        .map(|n| Element::Node(n.clone())),
+                );
+            for e in touched.collect::<Vec<_>>() {
+                self.displaced.entry(e).or_default().insert(i.name.clone());
+            }
+        }
+        let restore = self.survivors(&affected, &shortfalls);
+        let moved: BTreeSet<String> = affected
+            .iter()
+            .filter(|n| !restore.contains_key(*n))
+            .cloned()
+            .collect();
+        self.replan(moved, restore, true).await
+    }
+
+    /// Protected intents among `intents` that still have a working path: name → the numbers
+    /// of their paths that are down.
+    fn survivors(
+        &self,
+        intents: &BTreeSet<String>,
+        except: &BTreeSet<String>,
+    ) -> BTreeMap<String, BTreeSet<usize>> {
+        self.compiled
+            .summary
+            .intents
+            .iter()
+            .filter(|i| intents.contains(&i.name) && !except.contains(&i.name))
+            .filter(|i| i.disjoint_paths.is_some_and(|n| n > 1))
+            .filter_map(|i| {
+                let lost: BTreeSet<usize> = i
+                    .paths
+                    .iter()
+                    .filter(|p| self.monitor.path_down(p).is_some())
+                    .map(|p| p.path)
+                    .collect();
+                (!lost.is_empty() && lost.len() < i.paths.len()).then(|| (i.name.clone(), lost))
+            })
+            .collect()
+    }
+
+    /// Moves intents back once the elements that displaced them have held for the hold-off:
+    /// with nothing down any more, the whole network returns to the plan; otherwise only the
+    /// displaced intents (and those not fully admitted) are re-optimised.
+    async fn revert(&mut self, back: &[Element]) -> Result<Option<Repair>, ApplyError> {
+        let mut intents = BTreeSet::new();
+        for e in back {
+            intents.extend(self.displaced.remove(e).unwrap_or_default());
+        }
+        let nodes_back: BTreeSet<String> = back
+            .iter()
+            .filter_map(|e| match e {
+                Element::Node(n) => Some(n.clone()),
+                Element::Link(_) => None,
+            })
+            .collect();
+        let with_nodes: BTreeSet<String> =
+            nodes_back.iter().flat_map(|n| self.links_of(n)).collect();
+        let what = back
+            .iter()
+            .filter(|e| !matches!(e, Element::Link(l) if with_nodes.contains(l)))
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ");
+        let nothing_down = self.monitor.down_links.is_empty()
+            && self.monitor.quarantined.is_empty()
+            && self.monitor.down_nodes.is_empty();
+        self.note(format!(
+            "{what} back and stable: re-optimising {}",
+            if nothing_down {
+                "the whole network back to the plan".to_string()
+            } else if intents.is_empty() {
+                "the intents not fully admitted".to_string()
+            } else {
+                names(&intents)
+            }
+        ));
+        if nothing_down {
+            self.displaced.clear();
+            let all = self
+                .compiled
+                .summary
+                .intents
+                .iter()
+                .map(|i| i.name.clone())
+                .collect();
+            return self.replan(all, BTreeMap::new(), false).await;
+        }
+        intents.extend(self.monitor.not_met());
+        let restore = self.survivors(&intents, &BTreeSet::new());
+        let moved = intents
+            .iter()
+            .filter(|n| !restore.contains_key(*n))
+            .cloned()
+            .collect();
+        self.replan(moved, restore, true).await
+    }
+
+    /// Compiles with every intent outside `moved` pinned (those in `restore` keep their
+    /// surviving paths), on the network as it is now (`overlay`) or as declared, and
+    /// applies the difference.
+    async fn replan(
+        &mut self,
+        moved: BTreeSet<String>,
+        restore: BTreeMap<String, BTreeSet<usize>>,
+        overlay_now: bool,
+    ) -> Result<Option<Repair>, ApplyError> {
         let pinned: BTreeMap<String, Vec<PinnedPath>> = self
             .compiled
             .summary
             .intents
             .iter()
-            .filter(|i| !affected.contains(&i.name) && !i.paths.is_empty())
-            .map(|i| {
-                let paths = i
-                    .paths
-                    .iter()
-                    .map(|p| PinnedPath {
-                        links: p.links.clone(),
-                        nodes: p.nodes.clone(),
-                        rate: p.rate,
-                    })
-                    .collect();
-                (i.name.clone(), paths)
-            })
+            .filter(|i| !moved.contains(&i.name) && !i.paths.is_empty())
+            .map(|i| (i.name.clone(), pinned_paths(i)))
             .collect();
-        let inventory = overlay(&self.inventory, &self.monitor);
-        self.compiled = compile(
+        let inventory = if overlay_now {
+            overlay(&self.inventory, &self.monitor)
+        } else {
+            self.inventory.clone()
+        };
+        let compiled = compile(
             &self.program,
             &inventory,
             &CompileOptions {
                 pinned,
+                restore: restore.clone(),
                 ..CompileOptions::default()
             },
         );
@@ -230,26 +602,104 @@ impl Controller {
         let report = apply(
             self.store.as_ref(),
             &self.agents,
-            &self.compiled.configs,
-            Some(&self.compiled.summary),
+            &compiled.configs,
+            Some(&compiled.summary),
             &options,
             None,
         )
         .await?;
+        self.generation = report.generation;
+        let before = std::mem::replace(&mut self.compiled, compiled);
         self.monitor.set_plan(self.compiled.summary.clone());
         self.monitor
             .expect_generation(&report.nodes, report.generation);
-        let names: Vec<&str> = affected.iter().map(String::as_str).collect();
-        self.note(format!(
-            "re-planned {} ({} kept on their paths); generation {} on {} node(s)",
-            names.join(", "),
-            self.compiled.summary.intents.len() - affected.len(),
-            report.generation,
-            report.nodes.len()
-        ));
+        let after = self.compiled.summary.clone();
+        for (name, lost) in &restore {
+            self.note_protection(&before.summary, &after, name, lost);
+        }
+        let changed: BTreeSet<String> = after
+            .intents
+            .iter()
+            .filter(|i| {
+                !restore.contains_key(&i.name)
+                    && before
+                        .summary
+                        .intents
+                        .iter()
+                        .find(|b| b.name == i.name)
+                        .is_none_or(|b| b.paths != i.paths || b.admitted_rate != i.admitted_rate)
+            })
+            .map(|i| i.name.clone())
+            .collect();
+        let kept: BTreeSet<String> = after
+            .intents
+            .iter()
+            .filter(|i| !changed.contains(&i.name))
+            .map(|i| i.name.clone())
+            .collect();
+        if report.nodes.is_empty() {
+            self.note("no configuration change needed".to_string());
+        } else {
+            let kept_part = if kept.is_empty() {
+                String::new()
+            } else {
+                format!("; kept on their paths: {}", names(&kept))
+            };
+            self.note(format!(
+                "re-planned {}{kept_part}; generation {} on {} node(s)",
+                if changed.is_empty() {
+                    "nothing else".to_string()
+                } else {
+                    names(&changed)
+                },
+                report.generation,
+                report.nodes.len()
+            ));
+        }
         Ok(Some(Repair {
-            replanned: affected,
+            replanned: changed,
             report,
         }))
+    }
+
+    /// Says what became of a protected intent that lost the paths numbered `lost`.
+    fn note_protection(
+        &mut self,
+        before: &Summary,
+        after: &Summary,
+        name: &str,
+        lost: &BTreeSet<usize>,
+    ) {
+        let (Some(b), Some(a)) = (
+            before.intents.iter().find(|i| i.name == name),
+            after.intents.iter().find(|i| i.name == name),
+        ) else {
+            return;
+        };
+        let kept: Vec<String> = a
+            .paths
+            .iter()
+            .filter(|p| !lost.contains(&p.path) && b.paths.contains(p))
+            .map(|p| format!("path {} ({})", p.path + 1, route(&p.nodes)))
+            .collect();
+        let replaced: Vec<String> = a
+            .paths
+            .iter()
+            .filter(|p| !b.paths.contains(p))
+            .map(|p| format!("path {} now runs {}", p.path + 1, route(&p.nodes)))
+            .collect();
+        let msg = match &a.protection_lost {
+            Some(why) => format!(
+                "{name} stays on {} at full rate, unprotected: {why}",
+                kept.join(", ")
+            ),
+            None if !replaced.is_empty() => format!(
+                "{name} protection restored: {}; {} kept",
+                replaced.join(", "),
+                kept.join(", ")
+            ),
+            None => return,
+        };
+        self.note(msg);
     }
 }

@@ -6,11 +6,12 @@
 use super::{Checked, checked_network, print_diagnostics};
 use crate::Outcome;
 use anyhow::{Context, bail};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
 use strata_runtime::apply::{Agents, ApplyOptions};
-use strata_runtime::control::{Controller, subscribe};
-use strata_runtime::monitor::{IntentState, TOLERANCE, table};
+use strata_runtime::control::{Controller, DEFAULT_HOLD_OFF_S, LogLine, subscribe};
+use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
@@ -50,6 +51,10 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Seconds of the agents' clock a failed link or node must stay up before the intents
+    /// moved off it are moved back (flap damping).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_OFF_S)]
+    hold_off: f64,
 }
 
 impl Args {
@@ -101,6 +106,7 @@ impl Args {
         };
         let mut controller =
             Controller::new(program, inventory, agents.clone(), store, options.clone());
+        controller.timing.hold_off_s = self.hold_off.max(0.0);
         if let Some(plan) = &self.plan {
             let saved: SavedPlan = serde_json::from_slice(
                 &std::fs::read(plan)
@@ -143,38 +149,48 @@ impl Args {
             self.intervals
                 .map(|n| n * nodes)
                 .unwrap_or(if watch { u64::MAX } else { 40 * nodes });
+        // On a terminal `run` redraws one screen; otherwise it appends to a log.
+        let live = watch && !self.json && std::io::stdout().is_terminal();
         let mut seen = 0u64;
         let mut printed = controller.log.len();
         let mut last_table = String::new();
+        let mut interrupted = false;
         while seen < limit {
             let sample = tokio::select! {
                 s = telemetry.recv() => s,
-                _ = tokio::signal::ctrl_c() => None,
+                _ = tokio::signal::ctrl_c() => { interrupted = true; None },
             };
             let Some(sample) = sample else { break };
             seen += 1;
-            let events = controller.observe(&sample);
-            if watch
-                && events.iter().any(|e| e.is_drift())
-                && let Err(e) = controller.repair(&events).await
-            {
-                controller.log.push(strata_runtime::control::LogLine {
-                    time_s: sample.time_s,
-                    message: format!("repair failed: {e}"),
-                });
+            controller.observe(&sample);
+            if watch && let Err(e) = controller.tick().await {
+                controller.note(format!("repair failed: {e}"));
             }
-            for line in &controller.log[printed..] {
-                if !self.json {
-                    println!("[t={:>8.1}s] {}", line.time_s, line.message);
-                }
-            }
-            printed = controller.log.len();
             let statuses = controller.monitor.statuses();
-            if watch && !self.json && seen.is_multiple_of(nodes) {
-                let t = table(&statuses);
-                if t != last_table {
-                    print!("{t}");
-                    last_table = t;
+            let now = controller.monitor.now();
+            if live {
+                if seen.is_multiple_of(nodes) || controller.log.len() > printed {
+                    print!(
+                        "{}",
+                        screen(&statuses, now, &controller.log, controller.generation)
+                    );
+                    printed = controller.log.len();
+                }
+            } else {
+                if !self.json {
+                    for line in &controller.log[printed..] {
+                        println!("{}", log_line(line));
+                    }
+                }
+                printed = controller.log.len();
+                if watch && !self.json && seen.is_multiple_of(nodes) {
+                    let t = table(&statuses, now);
+                    // The `since` column changes every interval; print when anything else does.
+                    let key = table_key(&statuses);
+                    if key != last_table {
+                        print!("{t}");
+                        last_table = key;
+                    }
                 }
             }
             // Settled: every intent delivers its rate, and no longer more than it (a session
@@ -197,7 +213,10 @@ impl Args {
                 )?
             );
         } else {
-            print!("{}", table(&statuses));
+            if live {
+                println!();
+            }
+            print!("{}", table(&statuses, controller.monitor.now()));
             let met = statuses
                 .iter()
                 .filter(|s| s.state == IntentState::Installed)
@@ -206,6 +225,19 @@ impl Args {
                 "{met} of {} intent(s) met, as measured by the agents",
                 statuses.len()
             );
+            if watch {
+                let generation = controller.generation;
+                println!(
+                    "{} after {:.1} s of the agents' clock: generation {generation}, {} event(s) logged",
+                    if interrupted {
+                        "interrupted"
+                    } else {
+                        "stopped"
+                    },
+                    controller.monitor.now(),
+                    controller.log.len()
+                );
+            }
         }
         if let Some(t) = twin {
             t.shutdown().await;
@@ -217,4 +249,43 @@ impl Args {
             Outcome::Failed
         })
     }
+}
+
+/// One event log line: wall-clock time, agent-clock time, message.
+fn log_line(line: &LogLine) -> String {
+    format!(
+        "[{} t={:>8.1}s] {}",
+        line.wall_time, line.time_s, line.message
+    )
+}
+
+/// What the live table shows, without the `since` column that moves every interval.
+fn table_key(statuses: &[IntentStatus]) -> String {
+    statuses
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {:.3} {:.3} {:?} {:?} {} {}\n",
+                s.name, s.target, s.measured, s.fidelity, s.state, s.paths, s.protected
+            )
+        })
+        .collect()
+}
+
+/// Lines of the event log the live screen keeps under the table.
+const LIVE_LOG_LINES: usize = 12;
+
+/// The live screen: cursor home, clear, the table, then the latest events.
+fn screen(statuses: &[IntentStatus], now: f64, log: &[LogLine], generation: u64) -> String {
+    let mut out = String::from("\x1b[H\x1b[2J");
+    out.push_str(&format!(
+        "strata run — t={now:.1}s on the agents' clock, generation {generation} (Ctrl-C stops)\n\n"
+    ));
+    out.push_str(&table(statuses, now));
+    out.push_str("\nevents:\n");
+    for line in &log[log.len().saturating_sub(LIVE_LOG_LINES)..] {
+        out.push_str(&log_line(line));
+        out.push('\n');
+    }
+    out
 }

@@ -1,4 +1,6 @@
-//! `strata status`: each intent's state from the agents' measured delivery, once.
+//! `strata status`: each intent's state from the agents' measured delivery, once. Exits 0
+//! when every intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed),
+//! 1 on error.
 
 use crate::Outcome;
 use anyhow::Context;
@@ -6,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use strata_runtime::apply::{Agents, connect};
 use strata_runtime::control::subscribe;
-use strata_runtime::monitor::{Monitor, WARMUP, table};
+use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
 use strata_runtime::pb;
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
 
@@ -64,7 +66,7 @@ impl Args {
                 );
             } else {
                 println!("generation {}", state.generation);
-                print!("{}", table(&statuses));
+                print!("{}", table(&statuses, monitor.now()));
                 for n in &nodes {
                     match n["generation"].as_u64() {
                         Some(g) => println!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
@@ -72,7 +74,8 @@ impl Args {
                     }
                 }
             }
-            Ok(Outcome::Ok)
+            let all_met = statuses.iter().all(|s| s.state == IntentState::Installed);
+            Ok(if all_met { Outcome::Ok } else { Outcome::NotMet })
         })
     }
 }

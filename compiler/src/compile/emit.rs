@@ -473,7 +473,8 @@ fn summarise(
     let intent = d.intent;
     let paths: Vec<PathSummary> = used
         .iter()
-        .map(|&(_, c, r)| PathSummary {
+        .map(|&(p, c, r)| PathSummary {
+            path: p,
             nodes: c
                 .nodes
                 .iter()
@@ -508,5 +509,8 @@ fn summarise(
         latency_ms: paths.iter().map(|p| p.latency_ms).reduce(f64::max),
         paths,
         reason: reason.map(|r| r.message.clone()),
+        disjoint_paths: (intent.constraints.disjoint_paths > 1)
+            .then_some(intent.constraints.disjoint_paths),
+        protection_lost: None,
     }
 }

@@ -7,6 +7,7 @@ pub mod disjoint;
 pub mod emit;
 pub mod optimise;
 pub mod paths;
+pub mod protect;
 pub mod resources;
 pub mod yen;
 
@@ -17,7 +18,7 @@ use crate::topology::Topology;
 use optimise::{Allocation, Demand};
 use paths::{Blocked, PathOptions};
 use resources::{Capacities, usage};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use strata_grammar::Diagnostic;
 
 pub mod codes {
@@ -32,11 +33,19 @@ pub struct CompileOptions {
     /// Intents to keep exactly where they are (a re-plan after drift moves only the
     /// intents the drift affects): intent name → its paths and rates.
     pub pinned: BTreeMap<String, Vec<PinnedPath>>,
+    /// Pinned intents with `disjoint paths N` that lost some of their paths: intent name →
+    /// the numbers of the pinned paths that are down. The surviving paths stay exactly as
+    /// pinned; each lost path is replaced by one disjoint from the survivors over what still
+    /// works ([`protect`]), or stays configured — it carries again as soon as the failed
+    /// element returns — and the summary says why protection is lost.
+    pub restore: BTreeMap<String, BTreeSet<usize>>,
 }
 
 /// One path of a pinned intent, as the summary lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PinnedPath {
+    /// The path's number within its intent (`PathSummary::path`).
+    pub index: usize,
     pub links: Vec<String>,
     pub nodes: Vec<String>,
     pub rate: f64,
@@ -59,16 +68,18 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     // Paths for every intent at once: graphs and searches are shared between intents with
     // the same constraints, and the work runs in parallel (results stay in intent order).
     let mut found = paths::candidates_all(&topo, &program.intents, &options.paths).into_iter();
-    let demands: Vec<Demand> = program
+    let no_loss = BTreeSet::new();
+    let mut demands: Vec<Demand> = program
         .intents
         .iter()
         .enumerate()
         .map(|(i, intent)| {
             let result = found.next().unwrap_or(Err(Blocked::NoCapacity));
+            let lost = options.restore.get(&intent.name).unwrap_or(&no_loss);
             if let Some(pinned) = options
                 .pinned
                 .get(&intent.name)
-                .and_then(|p| pin(&topo, intent, p, &options.paths))
+                .and_then(|p| pin(&topo, intent, p, lost, &options.paths))
             {
                 blocked.push(None);
                 fixed.insert(i, pinned.iter().map(|(_, r)| *r).collect());
@@ -97,13 +108,27 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
         })
         .collect();
     let alloc = optimise::optimise_with(&topo, &demands, &fixed);
+    let mut lost_protection = vec![None; demands.len()];
+    for (i, lost) in demands
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| fixed.contains_key(i))
+        .filter_map(|(i, d)| Some((i, options.restore.get(&d.intent.name)?)))
+        .collect::<Vec<_>>()
+    {
+        lost_protection[i] =
+            protect::replace_lost(&topo, &mut demands, &alloc, i, lost, &options.paths);
+    }
     let reasons = explain(&topo, &demands, &alloc, &blocked);
     let diagnostics = demands
         .iter()
         .zip(&reasons)
         .filter_map(|(d, r)| r.as_ref().map(|r| diagnostic(d.intent, r)))
         .collect();
-    let (configs, summary) = emit::emit(&topo, &demands, &alloc, &reasons);
+    let (configs, mut summary) = emit::emit(&topo, &demands, &alloc, &reasons);
+    for (s, lost) in summary.intents.iter_mut().zip(lost_protection) {
+        s.protection_lost = lost;
+    }
     Compiled {
         configs,
         summary,
@@ -111,15 +136,18 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     }
 }
 
-/// The pinned paths of an intent as candidates with their rates, if every link they use
-/// still exists and still delivers.
+/// The pinned paths of an intent as candidates with their rates, numbered as pinned (a gap
+/// is filled with a copy of another path at rate 0, which emits nothing), if every node and
+/// link they use still exists and every link still delivers — except on the `lost` paths,
+/// which keep their rate while down.
 fn pin(
     topo: &Topology,
     intent: &CheckedIntent,
     pinned: &[PinnedPath],
+    lost: &BTreeSet<usize>,
     options: &PathOptions,
 ) -> Option<Vec<(paths::Candidate, f64)>> {
-    pinned
+    let found = pinned
         .iter()
         .map(|p| {
             let nodes = p
@@ -133,15 +161,27 @@ fn pin(
                 .map(|l| {
                     topo.qlinks
                         .iter()
-                        .position(|q| &q.name == l && q.usable > 0.0)
+                        .position(|q| &q.name == l && (q.usable > 0.0 || lost.contains(&p.index)))
                 })
                 .collect::<Option<Vec<_>>>()?;
             Some((
+                p.index,
                 paths::evaluate_path(topo, intent, nodes, links, options),
                 p.rate,
             ))
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()?;
+    let slots = found.iter().map(|(i, _, _)| i + 1).max()?;
+    let mut out: Vec<Option<(paths::Candidate, f64)>> = vec![None; slots];
+    for (i, c, r) in found {
+        out[i] = Some((c, r));
+    }
+    let filler = out.iter().flatten().next()?.0.clone();
+    Some(
+        out.into_iter()
+            .map(|slot| slot.unwrap_or_else(|| (filler.clone(), 0.0)))
+            .collect(),
+    )
 }
 
 /// Why an intent is not fully met.
@@ -152,21 +192,27 @@ pub struct Shortfall {
     pub help: String,
 }
 
+/// What is left of every resource once everything allocated is reserved.
+pub(crate) fn residual(topo: &Topology, demands: &[Demand], alloc: &Allocation) -> Capacities {
+    let mut left = Capacities::new(topo);
+    let shape = left.clone();
+    for (d, rates) in demands.iter().zip(&alloc.path_rates) {
+        for (p, r) in rates.iter().enumerate() {
+            for (res, coef) in usage(topo, &shape, d.intent.service, &d.paths[p]) {
+                left.cap[res.0] -= r * coef;
+            }
+        }
+    }
+    left
+}
+
 fn explain(
     topo: &Topology,
     demands: &[Demand],
     alloc: &Allocation,
     blocked: &[Option<Blocked>],
 ) -> Vec<Option<Shortfall>> {
-    // What is left of every resource once everything admitted is reserved.
-    let mut left = Capacities::new(topo);
-    for (d, rates) in demands.iter().zip(&alloc.path_rates) {
-        for (p, r) in rates.iter().enumerate() {
-            for (res, coef) in usage(topo, &left.clone(), d.intent.service, &d.paths[p]) {
-                left.cap[res.0] -= r * coef;
-            }
-        }
-    }
+    let left = residual(topo, demands, alloc);
     demands
         .iter()
         .enumerate()

@@ -113,14 +113,28 @@ pub fn optimise_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allo
     }
 }
 
-/// Reserves the fixed demands first.
+/// Reserves the fixed demands first, exactly as given: they hold their capacity already,
+/// and a protected intent keeps the rate of a path that is down so that the path carries
+/// again the moment the failed element returns.
 fn start(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> (Capacities, Allocation) {
     let mut caps = Capacities::new(topo);
+    let shape = caps.clone();
     let mut alloc = Allocation::empty(demands);
     for (&i, rates) in fixed {
-        if let Some(d) = demands.get(i).filter(|d| d.paths.len() == rates.len()) {
-            commit(topo, &mut caps, d, rates, &mut alloc, i);
+        let Some(d) = demands.get(i).filter(|d| d.paths.len() == rates.len()) else {
+            continue;
+        };
+        let rates: Vec<f64> = rates
+            .iter()
+            .map(|&r| if r > EPS { r } else { 0.0 })
+            .collect();
+        for (p, r) in rates.iter().enumerate() {
+            for (res, coef) in usage(topo, &shape, d.intent.service, &d.paths[p]) {
+                caps.cap[res.0] = (caps.cap[res.0] - r * coef).max(0.0);
+            }
         }
+        alloc.admitted[i] = covered(d, &rates).min(d.rate);
+        alloc.path_rates[i] = rates;
     }
     (caps, alloc)
 }

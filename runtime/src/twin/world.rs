@@ -26,9 +26,10 @@
 //!   hop one-time pad through trusted nodes); pairs take `overhead` elementary pairs from
 //!   both ends of every link, `overhead = 1/Π q_swap ÷ purify(F, rounds).1`, exactly as the
 //!   compiler reserved them. Delivery stops while any node or link on the path is down.
-//!   Units are served by service unit name, then path index. A token bucket starts full;
-//!   with several paths (`disjoint paths N` reserves each for the whole rate) it is what
-//!   keeps the unit at its admitted rate, and the surviving path takes over when one fails.
+//!   Units are served by service unit name, then path index. A token bucket starts empty
+//!   and lives as long as its session, whatever happens to the unit's paths; with several
+//!   paths (`disjoint paths N` reserves each for the whole rate) it is what keeps the unit at
+//!   its admitted rate, and the surviving path takes over when one fails.
 //!   A QKD link over the QBER threshold makes no new key, but the key already in its pools
 //!   stays secret and is relayed until it runs out; a cut link or a stopped node stops the
 //!   path at once.
@@ -41,6 +42,8 @@
 //! Delivery is fluid: fractions of a unit carry over from step to step, `delivered_total`
 //! counts whole units, and `delivered_rate` is the amount delivered over the trailing
 //! [`RATE_WINDOW_S`] of simulated time — exact even for intents of a few units per minute.
+//! A unit whose paths change (a re-plan moved it) is measured afresh from that moment, so
+//! what it delivered before does not count for its new paths.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -289,6 +292,16 @@ struct PathState {
     last: f64,
 }
 
+impl PathState {
+    /// Same route and rate: a re-plan that keeps the path keeps its measurement.
+    fn same_route(&self, other: &PathState) -> bool {
+        self.index == other.index
+            && self.nodes == other.nodes
+            && self.links == other.links
+            && self.rate == other.rate
+    }
+}
+
 struct UnitState {
     kind: UnitKind,
     key_size_bits: f64,
@@ -297,6 +310,8 @@ struct UnitState {
     delivered: f64,
     /// (step end, step length, units delivered in the step) for recent steps that delivered.
     history: VecDeque<(f64, f64, f64)>,
+    /// When the unit's paths last changed: the measurement window starts no earlier.
+    measured_from: f64,
 }
 
 struct Bucket {
@@ -520,18 +535,34 @@ impl State {
                 if !entry.2.iter().any(|p| p.index == path.index) {
                     entry.2.push(path);
                 }
+            }
+            // Every session at a master end keeps its bucket, whether or not its paths are
+            // complete right now (they are not while an apply commits node by node).
+            for su in cfg
+                .service
+                .service_units
+                .iter()
+                .filter(|u| u.role == EndRole::Master)
+            {
                 let bucket = cfg
                     .service
                     .sessions
                     .iter()
-                    .find(|x| x.service_unit == e.service_unit)
+                    .find(|x| x.service_unit == su.id)
                     .map(|x| (x.token_bucket.rate, f64::from(x.token_bucket.burst.max(1))))
-                    .unwrap_or((master.rate, master.rate.ceil().max(1.0)));
-                buckets.insert((key.id, key.master), bucket);
+                    .unwrap_or((su.rate, su.rate.ceil().max(1.0)));
+                buckets.insert((su.id.clone(), s), bucket);
             }
         }
-        for unit in self.units.values_mut() {
-            unit.paths.clear();
+        // A unit whose paths change is measured afresh from now on; the others keep their
+        // measurement window.
+        let now = self.now;
+        for (key, unit) in &mut self.units {
+            if !found.contains_key(key) && !unit.paths.is_empty() {
+                unit.paths.clear();
+                unit.history.clear();
+                unit.measured_from = now;
+            }
         }
         for (key, (kind, key_size_bits, mut paths)) in found {
             paths.sort_by_key(|p| p.index);
@@ -541,7 +572,14 @@ impl State {
                 paths: Vec::new(),
                 delivered: 0.0,
                 history: VecDeque::new(),
+                measured_from: now,
             });
+            let same = unit.paths.len() == paths.len()
+                && unit.paths.iter().zip(&paths).all(|(a, b)| a.same_route(b));
+            if !same {
+                unit.history.clear();
+                unit.measured_from = now;
+            }
             unit.kind = kind;
             unit.key_size_bits = key_size_bits;
             unit.paths = paths;
@@ -549,10 +587,12 @@ impl State {
         self.buckets.retain(|k, _| buckets.contains_key(k));
         for (key, (rate, burst)) in buckets {
             let rate = if rate.is_finite() { rate.max(0.0) } else { 0.0 };
+            // A new session starts with an empty bucket, so what is measured from its first
+            // second on is its rate, not a burst of stored-up tokens.
             let b = self.buckets.entry(key).or_insert(Bucket {
                 rate,
                 burst,
-                tokens: burst,
+                tokens: 0.0,
             });
             b.rate = rate;
             b.burst = burst;
@@ -733,7 +773,7 @@ impl State {
 
     /// Units per second delivered over the trailing window.
     fn delivered_rate(&self, unit: &UnitState) -> f64 {
-        let window = RATE_WINDOW_S.min(self.now);
+        let window = RATE_WINDOW_S.min(self.now - unit.measured_from);
         if window <= 0.0 {
             return 0.0;
         }
