@@ -87,7 +87,8 @@ fn the_main_command_applies_the_example_intents_to_the_embedded_twin_and_shows_t
     for intent in ["vpn-core", "dc-backup", "campus-backup", "carrier-dc"] {
         assert!(
             out.lines()
-                .any(|l| l.starts_with(intent) && l.ends_with("installed")),
+                .any(|l| l.split_whitespace().next() == Some(intent)
+                    && l.split_whitespace().nth(4) == Some("installed")),
             "{intent}: {out}"
         );
     }
