@@ -26,6 +26,7 @@ enum Command {
     /// Apply, then watch telemetry and repair drift until interrupted.
     Run(cmd::apply::Args),
     Status(cmd::status::Args),
+    State(cmd::state::Args),
     Twin(cmd::twin::Args),
     Agent(cmd::agent::Args),
 }
@@ -40,7 +41,23 @@ pub enum Outcome {
     Changes,
 }
 
+/// Restores the default SIGPIPE disposition, which the Rust runtime sets to "ignore".
+/// With it ignored, writing to a closed stdout (`strata plan … | head -1`) fails with
+/// EPIPE and every `println!` panics; with the default, the process ends quietly on the
+/// signal, as command-line tools do.
+#[cfg(unix)]
+#[allow(unsafe_code)]
+fn restore_sigpipe() {
+    // SAFETY: called first thing in `main`, before any other thread exists; installing the
+    // default disposition for SIGPIPE touches no memory of this program.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    #[cfg(unix)]
+    restore_sigpipe();
     // `-out FILE` is accepted as infrastructure-as-code tools spell it.
     let args = std::env::args_os().map(|a| match a.to_str() {
         Some("-out") => "--out".into(),
@@ -57,6 +74,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => args.run(false),
         Command::Run(args) => args.run(true),
         Command::Status(args) => args.run(),
+        Command::State(args) => args.run(),
         Command::Twin(args) => args.run(),
         Command::Agent(args) => args.run(),
     };

@@ -144,8 +144,11 @@ impl Controller {
         self.monitor.set_plan(self.compiled.summary.clone());
         self.monitor
             .expect_generation(&report.nodes, report.generation);
-        let msg = if report.plan.is_empty() {
-            "configuration already in place".to_string()
+        let msg = if report.nodes.is_empty() {
+            format!(
+                "configuration already in place (generation {})",
+                report.generation
+            )
         } else {
             format!(
                 "applied generation {} to {} node(s)",
@@ -240,12 +243,19 @@ impl Controller {
         self.monitor
             .expect_generation(&report.nodes, report.generation);
         let names: Vec<&str> = affected.iter().map(String::as_str).collect();
+        let outcome = if report.nodes.is_empty() {
+            format!("nothing to change, generation {} stays", report.generation)
+        } else {
+            format!(
+                "generation {} on {} node(s)",
+                report.generation,
+                report.nodes.len()
+            )
+        };
         self.note(format!(
-            "re-planned {} ({} kept on their paths); generation {} on {} node(s)",
+            "re-planned {} ({} kept on their paths); {outcome}",
             names.join(", "),
             self.compiled.summary.intents.len() - affected.len(),
-            report.generation,
-            report.nodes.len()
         ));
         Ok(Some(Repair {
             replanned: affected,

@@ -50,6 +50,11 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Apply even though the agents run a generation the state file does not know
+    /// (another state file applied since): as a new generation above everything the
+    /// agents run, overwriting it.
+    #[arg(long)]
+    force_generation: bool,
 }
 
 impl Args {
@@ -97,6 +102,7 @@ impl Args {
         };
         let mut options = ApplyOptions {
             timeout: Duration::from_secs_f64(self.timeout.max(0.1)),
+            force_generation: self.force_generation,
             ..ApplyOptions::default()
         };
         let mut controller =
@@ -124,7 +130,12 @@ impl Args {
 
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
         let report = controller.apply().await?;
-        if !self.json {
+        if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
+            println!(
+                "nothing to change: the network already runs generation {}",
+                report.generation
+            );
+        } else if !self.json {
             println!(
                 "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents (`strata plan` lists each change)",
                 report.generation,
