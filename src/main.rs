@@ -1,6 +1,30 @@
 //! The `strata` command line: parses arguments, dispatches to one subcommand, maps the
 //! outcome to an exit code. Everything a library user would need lives in the crates.
 
+// Standard output goes through `out!`/`outln!` (defined before the modules that use
+// them). `print!`/`println!` panic on a closed stdout (`strata plan … | head -1`): Rust
+// ignores SIGPIPE, so the write fails with EPIPE. Restoring the default disposition is no
+// cure here: the agents, the twin and apply talk gRPC over sockets written with `writev`,
+// which raises SIGPIPE too, so a client going away would kill `strata twin up`, and an
+// agent going away would kill an apply between prepare and commit.
+
+/// `print!` that ends the process quietly when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that ends the process quietly when stdout is closed.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cmd;
 mod render;
 
@@ -31,6 +55,23 @@ enum Command {
     Agent(cmd::agent::Args),
 }
 
+/// Exit status when stdout was closed under us: what a shell reports for a process ended
+/// by SIGPIPE (128 + 13), as for any command-line tool whose reader went away.
+const EXIT_STDOUT_CLOSED: i32 = 141;
+
+/// Writes to stdout; when the reader has gone away, ends the process at once with
+/// [`EXIT_STDOUT_CLOSED`] and without a word, as SIGPIPE would.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_STDOUT_CLOSED);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// What a subcommand tells `main` about how it went.
 pub enum Outcome {
     /// Success (exit 0).
@@ -41,23 +82,7 @@ pub enum Outcome {
     Changes,
 }
 
-/// Restores the default SIGPIPE disposition, which the Rust runtime sets to "ignore".
-/// With it ignored, writing to a closed stdout (`strata plan … | head -1`) fails with
-/// EPIPE and every `println!` panics; with the default, the process ends quietly on the
-/// signal, as command-line tools do.
-#[cfg(unix)]
-#[allow(unsafe_code)]
-fn restore_sigpipe() {
-    // SAFETY: called first thing in `main`, before any other thread exists; installing the
-    // default disposition for SIGPIPE touches no memory of this program.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
-}
-
 fn main() -> ExitCode {
-    #[cfg(unix)]
-    restore_sigpipe();
     // `-out FILE` is accepted as infrastructure-as-code tools spell it.
     let args = std::env::args_os().map(|a| match a.to_str() {
         Some("-out") => "--out".into(),

@@ -543,4 +543,16 @@ fn a_closed_stdout_ends_every_command_quietly() {
             }
         }
     }
+    // Clients that went away mid-stream did not take the twin down with them.
+    let o = strata(&[
+        "status",
+        "--agents",
+        twin.agents(),
+        "--state",
+        state.to_str().unwrap(),
+        "--wait",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("unreachable"), "{}", text(&o));
 }

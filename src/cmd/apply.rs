@@ -131,12 +131,12 @@ impl Args {
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
         let report = controller.apply().await?;
         if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
-            println!(
+            outln!(
                 "nothing to change: the network already runs generation {}",
                 report.generation
             );
         } else if !self.json {
-            println!(
+            outln!(
                 "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents (`strata plan` lists each change)",
                 report.generation,
                 report.plan.counts.add,
@@ -176,7 +176,7 @@ impl Args {
             }
             for line in &controller.log[printed..] {
                 if !self.json {
-                    println!("[t={:>8.1}s] {}", line.time_s, line.message);
+                    outln!("[t={:>8.1}s] {}", line.time_s, line.message);
                 }
             }
             printed = controller.log.len();
@@ -184,7 +184,7 @@ impl Args {
             if watch && !self.json && seen.is_multiple_of(nodes) {
                 let t = table(&statuses);
                 if t != last_table {
-                    print!("{t}");
+                    out!("{t}");
                     last_table = t;
                 }
             }
@@ -201,19 +201,19 @@ impl Args {
         }
         let statuses = controller.monitor.statuses();
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(
                     &serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log })
                 )?
             );
         } else {
-            print!("{}", table(&statuses));
+            out!("{}", table(&statuses));
             let met = statuses
                 .iter()
                 .filter(|s| s.state == IntentState::Installed)
                 .count();
-            println!(
+            outln!(
                 "{met} of {} intent(s) met, as measured by the agents",
                 statuses.len()
             );

@@ -52,7 +52,7 @@ impl Args {
             &format!("strata state pull, pid {}", std::process::id()),
             force,
         ))?;
-        println!(
+        outln!(
             "adopted generation {} from {} agent(s) into {}:",
             pulled.generation,
             agents.agents.len(),
@@ -65,7 +65,7 @@ impl Args {
             } else {
                 "no configuration"
             };
-            println!("  {node:<24} generation {} ({what})", g.generation);
+            outln!("  {node:<24} generation {} ({what})", g.generation);
         }
         Ok(Outcome::Ok)
     }

@@ -63,7 +63,7 @@ impl Args {
                 .map(|d| serde_json::json!({ "node": d.node, "state_generation": d.state_generation, "expected_generation": d.expected.generation, "running_generation": d.running.generation, "out_of_date_state": d.foreign, "message": d.to_string() }))
                 .collect();
             if self.json {
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes, "warnings": warnings }))?
                 );
@@ -71,12 +71,12 @@ impl Args {
                 for d in &disagree {
                     eprintln!("warning: {d}");
                 }
-                println!("generation {}", state.generation);
-                print!("{}", table(&statuses));
+                outln!("generation {}", state.generation);
+                out!("{}", table(&statuses));
                 for n in &nodes {
                     match n["generation"].as_u64() {
-                        Some(g) => println!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
-                        None => println!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
+                        Some(g) => outln!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
+                        None => outln!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
                     }
                 }
             }
