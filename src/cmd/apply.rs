@@ -130,6 +130,8 @@ impl Args {
 
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
         let report = controller.apply().await?;
+        // Forcing is for this apply; repairs while watching are fenced as usual.
+        controller.options.force_generation = false;
         if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
             outln!(
                 "nothing to change: the network already runs generation {}",
