@@ -1,6 +1,30 @@
 //! The `strata` command line: parses arguments, dispatches to one subcommand, maps the
 //! outcome to an exit code. Everything a library user would need lives in the crates.
 
+// Standard output goes through `out!`/`outln!` (defined before the modules that use
+// them). `print!`/`println!` panic on a closed stdout (`strata plan … | head -1`): Rust
+// ignores SIGPIPE, so the write fails with EPIPE. Restoring the default disposition is no
+// cure here: the agents, the twin and apply talk gRPC over sockets written with `writev`,
+// which raises SIGPIPE too, so a client going away would kill `strata twin up`, and an
+// agent going away would kill an apply between prepare and commit.
+
+/// `print!` that ends the process quietly when stdout is closed.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that ends the process quietly when stdout is closed.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod cmd;
 mod render;
 
@@ -26,8 +50,26 @@ enum Command {
     /// Apply, then watch telemetry and repair drift until interrupted.
     Run(cmd::apply::Args),
     Status(cmd::status::Args),
+    State(cmd::state::Args),
     Twin(cmd::twin::Args),
     Agent(cmd::agent::Args),
+}
+
+/// Exit status when stdout was closed under us: what a shell reports for a process ended
+/// by SIGPIPE (128 + 13), as for any command-line tool whose reader went away.
+const EXIT_STDOUT_CLOSED: i32 = 141;
+
+/// Writes to stdout; when the reader has gone away, ends the process at once with
+/// [`EXIT_STDOUT_CLOSED`] and without a word, as SIGPIPE would.
+fn write_stdout(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(EXIT_STDOUT_CLOSED);
+        }
+        eprintln!("error: cannot write to standard output: {e}");
+        std::process::exit(1);
+    }
 }
 
 /// What a subcommand tells `main` about how it went.
@@ -59,6 +101,7 @@ fn main() -> ExitCode {
         Command::Apply(args) => args.run(false),
         Command::Run(args) => args.run(true),
         Command::Status(args) => args.run(),
+        Command::State(args) => args.run(),
         Command::Twin(args) => args.run(),
         Command::Agent(args) => args.run(),
     };

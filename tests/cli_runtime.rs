@@ -321,3 +321,239 @@ fn run_repairs_a_cut_link_and_gets_the_intent_back_to_rate() {
         .unwrap();
     assert_eq!(vpn["state"], "installed", "{json:#}");
 }
+
+/// `intents/metro.qi` with one rate changed, written to `dir` (its `use network` made
+/// absolute): a second configuration of the same network.
+fn changed_metro(dir: &Path) -> PathBuf {
+    let changed = dir.join("changed.qi");
+    let src = std::fs::read_to_string("intents/metro.qi")
+        .unwrap()
+        .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
+    std::fs::write(
+        &changed,
+        src.replace(
+            "../examples/",
+            &format!("{}/examples/", env!("CARGO_MANIFEST_DIR")),
+        ),
+    )
+    .unwrap();
+    changed
+}
+
+#[test]
+fn an_apply_from_a_second_state_file_is_refused_until_pulled_or_forced() {
+    let dir = tempfile::tempdir().unwrap();
+    let twin = TwinProcess::start(dir.path(), "examples/metro/network.yaml", "50");
+    let first = dir.path().join("first/state.json");
+    let second = dir.path().join("second/state.json");
+    let (a, b) = (first.to_str().unwrap(), second.to_str().unwrap());
+    let changed = changed_metro(dir.path());
+    let changed = changed.to_str().unwrap();
+    let apply = |file: &str, state: &str, extra: &[&str]| {
+        let mut args = vec!["apply", file, "--agents", twin.agents(), "--state", state];
+        args.extend_from_slice(extra);
+        strata(&args)
+    };
+    for (file, generation) in [("intents/metro.qi", 1), (changed, 2)] {
+        let o = apply(file, a, &[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("applied generation {generation}:")),
+            "{}",
+            text(&o)
+        );
+    }
+    let nodes = |s: &Value| -> Vec<(String, u64)> {
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| {
+                (
+                    n["node"].as_str().unwrap().to_string(),
+                    n["generation"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let s = status(&twin, a);
+    assert_eq!(s["warnings"], serde_json::json!([]), "{s:#}");
+    let before = nodes(&s);
+    assert!(before.iter().any(|(_, g)| *g == 2), "{before:?}");
+
+    // From a second directory's fresh state: refused before any prepare, nothing moves.
+    let refused = apply("intents/metro.qi", b, &[]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let msg = text(&refused);
+    for part in [
+        "the network runs generation 2 (node `",
+        "newer than the state file's generation 0",
+        "nothing was applied",
+        "`strata state pull --agents FILE`",
+        "`--force-generation`",
+    ] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    assert!(!second.exists());
+    let s = status(&twin, a);
+    assert_eq!(nodes(&s), before, "{s:#}");
+    assert!(
+        s["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n["prepared_generation"] == 0),
+        "{s:#}"
+    );
+
+    // Forced: generation 3 everywhere.
+    let forced = apply("intents/metro.qi", b, &["--force-generation"]);
+    assert_eq!(forced.status.code(), Some(0), "{}", text(&forced));
+    assert!(
+        text(&forced).contains("applied generation 3:"),
+        "{}",
+        text(&forced)
+    );
+    let s = status(&twin, b);
+    assert!(nodes(&s).iter().all(|(_, g)| *g == 3), "{s:#}");
+    assert_eq!(s["warnings"], serde_json::json!([]), "{s:#}");
+
+    // The first directory's status now warns, per node, in JSON and on stderr.
+    let s = status(&twin, a);
+    let warnings = s["warnings"].as_array().unwrap();
+    assert_eq!(warnings.len(), before.len(), "{s:#}");
+    for w in warnings {
+        assert_eq!(w["running_generation"], 3, "{w:#}");
+        assert_eq!(w["state_generation"], 2, "{w:#}");
+        assert_eq!(w["out_of_date_state"], true, "{w:#}");
+        let m = w["message"].as_str().unwrap();
+        assert!(
+            m.contains(&format!(
+                "node `{}` runs generation 3",
+                w["node"].as_str().unwrap()
+            )) && m.contains("the state file (generation 2)")
+                && m.contains("strata state pull"),
+            "{m}"
+        );
+    }
+    let human = strata(&[
+        "status",
+        "--agents",
+        twin.agents(),
+        "--state",
+        a,
+        "--wait",
+        "1",
+    ]);
+    assert_eq!(human.status.code(), Some(0), "{}", text(&human));
+    let stderr = String::from_utf8_lossy(&human.stderr);
+    assert!(
+        stderr.contains("warning: node `") && stderr.contains("runs generation 3"),
+        "{stderr}"
+    );
+
+    // Pull adopts what runs; then the same intents change nothing, and a change applies.
+    let pulled = strata(&["state", "pull", "--agents", twin.agents(), "--state", a]);
+    assert_eq!(pulled.status.code(), Some(0), "{}", text(&pulled));
+    assert!(
+        text(&pulled).contains(&format!(
+            "adopted generation 3 from {} agent(s)",
+            before.len()
+        )),
+        "{}",
+        text(&pulled)
+    );
+    let plan = strata(&["plan", "intents/metro.qi", "--state", a]);
+    assert!(
+        text(&plan)
+            .contains("No changes: the network already runs this configuration (generation 3)"),
+        "{}",
+        text(&plan)
+    );
+    let same = apply("intents/metro.qi", a, &[]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+    assert!(
+        text(&same).contains("nothing to change: the network already runs generation 3"),
+        "{}",
+        text(&same)
+    );
+    let next = apply(changed, a, &[]);
+    assert_eq!(next.status.code(), Some(0), "{}", text(&next));
+    assert!(
+        text(&next).contains("applied generation 4:"),
+        "{}",
+        text(&next)
+    );
+    assert_eq!(status(&twin, a)["warnings"], serde_json::json!([]));
+}
+
+/// Runs `strata ARGS | READER` in bash with pipefail and returns strata's exit status and
+/// what it wrote on stderr.
+fn piped(args: &str, reader: &str) -> (i32, String) {
+    let o = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "set -o pipefail; \"$STRATA\" {args} | {reader}; echo \"status=${{PIPESTATUS[0]}}\" >&2"
+        ))
+        .env("STRATA", env!("CARGO_BIN_EXE_strata"))
+        .env("NO_COLOR", "1")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
+    let code = stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("status="))
+        .next_back()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status: {stderr}"));
+    (code, stderr)
+}
+
+#[test]
+fn a_closed_stdout_ends_every_command_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    let none = dir.path().join("none.json");
+    let twin = TwinProcess::start(dir.path(), "examples/metro/network.yaml", "50");
+    let state = dir.path().join("state.json");
+    let applied = strata(&[
+        "apply",
+        "intents/metro.qi",
+        "--agents",
+        twin.agents(),
+        "--state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
+    let plan = format!("plan intents/metro.qi --state {}", none.display());
+    let status = format!(
+        "status --json --wait 1 --agents {} --state {}",
+        twin.agents(),
+        state.display()
+    );
+    // `true` reads nothing and is gone before strata prints: every write meets a closed
+    // pipe. `head -1` is the everyday case.
+    for args in [&plan, &format!("{plan} --json"), &status] {
+        for reader in ["true", "head -1 >/dev/null", "head -c 1 >/dev/null"] {
+            for _ in 0..3 {
+                let (code, stderr) = piped(args, reader);
+                assert!(
+                    (code == 0 || code == 141) && !stderr.contains("panicked"),
+                    "strata {args} | {reader}: exit {code}\n{stderr}"
+                );
+            }
+        }
+    }
+    // Clients that went away mid-stream did not take the twin down with them.
+    let o = strata(&[
+        "status",
+        "--agents",
+        twin.agents(),
+        "--state",
+        state.to_str().unwrap(),
+        "--wait",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!text(&o).contains("unreachable"), "{}", text(&o));
+}

@@ -601,6 +601,7 @@ async fn nagle_probe(
             generation: 1,
             digest: "probe".into(),
             node: node.clone(),
+            base_generation: 0,
             documents: documents.clone().into_iter().collect(),
         };
         let ok = c

@@ -2,15 +2,21 @@
 //! ends on the new generation or every node stays on the one it had.
 //!
 //! Steps: take the state lock; load the state (and refuse a saved plan made against another
-//! state); ask every agent what it runs — a node whose agent disagrees with the state is
-//! re-synchronised as part of this apply; prepare the new generation on every affected
-//! agent; if any refuses, times out or is unreachable, abort them all; otherwise commit them
-//! all, and if a commit fails, roll the committed nodes back to the generation they had.
-//! Only after every commit does the state store change.
+//! state); ask every agent what it runs — if any runs a generation the state does not know
+//! (newer than the state's, or the same number with other contents), the state is out of
+//! date and the apply stops before any prepare, unless told to force a new generation past
+//! everything the agents run; a node behind the state is re-synchronised as part of this
+//! apply; prepare the new generation on every affected agent, built on what the agent was
+//! seen to run; if any refuses, times out or is unreachable, abort them all; otherwise
+//! commit them all, and if a commit fails, roll the committed nodes back to the generation
+//! they had. Only after every commit does the state store change, and an apply with
+//! nothing to change leaves it as it is.
 
 use crate::pb;
 use crate::pb::agent_client::AgentClient;
-use crate::state::{NodeGeneration, State, StateStore, StoreError, node_documents, state_digest};
+use crate::state::{
+    NodeGeneration, State, StateStore, StoreError, knows, node_documents, state_digest,
+};
 use prost::Message;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -73,6 +79,9 @@ pub struct ApplyOptions {
     /// Leave unreachable agents out instead of failing (the repair loop uses this for
     /// nodes that are down; they are re-synchronised when they come back).
     pub skip_unreachable: bool,
+    /// Apply even when the agents run a generation the state does not know, as generation
+    /// max(state, every node's running generation) + 1, overwriting what they run.
+    pub force_generation: bool,
 }
 
 impl Default for ApplyOptions {
@@ -82,6 +91,7 @@ impl Default for ApplyOptions {
             holder: format!("strata apply, pid {}", std::process::id()),
             expected_state: None,
             skip_unreachable: false,
+            force_generation: false,
         }
     }
 }
@@ -91,6 +101,7 @@ pub type Hook = Box<dyn Fn() + Send + Sync>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApplyReport {
+    /// The generation applied; with nothing to change, the one the state is at.
     pub generation: u64,
     pub plan: Plan,
     /// Nodes that received the new generation.
@@ -110,6 +121,18 @@ pub enum ApplyError {
     StateMoved(String),
     /// A node has no agent address.
     NoAgent(String),
+    /// The agents run a generation the state does not know: the state file is out of date
+    /// (another state file applied since). Nothing was prepared.
+    StaleState {
+        /// The state file's generation.
+        state_generation: u64,
+        /// The highest generation a node runs.
+        running_generation: u64,
+        /// A node running it.
+        node: String,
+        /// The node runs the state's own generation number, with other contents.
+        other_contents: bool,
+    },
     /// Preparation failed; every agent was told to abort and runs its previous generation.
     Aborted {
         generation: u64,
@@ -135,6 +158,28 @@ impl std::fmt::Display for ApplyError {
             ApplyError::StateMoved(m) => write!(f, "{m}"),
             ApplyError::NoAgent(n) => {
                 write!(f, "node `{n}` has no agent address in the agents file")
+            }
+            ApplyError::StaleState {
+                state_generation,
+                running_generation,
+                node,
+                other_contents,
+            } => {
+                if *other_contents {
+                    write!(
+                        f,
+                        "the network runs generation {running_generation} with other contents than generation {state_generation} of the state file (node `{node}`, for one)"
+                    )?;
+                } else {
+                    write!(
+                        f,
+                        "the network runs generation {running_generation} (node `{node}`, for one), newer than the state file's generation {state_generation}"
+                    )?;
+                }
+                write!(
+                    f,
+                    ": the state file is out of date, and applying from it could roll the network back, so nothing was applied. Run `strata state pull --agents FILE` to adopt what the agents run into the state file, or apply with `--force-generation` to overwrite it with a new generation"
+                )
             }
             ApplyError::Aborted {
                 generation,
@@ -207,7 +252,7 @@ pub async fn apply(
         .map(|s| s.configs.clone())
         .unwrap_or_default();
     let plan = diff(Some(&old_configs), configs);
-    let generation = state.as_ref().map_or(0, |s| s.generation) + 1;
+    let state_generation = state.as_ref().map_or(0, |s| s.generation);
     let new_digest = digest(configs);
     let docs = node_documents(configs);
     let all_nodes: Vec<String> = old_configs
@@ -248,18 +293,35 @@ pub async fn apply(
         }
     });
     let probed = futures_join(probes).await;
+    let mut seen = Vec::new();
     for (node, probe) in all_nodes.iter().zip(probed) {
-        let (client, previous) = match probe {
-            Ok((c, r)) => (Some(c), r),
+        match probe {
+            Ok((c, r)) => seen.push((node.clone(), Some(c), r)),
             Err(failure) => {
                 if options.skip_unreachable {
                     skipped.push(node.clone());
                     continue;
                 }
                 failures.push(failure);
-                (None, pb::RunningReply::default())
+                seen.push((node.clone(), None, pb::RunningReply::default()));
             }
-        };
+        }
+    }
+
+    // Fencing: a node running a generation this state never gave it means another state
+    // file applied since; pushing ours would move the network back without anyone noticing.
+    let running_max = seen.iter().map(|(_, _, r)| r.generation).max().unwrap_or(0);
+    let generation = if options.force_generation {
+        state_generation.max(running_max) + 1
+    } else {
+        if let Some(stale) = stale(state.as_ref(), &seen) {
+            return Err(stale);
+        }
+        state_generation + 1
+    };
+
+    for (node, client, previous) in seen {
+        let node = &node;
         let in_step = expected
             .get(node)
             .is_some_and(|g| g.generation == previous.generation && g.digest == previous.digest)
@@ -273,13 +335,14 @@ pub async fn apply(
             targets.push(Target {
                 node: node.clone(),
                 client,
-                previous,
                 request: pb::PrepareRequest {
                     generation,
                     digest: new_digest.clone(),
                     node: node.clone(),
+                    base_generation: previous.generation,
                     documents: documents.into_iter().collect(),
                 },
+                previous,
             });
         }
     }
@@ -289,6 +352,17 @@ pub async fn apply(
         return Err(ApplyError::Aborted {
             generation,
             failures,
+        });
+    }
+    // Nothing to change and every node in step: no new generation, the state stays.
+    if targets.is_empty() && plan.is_empty() {
+        return Ok(ApplyReport {
+            generation: state_generation,
+            plan,
+            nodes: Vec::new(),
+            resynced,
+            skipped,
+            bytes_sent: 0,
         });
     }
     let mut bytes_sent = 0;
@@ -387,6 +461,27 @@ pub async fn apply(
     })
 }
 
+/// The refusal for agents that run a generation `state` does not know: newer than the
+/// state's generation, or a generation number the state knows with other contents.
+fn stale(
+    state: Option<&State>,
+    seen: &[(String, Option<AgentClient<Channel>>, pb::RunningReply)],
+) -> Option<ApplyError> {
+    let state_generation = state.map_or(0, |s| s.generation);
+    let known = |node: &str, r: &pb::RunningReply| knows(state, node, r.generation, &r.digest);
+    let (node, r) = seen
+        .iter()
+        .filter(|(node, client, r)| client.is_some() && !known(node, r))
+        .map(|(node, _, r)| (node, r))
+        .max_by_key(|(_, r)| r.generation)?;
+    Some(ApplyError::StaleState {
+        state_generation,
+        running_generation: r.generation,
+        node: node.clone(),
+        other_contents: r.generation <= state_generation,
+    })
+}
+
 /// Runs futures concurrently and returns their results in order.
 async fn futures_join<F, T>(futures: impl IntoIterator<Item = F>) -> Vec<T>
 where
@@ -433,10 +528,13 @@ async fn roll_back(
                 let _ = c.abort(pb::AbortRequest { generation }).await;
                 return Ok(());
             }
+            // Undoing the commit: the agent accepts the generation it ran just before it,
+            // built on the one it runs now.
             let req = pb::PrepareRequest {
                 generation: prev.generation,
                 digest: prev.digest.clone(),
                 node: node.clone(),
+                base_generation: generation,
                 documents: prev.documents.clone(),
             };
             let prepared = c

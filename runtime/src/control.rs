@@ -252,7 +252,10 @@ impl Controller {
         self.monitor
             .expect_generation(&report.nodes, report.generation);
         let msg = if report.nodes.is_empty() {
-            "configuration already in place".to_string()
+            format!(
+                "configuration already in place (generation {})",
+                report.generation
+            )
         } else {
             format!(
                 "applied generation {} to {} node(s)",
@@ -638,7 +641,10 @@ impl Controller {
             .map(|i| i.name.clone())
             .collect();
         if report.nodes.is_empty() {
-            self.note("no configuration change needed".to_string());
+            self.note(format!(
+                "nothing to change, generation {} stays",
+                report.generation
+            ));
         } else {
             let kept_part = if kept.is_empty() {
                 String::new()

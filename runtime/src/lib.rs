@@ -1,6 +1,7 @@
 //! strata runtime: everything that touches the world outside the compiler — node agents
 //! and their gRPC protocol, the digital twin, two-phase apply, the telemetry loop, the
-//! state store that remembers what was applied and saved plans bound to it.
+//! state store that remembers what was applied and saved plans bound to it, and what the
+//! agents run set against it.
 //!
 //! Invariant: only the runtime knows about files of state, clocks, gRPC and HTTP; the
 //! compiler stays pure.
@@ -11,6 +12,7 @@ pub mod control;
 pub mod kme;
 pub mod monitor;
 pub mod pb;
+pub mod running;
 pub mod saved_plan;
 pub mod state;
 pub mod twin;

@@ -49,6 +49,35 @@ impl State {
     }
 }
 
+impl State {
+    /// The generation this state says `node` runs: what it recorded for the node, or
+    /// nothing (0).
+    pub fn node_generation(&self, node: &str) -> NodeGeneration {
+        self.nodes.get(node).cloned().unwrap_or_default()
+    }
+}
+
+/// Whether a node running `generation` with `digest` runs something `state` gave it or an
+/// older generation (a node left behind catches up with the next apply). False means
+/// another state file applied to it since: a generation newer than the state's, or one the
+/// state knows with other contents.
+pub fn knows(state: Option<&State>, node: &str, generation: u64, digest: &str) -> bool {
+    if generation == 0 {
+        return true;
+    }
+    let Some(s) = state else {
+        return false;
+    };
+    if let Some(g) = s.nodes.get(node).filter(|g| g.generation == generation) {
+        return g.digest == digest;
+    }
+    match generation.cmp(&s.generation) {
+        std::cmp::Ordering::Greater => false,
+        std::cmp::Ordering::Equal => digest == s.config_digest,
+        std::cmp::Ordering::Less => true,
+    }
+}
+
 /// Digest standing for "nothing applied yet".
 pub const EMPTY_STATE_DIGEST: &str = "none";
 

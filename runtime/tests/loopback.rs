@@ -12,6 +12,7 @@ use strata_runtime::apply::{ApplyError, ApplyOptions, apply, connect};
 use strata_runtime::control::{Controller, subscribe};
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
+use strata_runtime::running::pull;
 use strata_runtime::state::{FileStore, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
 use strata_runtime::twin::world::Fault;
@@ -174,6 +175,158 @@ async fn a_second_apply_fails_clearly_while_the_lock_is_held() {
     assert!(err.to_string().contains("pid 4242"), "{err}");
     drop(held);
     apply_default(&store, &twin, &c).await.unwrap();
+    twin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_from_an_out_of_date_state_is_refused_before_any_prepare() {
+    let (program, inv) = load("intents/metro.qi");
+    let twin = Twin::start(&inv, fast()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let first = FileStore::new(dir.path().join("first/state.json"));
+    let all = compile(&program, &inv, &CompileOptions::default());
+    let mut smaller = program.clone();
+    smaller.intents.retain(|i| i.name != "vpn-core");
+    let fewer = compile(&smaller, &inv, &CompileOptions::default());
+    assert_eq!(
+        apply_default(&first, &twin, &all).await.unwrap().generation,
+        1
+    );
+    assert_eq!(
+        apply_default(&first, &twin, &fewer)
+            .await
+            .unwrap()
+            .generation,
+        2
+    );
+    let before = generations(&twin).await;
+    assert!(before.iter().any(|(_, g)| *g == 2), "{before:?}");
+    assert!(before.iter().all(|(_, g)| *g >= 1), "{before:?}");
+
+    // A second directory's fresh state (generation 0) would make generation 1 again.
+    let second = FileStore::new(dir.path().join("second/state.json"));
+    let err = apply_default(&second, &twin, &all).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ApplyError::StaleState {
+                state_generation: 0,
+                running_generation: 2,
+                other_contents: false,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let msg = err.to_string();
+    for part in [
+        "the network runs generation 2 (node `",
+        "state file's generation 0",
+        "strata state pull --agents FILE",
+        "--force-generation",
+    ] {
+        assert!(msg.contains(part), "{part}: {msg}");
+    }
+    assert_eq!(generations(&twin).await, before, "no node moved");
+    assert_eq!(second.load().unwrap(), None, "nothing saved");
+
+    // The agents refuse it on their own too: a prepare must build on what runs, and go up.
+    let (node, running) = before.iter().find(|(_, g)| *g == 2).unwrap();
+    let mut c = connect(&twin.agents.agents[node], Duration::from_secs(2))
+        .await
+        .unwrap();
+    let prepare = |generation, base_generation| pb::PrepareRequest {
+        generation,
+        digest: "elsewhere".into(),
+        node: node.clone(),
+        base_generation,
+        documents: Default::default(),
+    };
+    let stale_base = c.prepare(prepare(3, 1)).await.unwrap().into_inner();
+    assert!(
+        !stale_base.ok
+            && stale_base.error.contains(&format!(
+                "builds on generation 1, but node `{node}` runs generation {running}"
+            )),
+        "{stale_base:?}"
+    );
+    let back = c.prepare(prepare(1, 2)).await.unwrap().into_inner();
+    assert!(
+        !back.ok
+            && back
+                .error
+                .contains("generation 1 is not above the running generation 2"),
+        "{back:?}"
+    );
+    assert_eq!(generations(&twin).await, before);
+
+    // Forcing makes a generation above everything that runs, on every node.
+    let forced = apply(
+        &second,
+        &twin.agents,
+        &all.configs,
+        Some(&all.summary),
+        &ApplyOptions {
+            force_generation: true,
+            ..ApplyOptions::default()
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(forced.generation, 3);
+    let after = generations(&twin).await;
+    assert!(after.iter().all(|(_, g)| *g == 3), "{after:?}");
+    assert_eq!(second.load().unwrap().unwrap().generation, 3);
+
+    // The first directory is now out of date; it adopts what the agents run.
+    let err = apply_default(&first, &twin, &fewer).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            ApplyError::StaleState {
+                state_generation: 2,
+                running_generation: 3,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let pulled = pull(&first, &twin.agents, Duration::from_secs(2), "test", false)
+        .await
+        .unwrap();
+    assert_eq!(pulled.generation, 3);
+    assert_eq!(pulled.configs, all.configs);
+    assert_eq!(first.load().unwrap().unwrap(), pulled);
+    // The same configuration again: nothing to change, no new generation, nothing saved.
+    let same = apply_default(&first, &twin, &all).await.unwrap();
+    assert_eq!((same.generation, same.nodes.len()), (3, 0), "{same:?}");
+    assert!(same.plan.is_empty());
+    assert_eq!(first.load().unwrap().unwrap(), pulled);
+    assert_eq!(generations(&twin).await, after);
+    // A change goes on from there.
+    let next = apply_default(&first, &twin, &fewer).await.unwrap();
+    assert_eq!(next.generation, 4);
+    assert!(!next.nodes.is_empty());
+
+    // A pull never moves a state file back unless forced.
+    let ahead = FileStore::new(dir.path().join("ahead/state.json"));
+    let mut far = pulled.clone();
+    far.generation = 9;
+    ahead.save(&far).unwrap();
+    let err = pull(&ahead, &twin.agents, Duration::from_secs(2), "test", false)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("state file is at generation 9, higher than the generation 4"),
+        "{err}"
+    );
+    assert_eq!(ahead.load().unwrap().unwrap().generation, 9);
+    let forced = pull(&ahead, &twin.agents, Duration::from_secs(2), "test", true)
+        .await
+        .unwrap();
+    assert_eq!(forced.generation, 4);
     twin.shutdown().await;
 }
 

@@ -38,9 +38,10 @@ impl Args {
                 .listen
                 .parse()
                 .with_context(|| format!("`{}` is not an address", self.listen))?;
-            println!(
+            outln!(
                 "agent for node `{}` listening on {}",
-                self.node, self.listen
+                self.node,
+                self.listen
             );
             tonic::transport::Server::builder()
                 .add_service(service.into_server())

@@ -55,6 +55,11 @@ pub struct Args {
     /// moved off it are moved back (flap damping).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_OFF_S)]
     hold_off: f64,
+    /// Apply even though the agents run a generation the state file does not know
+    /// (another state file applied since): as a new generation above everything the
+    /// agents run, overwriting it.
+    #[arg(long)]
+    force_generation: bool,
 }
 
 impl Args {
@@ -102,6 +107,7 @@ impl Args {
         };
         let mut options = ApplyOptions {
             timeout: Duration::from_secs_f64(self.timeout.max(0.1)),
+            force_generation: self.force_generation,
             ..ApplyOptions::default()
         };
         let mut controller =
@@ -130,8 +136,15 @@ impl Args {
 
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
         let report = controller.apply().await?;
-        if !self.json {
-            println!(
+        // Forcing is for this apply; repairs while watching are fenced as usual.
+        controller.options.force_generation = false;
+        if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
+            outln!(
+                "nothing to change: the network already runs generation {}",
+                report.generation
+            );
+        } else if !self.json {
+            outln!(
                 "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents (`strata plan` lists each change)",
                 report.generation,
                 report.plan.counts.add,
@@ -170,7 +183,7 @@ impl Args {
             let now = controller.monitor.now();
             if live {
                 if seen.is_multiple_of(nodes) || controller.log.len() > printed {
-                    print!(
+                    out!(
                         "{}",
                         screen(&statuses, now, &controller.log, controller.generation)
                     );
@@ -179,7 +192,7 @@ impl Args {
             } else {
                 if !self.json {
                     for line in &controller.log[printed..] {
-                        println!("{}", log_line(line));
+                        outln!("{}", log_line(line));
                     }
                 }
                 printed = controller.log.len();
@@ -188,7 +201,7 @@ impl Args {
                     // The `since` column changes every interval; print when anything else does.
                     let key = table_key(&statuses);
                     if key != last_table {
-                        print!("{t}");
+                        out!("{t}");
                         last_table = key;
                     }
                 }
@@ -206,7 +219,7 @@ impl Args {
         }
         let statuses = controller.monitor.statuses();
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(
                     &serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log })
@@ -214,20 +227,20 @@ impl Args {
             );
         } else {
             if live {
-                println!();
+                outln!();
             }
-            print!("{}", table(&statuses, controller.monitor.now()));
+            out!("{}", table(&statuses, controller.monitor.now()));
             let met = statuses
                 .iter()
                 .filter(|s| s.state == IntentState::Installed)
                 .count();
-            println!(
+            outln!(
                 "{met} of {} intent(s) met, as measured by the agents",
                 statuses.len()
             );
             if watch {
                 let generation = controller.generation;
-                println!(
+                outln!(
                     "{} after {:.1} s of the agents' clock: generation {generation}, {} event(s) logged",
                     if interrupted {
                         "interrupted"

@@ -65,7 +65,7 @@ impl Args {
                         .collect(),
                     diagnostics: render::json(&fe.sources, &fe.diagnostics),
                 };
-                println!(
+                outln!(
                     "{}",
                     serde_json::to_string_pretty(&report).expect("report serialises")
                 );

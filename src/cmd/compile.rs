@@ -45,10 +45,10 @@ impl Args {
         let warnings = fe.warning_count();
         print_diagnostics(&mut fe, format);
         if self.json {
-            print!("{}", compiled.summary.to_json());
+            out!("{}", compiled.summary.to_json());
         } else {
-            print!("{}", table(&compiled.summary));
-            println!(
+            out!("{}", table(&compiled.summary));
+            outln!(
                 "wrote {} node configuration(s) to {}",
                 compiled.configs.nodes.len(),
                 self.out.display()

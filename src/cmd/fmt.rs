@@ -55,7 +55,7 @@ impl Args {
         render::sort(&sources, &mut diags);
         match self.format {
             Format::Human => eprint!("{}", render::human(&sources, &diags)),
-            Format::Json => println!(
+            Format::Json => outln!(
                 "{}",
                 serde_json::json!({
                     "unformatted": unformatted,
@@ -65,7 +65,7 @@ impl Args {
         }
         if self.format == Format::Human {
             for f in &unformatted {
-                println!("would reformat {f}");
+                outln!("would reformat {f}");
             }
         }
         Ok(if diags.is_empty() && unformatted.is_empty() {

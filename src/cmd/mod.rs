@@ -6,6 +6,7 @@ pub mod check;
 pub mod compile;
 pub mod fmt;
 pub mod plan;
+pub mod state;
 pub mod status;
 pub mod twin;
 pub mod verify;

@@ -59,7 +59,7 @@ impl Args {
         print_diagnostics(&mut fe, format);
         let generation = state.as_ref().map_or(0, |s| s.generation);
         if self.json {
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&JsonPlan {
                     generation,
@@ -68,14 +68,14 @@ impl Args {
             );
         } else {
             for c in &plan.changes {
-                println!("{c}");
+                outln!("{c}");
             }
             if plan.is_empty() {
-                println!(
+                outln!(
                     "No changes: the network already runs this configuration (generation {generation})."
                 );
             } else {
-                println!(
+                outln!(
                     "Plan: {} to add, {} to change, {} to remove, on {} node(s).",
                     plan.counts.add,
                     plan.counts.change,
@@ -95,7 +95,7 @@ impl Args {
             std::fs::write(out, serde_json::to_vec_pretty(&saved)?)
                 .with_context(|| format!("cannot write `{}`", out.display()))?;
             if !self.json {
-                println!(
+                outln!(
                     "Saved the plan to {}; it applies only while the state stays at generation {generation}.",
                     out.display()
                 );

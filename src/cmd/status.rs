@@ -1,15 +1,16 @@
-//! `strata status`: each intent's state from the agents' measured delivery, once. Exits 0
-//! when every intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed),
-//! 1 on error.
+//! `strata status`: each intent's state from the agents' measured delivery, once, and a
+//! warning for every node that runs something other than the state says. Exits 0 when
+//! every intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed), 1 on
+//! error.
 
 use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::{Agents, connect};
+use strata_runtime::apply::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
-use strata_runtime::pb;
+use strata_runtime::running::{disagreements, probe};
 use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
 
 /// Show each applied intent's target, measured rate and state.
@@ -34,7 +35,7 @@ impl Args {
         tokio::runtime::Runtime::new()?.block_on(async move {
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
             let state = FileStore::new(&self.state).load()?.context("nothing has been applied yet (no state)")?;
-            let summary = state.summary.context("the state holds no compile summary; apply again")?;
+            let summary = state.summary.clone().context("the state holds no compile summary; apply again")?;
             let mut monitor = Monitor::new(summary);
             let mut rx = subscribe(&agents, Duration::from_millis(200));
             let want = (WARMUP as usize + 2) * agents.agents.len();
@@ -48,29 +49,36 @@ impl Args {
                 }
             }
             let statuses = monitor.statuses();
-            let mut nodes = Vec::new();
-            for (node, addr) in &agents.agents {
-                let running = match connect(addr, Duration::from_secs(2)).await {
-                    Ok(mut c) => c.get_running(pb::RunningRequest {}).await.ok().map(|r| r.into_inner()),
-                    Err(_) => None,
-                };
-                nodes.push(match running {
-                    Some(r) => serde_json::json!({ "node": node, "up": true, "generation": r.generation, "digest": r.digest, "prepared_generation": r.prepared_generation }),
-                    None => serde_json::json!({ "node": node, "up": false }),
-                });
-            }
+            let running = probe(&agents, Duration::from_secs(2)).await;
+            let nodes: Vec<_> = running
+                .iter()
+                .map(|(node, r)| match r {
+                    Ok(r) => serde_json::json!({ "node": node, "up": true, "generation": r.generation, "digest": r.digest, "prepared_generation": r.prepared_generation }),
+                    Err(_) => serde_json::json!({ "node": node, "up": false }),
+                })
+                .collect();
+            // The state and the agents disagree: someone applied from another state file,
+            // or a node fell behind.
+            let disagree = disagreements(&state, &running);
+            let warnings: Vec<_> = disagree
+                .iter()
+                .map(|d| serde_json::json!({ "node": d.node, "state_generation": d.state_generation, "expected_generation": d.expected.generation, "running_generation": d.running.generation, "out_of_date_state": d.foreign, "message": d.to_string() }))
+                .collect();
             if self.json {
-                println!(
+                outln!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes }))?
+                    serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes, "warnings": warnings }))?
                 );
             } else {
-                println!("generation {}", state.generation);
-                print!("{}", table(&statuses, monitor.now()));
+                for d in &disagree {
+                    eprintln!("warning: {d}");
+                }
+                outln!("generation {}", state.generation);
+                out!("{}", table(&statuses, monitor.now()));
                 for n in &nodes {
                     match n["generation"].as_u64() {
-                        Some(g) => println!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
-                        None => println!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
+                        Some(g) => outln!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
+                        None => outln!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
                     }
                 }
             }

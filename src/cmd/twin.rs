@@ -131,27 +131,27 @@ async fn up(
     .await
     .map_err(anyhow::Error::msg)?;
     save_agents_file(&twin.agents, twin.kme.as_ref(), &agents_file).map_err(anyhow::Error::msg)?;
-    println!(
+    outln!(
         "digital twin of `{}`: {} agents, {}× real time",
         inventory.name,
         twin.agents.agents.len(),
         speed
     );
     for (node, addr) in &twin.agents.agents {
-        println!("  {node:<24} {addr}");
+        outln!("  {node:<24} {addr}");
     }
     if let Some(kme) = &twin.kme {
-        println!(
+        outln!(
             "ETSI GS QKD 014 KMEs (mutual TLS; certificates in {}, CA {}):",
             kme.pki_dir.display(),
             kme.ca.display()
         );
         for (node, addr) in &kme.kmes {
-            println!("  {node:<24} https://{addr}");
+            outln!("  {node:<24} https://{addr}");
         }
-        println!("SAE client certificates (CN = SAE id):");
+        outln!("SAE client certificates (CN = SAE id):");
         for (sae, c) in &kme.saes {
-            println!(
+            outln!(
                 "  {sae:<24} at {:<20} --cert {} --key {}",
                 c.kme,
                 c.cert.display(),
@@ -159,7 +159,7 @@ async fn up(
             );
         }
     }
-    println!(
+    outln!(
         "addresses written to {}; stop with Ctrl-C",
         agents_file.display()
     );
@@ -168,7 +168,7 @@ async fn up(
         let mut log = kms.follow_log();
         tokio::spawn(async move {
             while let Some(l) = log.next().await {
-                println!("[t={:.1}s] KME {}: {}", l.time_s, l.node, l.message);
+                outln!("[t={:.1}s] KME {}: {}", l.time_s, l.node, l.message);
             }
         });
     }
@@ -207,7 +207,7 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
             .await
         {
             Ok(r) if r.get_ref().ok => {
-                println!("fault injected");
+                outln!("fault injected");
                 return Ok(Outcome::Ok);
             }
             Ok(r) => bail!("{}", r.into_inner().error),

@@ -40,20 +40,20 @@ impl Args {
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.config.display()))?;
         let violations = verify(&program, &inventory, &configs, &summary);
         if self.json {
-            println!("{}", serde_json::to_string_pretty(&violations)?);
+            outln!("{}", serde_json::to_string_pretty(&violations)?);
         } else {
             for v in &violations {
-                println!("{v}");
+                outln!("{v}");
             }
             if violations.is_empty() {
-                println!(
+                outln!(
                     "verified {}: {} node(s), {} intent(s), no violation",
                     self.config.display(),
                     configs.nodes.len(),
                     program.intents.len()
                 );
             } else {
-                println!(
+                outln!(
                     "{} violation(s) in {}",
                     violations.len(),
                     self.config.display()

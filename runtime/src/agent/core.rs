@@ -18,11 +18,21 @@ pub struct Generation {
 }
 
 /// The agent's state machine.
+///
+/// Generation numbers only go up: a prepare must build on the generation the agent runs
+/// (`base`) and name a higher number, so a controller holding an out-of-date state cannot
+/// silently move a node back. Going back to an earlier configuration is a new, higher
+/// generation. The one exception is undoing the last commit of a failed apply: the agent
+/// remembers what it ran before its last commit, and a prepare naming exactly that
+/// generation (number and digest) on top of the running one is a rollback.
 #[derive(Debug, Clone, Default)]
 pub struct AgentCore {
     pub node: String,
     pub running: Generation,
     pub prepared: Option<Generation>,
+    /// What ran before the last commit, while that commit can still be undone (cleared
+    /// once it is undone: a rollback cannot itself be rolled back).
+    pub before_last_commit: Option<Generation>,
 }
 
 impl AgentCore {
@@ -33,14 +43,36 @@ impl AgentCore {
         }
     }
 
-    /// Validates and stages a generation. Any generation other than the running one may be
-    /// staged (a lower number is how an apply rolls a node back). No documents at all means
-    /// "no configuration".
+    /// Starts from a generation kept across a restart (a standalone agent's persisted
+    /// one), without the rules of a prepare: nothing ran before it in this process.
+    pub fn restore(
+        &mut self,
+        number: u64,
+        digest: &str,
+        documents: BTreeMap<String, String>,
+    ) -> Result<&NodeConfig, String> {
+        let config = parse_documents(&self.node, &documents)?;
+        self.running = Generation {
+            number,
+            digest: digest.to_string(),
+            documents,
+            config,
+        };
+        self.prepared = None;
+        self.before_last_commit = None;
+        Ok(&self.running.config)
+    }
+
+    /// Validates and stages a generation built on generation `base`, which must be the
+    /// running one. `number` must be above the running generation, unless the prepare
+    /// rolls back the last commit (see [`AgentCore`]). No documents at all means "no
+    /// configuration".
     pub fn prepare(
         &mut self,
         number: u64,
         digest: &str,
         node: &str,
+        base: u64,
         documents: BTreeMap<String, String>,
     ) -> Result<(), String> {
         if node != self.node {
@@ -49,10 +81,34 @@ impl AgentCore {
                 self.node
             ));
         }
-        if number == self.running.number && digest != self.running.digest {
+        let running = self.running.number;
+        if base != running {
             return Err(format!(
-                "generation {number} is already running with other contents"
+                "generation {number} builds on generation {base}, but node `{}` runs generation {running}; the controller's view is out of date",
+                self.node
             ));
+        }
+        if number <= running {
+            let rollback = self
+                .before_last_commit
+                .as_ref()
+                .is_some_and(|g| g.number == number && g.digest == digest);
+            if !rollback {
+                return Err(format!(
+                    "generation {number} is not above the running generation {running} of node `{}` (and is not the generation it ran before its last commit); going back to an earlier configuration takes a new generation number",
+                    self.node
+                ));
+            }
+            if self
+                .before_last_commit
+                .as_ref()
+                .is_some_and(|g| g.documents != documents)
+            {
+                return Err(format!(
+                    "rollback to generation {number} carries other documents than node `{}` ran in that generation",
+                    self.node
+                ));
+            }
         }
         let config = parse_documents(&self.node, &documents)?;
         self.prepared = Some(Generation {
@@ -68,7 +124,9 @@ impl AgentCore {
     pub fn commit(&mut self, number: u64) -> Result<&NodeConfig, String> {
         match self.prepared.take() {
             Some(g) if g.number == number => {
-                self.running = g;
+                let rollback = g.number < self.running.number;
+                let before = std::mem::replace(&mut self.running, g);
+                self.before_last_commit = (!rollback).then_some(before);
                 Ok(&self.running.config)
             }
             Some(g) => {
@@ -168,11 +226,11 @@ mod tests {
     #[test]
     fn prepare_commit_switches_and_abort_keeps_the_running_generation() {
         let mut a = AgentCore::new("A");
-        a.prepare(1, "d1", "A", docs("A")).unwrap();
+        a.prepare(1, "d1", "A", 0, docs("A")).unwrap();
         assert_eq!(a.running.number, 0);
         a.commit(1).unwrap();
         assert_eq!(a.running.number, 1);
-        a.prepare(2, "d2", "A", docs("A")).unwrap();
+        a.prepare(2, "d2", "A", 1, docs("A")).unwrap();
         a.abort(2);
         assert_eq!(a.running.number, 1);
         assert!(a.prepared.is_none());
@@ -182,9 +240,9 @@ mod tests {
     #[test]
     fn documents_for_another_node_or_schema_are_refused() {
         let mut a = AgentCore::new("A");
-        assert!(a.prepare(1, "d", "B", docs("B")).is_err());
+        assert!(a.prepare(1, "d", "B", 0, docs("B")).is_err());
         assert!(
-            a.prepare(1, "d", "A", docs("B"))
+            a.prepare(1, "d", "A", 0, docs("B"))
                 .unwrap_err()
                 .contains("node `B`")
         );
@@ -194,10 +252,98 @@ mod tests {
             "schema: other/v9\nnode: A\nservice_units: []\nqkd_applications: []\nsessions: []\n"
                 .into(),
         );
-        assert!(a.prepare(1, "d", "A", bad).unwrap_err().contains("schema"));
+        assert!(
+            a.prepare(1, "d", "A", 0, bad)
+                .unwrap_err()
+                .contains("schema")
+        );
         let mut garbage = docs("A");
         garbage.insert("forwarding".into(), "[[[".into());
-        assert!(a.prepare(1, "d", "A", garbage).is_err());
+        assert!(a.prepare(1, "d", "A", 0, garbage).is_err());
         assert_eq!(a.running.number, 0);
+    }
+
+    /// An agent that committed generations 1 and 2 (digests d1, d2).
+    fn at_two() -> AgentCore {
+        let mut a = AgentCore::new("A");
+        a.prepare(1, "d1", "A", 0, docs("A")).unwrap();
+        a.commit(1).unwrap();
+        a.prepare(2, "d2", "A", 1, docs("A")).unwrap();
+        a.commit(2).unwrap();
+        a
+    }
+
+    #[test]
+    fn a_prepare_must_build_on_the_running_generation() {
+        let mut a = at_two();
+        let err = a.prepare(3, "d3", "A", 1, docs("A")).unwrap_err();
+        assert!(
+            err.contains("builds on generation 1") && err.contains("runs generation 2"),
+            "{err}"
+        );
+        let err = a.prepare(3, "d3", "A", 0, docs("A")).unwrap_err();
+        assert!(err.contains("builds on generation 0"), "{err}");
+        assert!(a.prepared.is_none());
+        a.prepare(3, "d3", "A", 2, docs("A")).unwrap();
+        a.commit(3).unwrap();
+        assert_eq!(a.running.number, 3);
+    }
+
+    #[test]
+    fn a_lower_or_equal_generation_is_refused() {
+        let mut a = at_two();
+        // What a controller with a fresh state (generation 0) would send, if it believed
+        // the agent at 2: generation 1 again, with other contents.
+        for (n, d) in [(1, "other"), (2, "d2"), (2, "other"), (0, "")] {
+            let err = a.prepare(n, d, "A", 2, docs("A")).unwrap_err();
+            assert!(
+                err.contains(&format!(
+                    "generation {n} is not above the running generation 2"
+                )),
+                "{n} {d}: {err}"
+            );
+        }
+        assert!(a.prepared.is_none());
+        assert_eq!(a.running.number, 2);
+        // Two generations back is not the last commit's predecessor either.
+        let mut b = at_two();
+        b.prepare(3, "d3", "A", 2, docs("A")).unwrap();
+        b.commit(3).unwrap();
+        assert!(b.prepare(1, "d1", "A", 3, docs("A")).is_err());
+    }
+
+    #[test]
+    fn the_last_commit_can_be_rolled_back_once_and_only_exactly() {
+        let mut a = at_two();
+        // Only the generation that ran before the last commit, with its digest and documents.
+        assert!(a.prepare(1, "other", "A", 2, docs("A")).is_err());
+        assert!(a.prepare(1, "d1", "A", 2, BTreeMap::new()).is_err());
+        assert!(a.prepare(1, "d1", "A", 1, docs("A")).is_err());
+        a.prepare(1, "d1", "A", 2, docs("A")).unwrap();
+        a.commit(1).unwrap();
+        assert_eq!((a.running.number, a.running.digest.as_str()), (1, "d1"));
+        // The next apply builds on it as usual, but a rollback cannot be repeated to go
+        // further back.
+        assert!(a.prepare(0, "", "A", 1, BTreeMap::new()).is_err());
+        assert!(a.before_last_commit.is_none());
+        a.prepare(2, "d2", "A", 1, docs("A")).unwrap();
+        // The first commit of a fresh agent can be undone back to nothing.
+        let mut fresh = AgentCore::new("A");
+        fresh.prepare(1, "d1", "A", 0, docs("A")).unwrap();
+        fresh.commit(1).unwrap();
+        fresh.prepare(0, "", "A", 1, BTreeMap::new()).unwrap();
+        fresh.commit(0).unwrap();
+        assert_eq!(fresh.running, Generation::default());
+    }
+
+    #[test]
+    fn a_restored_generation_runs_without_a_prepare() {
+        let mut a = AgentCore::new("A");
+        a.restore(7, "d7", docs("A")).unwrap();
+        assert_eq!(a.running.number, 7);
+        assert!(a.prepare(7, "d7", "A", 7, docs("A")).is_err());
+        assert!(a.prepare(2, "d2", "A", 7, docs("A")).is_err());
+        a.prepare(8, "d8", "A", 7, docs("A")).unwrap();
+        assert!(a.restore(1, "d", docs("B")).is_err());
     }
 }

@@ -49,8 +49,7 @@ impl AgentService {
             let p: Persisted =
                 serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
             let mut core = self.core.lock().map_err(|_| "agent state poisoned")?;
-            core.prepare(p.generation, &p.digest, &self.node, p.documents)?;
-            let config = core.commit(p.generation)?.clone();
+            let config = core.restore(p.generation, &p.digest, p.documents)?.clone();
             self.backend.install(&self.node, &config);
         }
         self.persist = Some(path);
@@ -111,7 +110,13 @@ impl Agent for AgentService {
             }));
         }
         let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
-        let reply = match core.prepare(r.generation, &r.digest, &r.node, documents) {
+        let reply = match core.prepare(
+            r.generation,
+            &r.digest,
+            &r.node,
+            r.base_generation,
+            documents,
+        ) {
             Ok(()) => pb::PrepareReply {
                 ok: true,
                 error: String::new(),
