@@ -58,7 +58,8 @@ impl Drop for TwinProcess {
     }
 }
 
-fn status(twin: &TwinProcess, state: &str) -> Value {
+/// `strata status --json`, which must exit with one of `codes` (0: every intent met, 3: not).
+fn status_with(twin: &TwinProcess, state: &str, codes: &[i32]) -> Value {
     let o = strata(&[
         "status",
         "--agents",
@@ -67,8 +68,16 @@ fn status(twin: &TwinProcess, state: &str) -> Value {
         state,
         "--json",
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        o.status.code().is_some_and(|c| codes.contains(&c)),
+        "{}",
+        text(&o)
+    );
     serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn status(twin: &TwinProcess, state: &str) -> Value {
+    status_with(twin, state, &[0, 3])
 }
 
 #[test]
@@ -320,6 +329,60 @@ fn run_repairs_a_cut_link_and_gets_the_intent_back_to_rate() {
         .find(|i| i["name"] == "vpn-core")
         .unwrap();
     assert_eq!(vpn["state"], "installed", "{json:#}");
+
+    // dc-backup (`disjoint paths 2`) lost its first path and is carried by the second.
+    let intent = |json: &Value, name: &str| {
+        json["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    let dc = intent(&json, "dc-backup");
+    assert_eq!(dc["state"], "degraded", "{json:#}");
+    assert!(
+        dc["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("protection lost: path 1 of 2 is down (link q-norte-moncloa)"),
+        "{dc:#}"
+    );
+    assert_eq!(
+        (dc["paths"].as_u64(), dc["protected"].as_bool()),
+        (Some(1), Some(false))
+    );
+    assert!(dc["measured"].as_f64().unwrap() >= 0.99 * dc["target"].as_f64().unwrap());
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("dc-backup stays on path 2")),
+        "{events:#?}"
+    );
+    let status = |code: i32| status_with(&twin, state.to_str().unwrap(), &[code]);
+    // Not every intent is met: status says so in its exit code.
+    let degraded = status(3);
+    assert_eq!(intent(&degraded, "dc-backup")["protected"], false);
+
+    // The lost path stayed configured, so the restored link protects dc-backup again.
+    let restore = strata(&[
+        "twin",
+        "fault",
+        "--agents",
+        twin.agents(),
+        "restore",
+        "q-norte-moncloa",
+    ]);
+    assert_eq!(restore.status.code(), Some(0), "{}", text(&restore));
+    let back = status(0);
+    let dc = intent(&back, "dc-backup");
+    assert_eq!(
+        (dc["paths"].as_u64(), dc["protected"].as_bool()),
+        (Some(2), Some(true)),
+        "{back:#}"
+    );
+    assert_eq!(dc["state"], "installed", "{back:#}");
 }
 
 /// `intents/metro.qi` with one rate changed, written to `dir` (its `use network` made
@@ -445,7 +508,8 @@ fn an_apply_from_a_second_state_file_is_refused_until_pulled_or_forced() {
         "--wait",
         "1",
     ]);
-    assert_eq!(human.status.code(), Some(0), "{}", text(&human));
+    // vpn-core runs at 10/s where this state file asks 12/s: not met, exit 3.
+    assert_eq!(human.status.code(), Some(3), "{}", text(&human));
     let stderr = String::from_utf8_lossy(&human.stderr);
     assert!(
         stderr.contains("warning: node `") && stderr.contains("runs generation 3"),

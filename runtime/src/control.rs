@@ -295,8 +295,23 @@ impl Controller {
             .pending_since
             .is_some_and(|t| now >= t + self.timing.settle_s)
         {
-            let events = std::mem::take(&mut self.pending);
+            let mut events = std::mem::take(&mut self.pending);
             self.pending_since = None;
+            // A link that comes back while one of its nodes is still down waits for that
+            // node, so a restarted node is one event too.
+            let (waiting, ready): (Vec<Event>, Vec<Event>) =
+                events.drain(..).partition(|e| match e {
+                    Event::LinkUp(l) => self
+                        .link_ends(l)
+                        .iter()
+                        .any(|n| self.monitor.down_nodes.contains(n)),
+                    _ => false,
+                });
+            events = ready;
+            if !waiting.is_empty() {
+                self.pending = waiting;
+                self.pending_since = Some(now);
+            }
             self.log_events(&events);
             for e in &events {
                 let (element, down) = match e {
@@ -360,6 +375,20 @@ impl Controller {
 
     fn link_down(&self, l: &str) -> bool {
         self.monitor.down_links.contains(l) || self.monitor.quarantined.contains(l)
+    }
+
+    /// The nodes at the ends of a quantum link.
+    fn link_ends(&self, link: &str) -> Vec<String> {
+        let q = self.inventory.qkd_links.iter().map(|l| (&l.name, &l.ends));
+        let e = self
+            .inventory
+            .entanglement_links
+            .iter()
+            .map(|l| (&l.name, &l.ends));
+        q.chain(e)
+            .filter(|(n, _)| n.value == link)
+            .flat_map(|(_, ends)| ends.iter().map(|e| e.value.clone()))
+            .collect()
     }
 
     /// The quantum links that end at `node`.

@@ -258,7 +258,11 @@ async fn a_lost_path_is_replaced_by_a_disjoint_one_and_the_survivor_stays() {
         |_, _| {},
         |c| {
             let s = status(c, "guarded");
-            s.protected && s.state == IntentState::Installed
+            let moved = summary(c, "guarded")
+                .paths
+                .iter()
+                .all(|p| !p.links.contains(&"q-distrito-norte".to_string()));
+            moved && s.protected && s.state == IntentState::Installed
         },
     )
     .await;
@@ -267,7 +271,11 @@ async fn a_lost_path_is_replaced_by_a_disjoint_one_and_the_survivor_stays() {
     assert!(after.protection_lost.is_none());
     assert!(after.paths.contains(&survivor), "{after:#?}");
     let replacement = after.paths.iter().find(|p| p.path == lost.path).unwrap();
-    assert!(!replacement.links.contains(&"q-distrito-norte".to_string()));
+    assert!(
+        !replacement.links.contains(&"q-distrito-norte".to_string()),
+        "{before:#?}\n{after:#?}\n{:#?}",
+        c.log
+    );
     // Disjoint from the survivor: no shared link, no shared relay.
     assert!(
         replacement
