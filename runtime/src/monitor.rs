@@ -211,7 +211,7 @@ impl Monitor {
         for (name, state) in states {
             let now = self.now;
             let t = self.tracks.entry(name).or_default();
-            if t.last.as_ref().map(IntentState::word) != Some(state.word()) || t.since_s <= 0.0 {
+            if t.last.as_ref().map(IntentState::word) != Some(state.word()) {
                 t.since_s = now;
             }
             t.last = Some(state);
@@ -239,7 +239,14 @@ impl Monitor {
             }
             return events;
         }
+        let first = self.now <= 0.0 && s.time_s > 0.0;
         self.now = self.now.max(s.time_s);
+        if first {
+            // The first time on the agents' clock: states start now.
+            for t in self.tracks.values_mut() {
+                t.since_s = self.now;
+            }
+        }
         if self.down_nodes.remove(&s.node) {
             events.push(Event::NodeUp(s.node.clone()));
         }
