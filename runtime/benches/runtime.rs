@@ -14,7 +14,8 @@
 //!   sample age at the consumer (each sample carries its wall-clock creation time), process
 //!   CPU and how busy the whole machine was.
 //! - **repair** — the metro example on the twin: cut the last link of `vpn-core`'s path and
-//!   time (a) the cut until the re-plan that moves `vpn-core` is applied and (b) the cut until
+//!   time, with the loop driven as `strata run` drives it (alarms settle for one interval),
+//!   (a) the cut until the re-plan that moves `vpn-core` is applied and (b) the cut until
 //!   `vpn-core` is measured installed again, in wall time and in telemetry intervals
 //!   (1 simulated second each), at twin speeds 1 and 20, a fresh twin per repetition; the
 //!   cut falls at a random phase of the telemetry interval. For comparison it also polls the
@@ -1308,30 +1309,20 @@ async fn repair_once(
         {
             detect = Some((t0.elapsed(), t0.elapsed().as_secs_f64() * speed));
         }
-        if events.iter().any(Event::is_drift) {
-            let tr = Instant::now();
-            let repaired = controller
-                .repair(&events)
-                .await
-                .map_err(|e| format!("repair: {e}"))?;
-            let call = tr.elapsed();
-            if let Some(r) = &repaired {
-                repairs.push(format!(
-                    "{:.0} ms: {} → re-planned {}",
-                    t0.elapsed().as_secs_f64() * 1e3,
-                    events
-                        .iter()
-                        .filter(|e| e.is_drift())
-                        .map(|e| e.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    r.replanned.iter().cloned().collect::<Vec<_>>().join(", ")
-                ));
-            }
-            if let Some(r) = repaired
-                && replan.is_none()
-                && r.replanned.contains(VPN)
-            {
+        // As `strata run` does: alarms settle for one interval, then one re-plan.
+        let tr = Instant::now();
+        let done = controller
+            .tick()
+            .await
+            .map_err(|e| format!("repair: {e}"))?;
+        let call = tr.elapsed();
+        for r in done {
+            repairs.push(format!(
+                "{:.0} ms: re-planned {}",
+                t0.elapsed().as_secs_f64() * 1e3,
+                r.replanned.iter().cloned().collect::<Vec<_>>().join(", ")
+            ));
+            if replan.is_none() && r.replanned.contains(VPN) {
                 replan = Some((
                     t0.elapsed(),
                     t0.elapsed().as_secs_f64() * speed,

@@ -513,10 +513,7 @@ async fn run_until(
         else {
             return false;
         };
-        let events = controller.observe(&sample);
-        if events.iter().any(|e| e.is_drift()) {
-            controller.repair(&events).await.unwrap();
-        }
+        controller.step(&sample).await.unwrap();
         if done(controller) {
             return true;
         }

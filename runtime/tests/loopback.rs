@@ -343,9 +343,10 @@ async fn run_until(
         let sample = tokio::time::timeout(Duration::from_secs(10), rx.recv())
             .await
             .ok()??;
-        let events = controller.observe(&sample);
-        if repair && events.iter().any(|e| e.is_drift()) {
-            controller.repair(&events).await.unwrap();
+        if repair {
+            controller.step(&sample).await.unwrap();
+        } else {
+            controller.observe(&sample);
         }
         if done(&controller.monitor.statuses()) {
             return Some(n / nodes + 1);
