@@ -182,18 +182,7 @@ fn plan_reports_adds_then_nothing_then_changes() {
     assert!(String::from_utf8_lossy(&same.stdout).contains("No changes"));
 
     // A changed rate shows as `~` lines only.
-    let changed = dir.path().join("changed.qi");
-    let src = std::fs::read_to_string("intents/metro.qi")
-        .unwrap()
-        .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
-    std::fs::write(
-        &changed,
-        src.replace(
-            "../examples/",
-            &format!("{}/examples/", env!("CARGO_MANIFEST_DIR")),
-        ),
-    )
-    .unwrap();
+    let changed = changed_metro(dir.path());
     let plan_file = dir.path().join("p.json");
     let diff = strata(&[
         "plan",

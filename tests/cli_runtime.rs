@@ -150,18 +150,7 @@ fn apply_to_a_twin_process_is_all_or_nothing_and_guarded() {
     );
 
     // A plan saved now, against generation 1.
-    let changed = dir.path().join("changed.qi");
-    let src = std::fs::read_to_string("intents/metro.qi")
-        .unwrap()
-        .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
-    std::fs::write(
-        &changed,
-        src.replace(
-            "../examples/",
-            &format!("{}/examples/", env!("CARGO_MANIFEST_DIR")),
-        ),
-    )
-    .unwrap();
+    let changed = changed_metro(dir.path());
     let saved = dir.path().join("plan.json");
     let plan = strata(&[
         "plan",
@@ -383,24 +372,6 @@ fn run_repairs_a_cut_link_and_gets_the_intent_back_to_rate() {
         "{back:#}"
     );
     assert_eq!(dc["state"], "installed", "{back:#}");
-}
-
-/// `intents/metro.qi` with one rate changed, written to `dir` (its `use network` made
-/// absolute): a second configuration of the same network.
-fn changed_metro(dir: &Path) -> PathBuf {
-    let changed = dir.join("changed.qi");
-    let src = std::fs::read_to_string("intents/metro.qi")
-        .unwrap()
-        .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
-    std::fs::write(
-        &changed,
-        src.replace(
-            "../examples/",
-            &format!("{}/examples/", env!("CARGO_MANIFEST_DIR")),
-        ),
-    )
-    .unwrap();
-    changed
 }
 
 #[test]

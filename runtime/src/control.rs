@@ -3,9 +3,9 @@
 //! intents the drift touches — the others stay pinned to their paths — and apply the
 //! difference.
 //!
-//! Alarms are gathered for [`LoopTiming::settle_s`] after the first one, so correlated
-//! alarms (a stopped node takes its links down, and every neighbour reports it) give one
-//! event and one re-plan. A protected intent (`disjoint paths N`) that loses a path keeps
+//! Alarms are gathered after the first one until every node has reported once more (at
+//! most [`LoopTiming::settle_s`]), so correlated alarms (a stopped node takes its links
+//! down, and every neighbour reports it) give one event and one re-plan. A protected intent (`disjoint paths N`) that loses a path keeps
 //! its surviving paths, which already carry its whole rate, and only the lost path is
 //! replaced ([`strata_compiler::compile::protect`]). When a failed element has been back for
 //! [`LoopTiming::hold_off_s`], the intents that were moved or degraded because of it are
@@ -102,8 +102,9 @@ pub struct Repair {
 /// How fast the loop reacts, in seconds of the agents' clock.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LoopTiming {
-    /// Alarms are gathered this long after the first before the loop reacts: one telemetry
-    /// interval, so every neighbour of a failed element has reported it.
+    /// Alarms are gathered after the first until every node has reported again, or this
+    /// long at most: one telemetry interval, so every neighbour of a failed element has
+    /// reported it.
     pub settle_s: f64,
     /// A failed link or node must be back this long before intents return to it.
     pub hold_off_s: f64,
@@ -152,6 +153,9 @@ pub struct Controller {
     /// Alarms gathered since the first one not yet acted on, and when it came.
     pending: Vec<Event>,
     pending_since: Option<f64>,
+    /// Nodes not yet heard from since the first pending alarm: once every node has
+    /// reported, every alarm of the same failure is in.
+    awaiting: BTreeSet<String>,
     /// Elements back up, and when their hold-off ends.
     reversions: BTreeMap<Element, f64>,
     /// Intents moved or degraded because of each failed element.
@@ -221,6 +225,7 @@ impl Controller {
             generation: 0,
             pending: Vec::new(),
             pending_since: None,
+            awaiting: BTreeSet::new(),
             reversions: BTreeMap::new(),
             displaced: BTreeMap::new(),
             failures: BTreeMap::new(),
@@ -271,11 +276,26 @@ impl Controller {
     /// acts on them once they have settled. Returns the alarms.
     pub fn observe(&mut self, sample: &pb::TelemetrySample) -> Vec<Event> {
         let events = self.monitor.observe(sample);
+        self.awaiting.remove(&sample.node);
         if !events.is_empty() {
-            self.pending_since.get_or_insert(self.monitor.now());
+            if self.pending_since.is_none() {
+                self.gather(Some(&sample.node));
+            }
             self.pending.extend(events.iter().cloned());
         }
         events
+    }
+
+    /// Starts gathering alarms: wait for a sample from every node that is up (but `heard`).
+    fn gather(&mut self, heard: Option<&String>) {
+        self.pending_since = Some(self.monitor.now());
+        self.awaiting = self
+            .agents
+            .agents
+            .keys()
+            .filter(|n| Some(*n) != heard && !self.monitor.down_nodes.contains(*n))
+            .cloned()
+            .collect();
     }
 
     /// Feeds one sample and reacts to what has settled: [`Self::observe`] then
@@ -285,15 +305,14 @@ impl Controller {
         self.tick().await
     }
 
-    /// Acts on alarms gathered for [`LoopTiming::settle_s`] (one log line per failure, one
-    /// re-plan for all of them) and on elements whose hold-off has ended. Returns what was
+    /// Acts on alarms once gathered (one log line per failure, one re-plan for all of them) and on elements whose hold-off has ended. Returns what was
     /// re-planned.
     pub async fn tick(&mut self) -> Result<Vec<Repair>, ApplyError> {
         let now = self.monitor.now();
         let mut done = Vec::new();
         if self
             .pending_since
-            .is_some_and(|t| now >= t + self.timing.settle_s)
+            .is_some_and(|t| self.awaiting.is_empty() || now >= t + self.timing.settle_s)
         {
             let mut events = std::mem::take(&mut self.pending);
             self.pending_since = None;
@@ -307,10 +326,28 @@ impl Controller {
                         .any(|n| self.monitor.down_nodes.contains(n)),
                     _ => false,
                 });
-            events = ready;
+            // A link that goes down with a node already known to be down was part of that
+            // failure, and was handled with it.
+            let nodes_now: BTreeSet<String> = ready
+                .iter()
+                .filter_map(|e| match e {
+                    Event::NodeDown(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect();
+            events = ready
+                .into_iter()
+                .filter(|e| match e {
+                    Event::LinkDown(l) => !self
+                        .link_ends(l)
+                        .iter()
+                        .any(|n| self.monitor.down_nodes.contains(n) && !nodes_now.contains(n)),
+                    _ => true,
+                })
+                .collect();
             if !waiting.is_empty() {
                 self.pending = waiting;
-                self.pending_since = Some(now);
+                self.gather(None);
             }
             self.log_events(&events);
             for e in &events {
@@ -377,31 +414,35 @@ impl Controller {
         self.monitor.down_links.contains(l) || self.monitor.quarantined.contains(l)
     }
 
-    /// The nodes at the ends of a quantum link.
-    fn link_ends(&self, link: &str) -> Vec<String> {
+    /// Every quantum link of the inventory with the nodes at its ends.
+    fn quantum_links(&self) -> impl Iterator<Item = (&str, [&str; 2])> {
         let q = self.inventory.qkd_links.iter().map(|l| (&l.name, &l.ends));
         let e = self
             .inventory
             .entanglement_links
             .iter()
             .map(|l| (&l.name, &l.ends));
-        q.chain(e)
-            .filter(|(n, _)| n.value == link)
-            .flat_map(|(_, ends)| ends.iter().map(|e| e.value.clone()))
+        q.chain(e).map(|(n, ends)| {
+            (
+                n.value.as_str(),
+                [ends[0].value.as_str(), ends[1].value.as_str()],
+            )
+        })
+    }
+
+    /// The nodes at the ends of a quantum link.
+    fn link_ends(&self, link: &str) -> Vec<String> {
+        self.quantum_links()
+            .filter(|(n, _)| *n == link)
+            .flat_map(|(_, ends)| ends.map(str::to_string))
             .collect()
     }
 
     /// The quantum links that end at `node`.
     fn links_of(&self, node: &str) -> BTreeSet<String> {
-        let q = self.inventory.qkd_links.iter().map(|l| (&l.name, &l.ends));
-        let e = self
-            .inventory
-            .entanglement_links
-            .iter()
-            .map(|l| (&l.name, &l.ends));
-        q.chain(e)
-            .filter(|(_, ends)| ends.iter().any(|e| e.value == node))
-            .map(|(n, _)| n.value.clone())
+        self.quantum_links()
+            .filter(|(_, ends)| ends.contains(&node))
+            .map(|(n, _)| n.to_string())
             .collect()
     }
 

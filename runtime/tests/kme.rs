@@ -4,51 +4,31 @@
 //! the intent's rate, keys expire, and keys flow again after a cut link is re-planned.
 
 use serde_json::{Value, json};
-use std::path::Path;
 use std::time::{Duration, Instant};
 use strata_compiler::check::Program;
 use strata_compiler::compile::{CompileOptions, compile};
-use strata_compiler::frontend::{self, Options, SourceLoader};
 use strata_compiler::inventory::Inventory;
 use strata_runtime::apply::{ApplyOptions, apply};
-use strata_runtime::control::{Controller, subscribe};
+use strata_runtime::control::Controller;
+use strata_runtime::kme::KmeDirectory;
 use strata_runtime::kme::client::{KmeClient, keys};
 use strata_runtime::kme::pki::{self, Pki};
-use strata_runtime::kme::{KmeDirectory, KmeOptions};
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
 use strata_runtime::state::MemoryStore;
 use strata_runtime::twin::host::{Twin, TwinOptions};
 use strata_runtime::twin::world::Fault;
 
-struct Fs;
-impl SourceLoader for Fs {
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
-    }
-}
+mod common;
 
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn load_file(file: &Path) -> (Program, Inventory) {
-    let mut fe = frontend::run(&[file.to_path_buf()], &Options::default(), &Fs);
-    assert!(!fe.has_errors(), "{:#?}", fe.diagnostics);
-    let net = fe.networks.remove(0);
-    (net.program, net.inventory.unwrap())
-}
+use common::{load_file, root};
 
 fn metro() -> (Program, Inventory) {
     load_file(&root().join("intents/metro.qi"))
 }
 
 fn options(speed: f64) -> TwinOptions {
-    TwinOptions {
-        speed,
-        telemetry_interval_s: 1.0,
-        tick: Duration::from_millis(10),
-    }
+    common::twin_options(speed)
 }
 
 /// A twin of `inv` with `program` applied, and `settle_s` of twin time for the pools to fill.
@@ -533,19 +513,8 @@ async fn key_pair(a: &mut KmeClient, b: &mut KmeClient) -> Result<(), String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_flow_again_after_a_cut_link_is_replanned() {
     let (program, inv) = metro();
-    let twin = Twin::start_with(&inv, options(20.0), KmeOptions::default())
-        .await
-        .unwrap();
+    let (twin, mut controller, mut rx) = common::controlled(program, inv, 20.0).await;
     let nodes = twin.agents.agents.len();
-    let mut controller = Controller::new(
-        program,
-        inv,
-        twin.agents.clone(),
-        Box::new(MemoryStore::default()),
-        ApplyOptions::default(),
-    );
-    let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
-    controller.apply().await.unwrap();
     settle(&twin, 1.0).await;
     let mut a = sae(&twin, "Distrito-Telefonica", "Distrito-Telefonica").await;
     let mut b = sae(&twin, "Moncloa", "Moncloa").await;

@@ -1,15 +1,11 @@
 //! The runtime on loopback with real gRPC agents of an in-process digital twin: two-phase
 //! apply (all or nothing), measured delivery, and repair after a link cut.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use strata_compiler::check::Program;
 use strata_compiler::compile::{CompileOptions, compile};
-use strata_compiler::frontend::{self, Options, SourceLoader};
-use strata_compiler::inventory::Inventory;
 use strata_runtime::apply::{ApplyError, ApplyOptions, apply, connect};
-use strata_runtime::control::{Controller, subscribe};
+use strata_runtime::control::Controller;
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
 use strata_runtime::running::pull;
@@ -17,27 +13,12 @@ use strata_runtime::state::{FileStore, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
 use strata_runtime::twin::world::Fault;
 
-struct Fs;
-impl SourceLoader for Fs {
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
-    }
-}
+mod common;
 
-fn load(intents: &str) -> (Program, Inventory) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let mut fe = frontend::run(&[root.join(intents)], &Options::default(), &Fs);
-    assert!(!fe.has_errors(), "{:#?}", fe.diagnostics);
-    let net = fe.networks.remove(0);
-    (net.program, net.inventory.unwrap())
-}
+use common::load;
 
 fn fast() -> TwinOptions {
-    TwinOptions {
-        speed: 50.0,
-        telemetry_interval_s: 1.0,
-        tick: Duration::from_millis(10),
-    }
+    common::twin_options(50.0)
 }
 
 async fn generations(twin: &Twin) -> Vec<(String, u64)> {
@@ -366,17 +347,8 @@ async fn applied(
     usize,
 ) {
     let (program, inv) = load(intents);
-    let twin = Twin::start(&inv, fast()).await.unwrap();
+    let (twin, controller, rx) = common::controlled(program, inv, 50.0).await;
     let nodes = twin.agents.agents.len();
-    let mut controller = Controller::new(
-        program,
-        inv,
-        twin.agents.clone(),
-        Box::new(MemoryStore::default()),
-        ApplyOptions::default(),
-    );
-    let rx = subscribe(&twin.agents, Duration::from_millis(50));
-    controller.apply().await.unwrap();
     (twin, controller, rx, nodes)
 }
 

@@ -3,61 +3,27 @@
 //! back, a stopped node is one event and one re-plan, a flapping link is damped, and the
 //! network returns to the plan once everything is back.
 
-use std::path::Path;
 use std::time::Duration;
 use strata_compiler::check::Program;
 use strata_compiler::compile::{CompileOptions, compile};
 use strata_compiler::config::IntentSummary;
-use strata_compiler::frontend::{self, Options, SourceLoader};
 use strata_compiler::inventory::Inventory;
-use strata_runtime::apply::ApplyOptions;
-use strata_runtime::control::{Controller, subscribe};
+use strata_runtime::control::Controller;
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE};
 use strata_runtime::pb;
-use strata_runtime::state::MemoryStore;
-use strata_runtime::twin::host::{Twin, TwinOptions};
+use strata_runtime::twin::host::Twin;
 use strata_runtime::twin::world::Fault;
 use tokio::sync::mpsc::Receiver;
 
-struct Fs;
-impl SourceLoader for Fs {
-    fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
-    }
-}
+mod common;
 
-fn root() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use common::{controlled, load_file, root};
 
-fn load_file(path: &Path) -> (Program, Inventory) {
-    let mut fe = frontend::run(&[path.to_path_buf()], &Options::default(), &Fs);
-    assert!(!fe.has_errors(), "{:#?}", fe.diagnostics);
-    let net = fe.networks.remove(0);
-    (net.program, net.inventory.unwrap())
-}
-
-/// A twin of the network, the intents applied by a controller subscribed to its telemetry.
 async fn applied(
     program: Program,
     inv: Inventory,
 ) -> (Twin, Controller, Receiver<pb::TelemetrySample>) {
-    let options = TwinOptions {
-        speed: 50.0,
-        telemetry_interval_s: 1.0,
-        tick: Duration::from_millis(10),
-    };
-    let twin = Twin::start(&inv, options).await.unwrap();
-    let mut controller = Controller::new(
-        program,
-        inv,
-        twin.agents.clone(),
-        Box::new(MemoryStore::default()),
-        ApplyOptions::default(),
-    );
-    let rx = subscribe(&twin.agents, Duration::from_millis(50));
-    controller.apply().await.unwrap();
-    (twin, controller, rx)
+    controlled(program, inv, 50.0).await
 }
 
 /// Feeds samples through the loop (alarms, repairs, reversions) until `done` holds or

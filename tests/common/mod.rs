@@ -1,6 +1,7 @@
 //! Helpers shared by the tests that drive the real `strata` binary.
 #![allow(dead_code)]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// The binary, run from the workspace root without colour.
@@ -22,4 +23,23 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// `intents/metro.qi` with one rate changed, written to `dir` (its `use network` made
+/// absolute): a second configuration of the same network.
+pub fn changed_metro(dir: &Path) -> PathBuf {
+    let changed = dir.join("changed.qi");
+    let src =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/metro.qi"))
+            .unwrap()
+            .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
+    std::fs::write(
+        &changed,
+        src.replace(
+            "../examples/",
+            &format!("{}/examples/", env!("CARGO_MANIFEST_DIR")),
+        ),
+    )
+    .unwrap();
+    changed
 }
