@@ -752,6 +752,10 @@ impl Controller {
         ) else {
             return;
         };
+        if b.paths == a.paths && b.protection_lost == a.protection_lost {
+            // Said when the path was first lost.
+            return;
+        }
         let kept: Vec<String> = a
             .paths
             .iter()

@@ -317,33 +317,32 @@ async fn a_stopped_node_is_one_event_and_one_generation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flapping_link_is_damped() {
     let (program, inv) = load_file(&root().join("intents/metro.qi"));
-    let (twin, mut c, mut rx) = applied(program, inv).await;
+    // Four samples per second at 10× real time, so that the loop sees every flap.
+    let mut options = common::twin_options(10.0);
+    options.telemetry_interval_s = 0.25;
+    let (twin, mut c, mut rx) = common::controlled_with(program, inv, options).await;
     assert!(run(&mut c, &mut rx, 40.0, |_, _| {}, all_installed).await);
     let generation = c.generation;
-    // Five cuts in five seconds of the agents' clock, each restored half a second later.
-    let start = c.monitor.now();
+    // Five cuts in five seconds of the twin's clock, each restored half a second later,
+    // timed on the twin itself whatever the loop is doing.
+    let start = twin.world.now();
     let world = twin.world.clone();
-    let mut next = 0usize;
-    run(
-        &mut c,
-        &mut rx,
-        5.5,
-        |c, _| {
-            let t = c.monitor.now() - start;
-            while next < 10 && t >= next as f64 * 0.5 {
-                let fault = if next.is_multiple_of(2) {
-                    Fault::CutLink("q-norte-moncloa".into())
-                } else {
-                    Fault::RestoreLink("q-norte-moncloa".into())
-                };
-                world.apply_fault(&fault).unwrap();
-                next += 1;
+    let flapper = tokio::spawn(async move {
+        for k in 0..10 {
+            while world.now() < start + k as f64 * 0.5 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
             }
-        },
-        |_| false,
-    )
-    .await;
-    assert_eq!(next, 10);
+            let link = "q-norte-moncloa".to_string();
+            let fault = if k % 2 == 0 {
+                Fault::CutLink(link)
+            } else {
+                Fault::RestoreLink(link)
+            };
+            world.apply_fault(&fault).unwrap();
+        }
+    });
+    run(&mut c, &mut rx, 6.0, |_, _| {}, |_| false).await;
+    flapper.await.unwrap();
     // Long enough for the damped hold-off to end and the network to settle.
     let plan = compile(&c.program, &c.inventory, &CompileOptions::default());
     let settled = run(
@@ -355,6 +354,19 @@ async fn a_flapping_link_is_damped() {
     )
     .await;
     assert!(settled, "{:#?}", c.log);
+    for l in &c.log {
+        println!("t={:>7.2}s {}", l.time_s - start, l.message);
+    }
+    let seen = c
+        .log
+        .iter()
+        .filter(|l| l.message == "link q-norte-moncloa is down")
+        .count();
+    assert!(
+        seen >= 4,
+        "the loop saw only {seen} of the 5 cuts:\n{:#?}",
+        c.log
+    );
     assert!(
         c.generation - generation <= 2,
         "{} re-plans for one flapping link:\n{:#?}",

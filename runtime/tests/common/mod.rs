@@ -56,7 +56,16 @@ pub async fn controlled(
     inv: Inventory,
     speed: f64,
 ) -> (Twin, Controller, Receiver<pb::TelemetrySample>) {
-    let twin = Twin::start(&inv, twin_options(speed)).await.unwrap();
+    controlled_with(program, inv, twin_options(speed)).await
+}
+
+/// [`controlled`], with the twin as `options` says.
+pub async fn controlled_with(
+    program: Program,
+    inv: Inventory,
+    options: TwinOptions,
+) -> (Twin, Controller, Receiver<pb::TelemetrySample>) {
+    let twin = Twin::start(&inv, options).await.unwrap();
     let mut controller = Controller::new(
         program,
         inv,
