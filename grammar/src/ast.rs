@@ -25,6 +25,7 @@ pub enum Item {
     Use(UseNetwork),
     Intent(Intent),
     Policy(Policy),
+    Assert(Assertion),
 }
 
 impl Item {
@@ -33,6 +34,7 @@ impl Item {
             Item::Use(u) => u.span,
             Item::Intent(i) => i.span,
             Item::Policy(p) => p.span,
+            Item::Assert(a) => a.span,
         }
     }
 }
@@ -68,6 +70,34 @@ pub struct Intent {
     pub form: Form,
     pub clauses: Vec<Clause>,
     pub span: Span,
+}
+
+/// `assert …`: a property the compiled network must have.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Assertion {
+    pub kind: AssertKind,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssertKind {
+    /// `SUBJECT survive N [link|node] failure(s) [at SHARE]`: every selected intent keeps
+    /// its rate (or the share of it) after any N failed elements and the repair.
+    Survive {
+        subject: Selector,
+        count: Quantity,
+        element: Option<TargetKind>,
+        share: Option<Quantity>,
+    },
+    /// `link [NAME] utilisation <= X %`
+    Utilisation { link: Option<Name>, bound: Bound },
+    /// `no [keys|pairs] via TARGET`: no admitted path relays through it.
+    NoVia {
+        service: Option<Selector>,
+        target: Target,
+    },
+    /// `SUBJECT admitted >= RATE`
+    Admitted { subject: Selector, bound: Bound },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -65,6 +65,56 @@ fn layout_item(item: &Item, source: &str, lines: &mut Vec<Line>) {
         }),
         Item::Intent(i) => layout_block("intent", &i.name, &i.clauses, span, source, lines),
         Item::Policy(p) => layout_block("policy", &p.name, &p.clauses, span, source, lines),
+        Item::Assert(a) => lines.push(Line {
+            text: format!("assert {}", assertion(&a.kind)),
+            indented: false,
+            inner: false,
+            item_start: true,
+            start: span.start,
+            end: span.end,
+        }),
+    }
+}
+
+/// An assertion's body in canonical form, without `assert`.
+pub fn assertion(kind: &AssertKind) -> String {
+    let subject = |s: &Selector| match s {
+        Selector::Intents(names) => names.iter().map(name).collect::<Vec<_>>().join(", "),
+        other => selector(other),
+    };
+    match kind {
+        AssertKind::Survive {
+            subject: s,
+            count,
+            element,
+            share,
+        } => {
+            let what = element.map_or(String::new(), |k| format!("{} ", k.word()));
+            let plural = if count.value == 1.0 { "" } else { "s" };
+            let at = share
+                .as_ref()
+                .map_or(String::new(), |q| format!(" at {}", quantity(q)));
+            format!(
+                "{} survive {} {what}failure{plural}{at}",
+                subject(s),
+                count.number
+            )
+        }
+        AssertKind::Utilisation { link, bound: b } => match link {
+            Some(l) => format!("link {} utilisation {}", name(l), bound(b)),
+            None => format!("link utilisation {}", bound(b)),
+        },
+        AssertKind::NoVia { service, target: t } => match service {
+            Some(Selector::Pairs) => format!("no entangled pairs via {}", target(t)),
+            Some(_) => format!("no keys via {}", target(t)),
+            None => format!("no via {}", target(t)),
+        },
+        AssertKind::Admitted {
+            subject: s,
+            bound: b,
+        } => {
+            format!("{} admitted {}", subject(s), bound(b))
+        }
     }
 }
 
@@ -411,9 +461,44 @@ fn strip(items: &[Item]) -> Vec<Item> {
                 strip_name(&mut p.name);
                 p.clauses.iter_mut().for_each(strip_clause);
             }
+            Item::Assert(a) => {
+                a.span = Span::default();
+                strip_assertion(&mut a.kind);
+            }
         }
     }
     items
+}
+
+fn strip_assertion(kind: &mut AssertKind) {
+    let strip_selector = |s: &mut Selector| {
+        if let Selector::Intents(names) = s {
+            names.iter_mut().for_each(strip_name);
+        }
+    };
+    match kind {
+        AssertKind::Survive {
+            subject,
+            count,
+            share,
+            ..
+        } => {
+            strip_selector(subject);
+            strip_quantity(count);
+            share.iter_mut().for_each(strip_quantity);
+        }
+        AssertKind::Utilisation { link, bound } => {
+            link.iter_mut().for_each(strip_name);
+            bound.cmp_span = Span::default();
+            strip_quantity(&mut bound.value);
+        }
+        AssertKind::NoVia { target, .. } => strip_name(&mut target.name),
+        AssertKind::Admitted { subject, bound } => {
+            strip_selector(subject);
+            bound.cmp_span = Span::default();
+            strip_quantity(&mut bound.value);
+        }
+    }
 }
 
 fn strip_clause(c: &mut Clause) {

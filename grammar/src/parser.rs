@@ -49,7 +49,7 @@ pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
 }
 
 /// Byte ranges of the top-level items. A new item starts at each line whose first word is
-/// `use`, `intent` or `policy`; comment-only and blank lines before it belong to it.
+/// `use`, `intent`, `policy` or `assert`; comment-only and blank lines before it belong to it.
 fn item_chunks(text: &str) -> Vec<(usize, usize)> {
     let mut starts = Vec::new();
     let mut offset = 0;
@@ -59,7 +59,7 @@ fn item_chunks(text: &str) -> Vec<(usize, usize)> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-' || *c == '.')
             .collect();
-        if matches!(word.as_str(), "use" | "intent" | "policy") {
+        if matches!(word.as_str(), "use" | "intent" | "policy" | "assert") {
             starts.push(offset);
         }
         offset += line.len();
@@ -188,6 +188,16 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::use_decl | Rule::kw_use => "`use network \"...\"`",
         Rule::intent | Rule::kw_intent => "`intent NAME ...`",
         Rule::policy | Rule::kw_policy => "`policy NAME { ... }`",
+        Rule::assertion | Rule::kw_assert => "`assert ...`",
+        Rule::assert_no_via => "`no keys via TARGET`",
+        Rule::assert_util => "`link utilisation <= X %`",
+        Rule::assert_survive | Rule::assert_admitted | Rule::assert_subject => {
+            "`all`, `keys`, `entangled pairs` or intent names, then `survive N link failures` or `admitted >= RATE`"
+        }
+        Rule::kw_survive | Rule::kw_survives => "`survive`",
+        Rule::kw_failure | Rule::kw_failures => "`failure` or `failures`",
+        Rule::kw_utilisation | Rule::kw_utilization => "`utilisation`",
+        Rule::count => "a whole number",
         Rule::intent_line | Rule::intent_block => "`:` or `{`",
         Rule::clause => "a clause such as `rate >= 10/s`",
         Rule::between | Rule::kw_between => "`between X and Y`",
@@ -269,6 +279,13 @@ impl Builder {
                     name,
                     form,
                     clauses,
+                    span,
+                }))
+            }
+            Rule::assertion => {
+                let body = pair.into_inner().find(|p| p.as_rule() != Rule::kw_assert)?;
+                Some(Item::Assert(Assertion {
+                    kind: self.assertion(body)?,
                     span,
                 }))
             }
@@ -366,6 +383,103 @@ impl Builder {
             other => unreachable!("grammar has no clause {other:?}"),
         };
         Clause { kind, span }
+    }
+
+    fn assertion(&self, body: Pair<Rule>) -> Option<AssertKind> {
+        let rule = body.as_rule();
+        let parts: Vec<Pair<Rule>> = body
+            .into_inner()
+            .filter(|p| !p.as_rule().is_keyword())
+            .collect();
+        Some(match rule {
+            Rule::assert_no_via => {
+                let mut service = None;
+                let mut target = None;
+                for p in parts {
+                    match p.as_rule() {
+                        Rule::assert_service => {
+                            service = Some(if p.as_str().starts_with("key") {
+                                Selector::Keys
+                            } else {
+                                Selector::Pairs
+                            })
+                        }
+                        Rule::target => target = Some(self.target(p)),
+                        _ => {}
+                    }
+                }
+                AssertKind::NoVia {
+                    service,
+                    target: target?,
+                }
+            }
+            Rule::assert_util => {
+                let mut it = parts.into_iter().peekable();
+                let link = it
+                    .next_if(|p| p.as_rule() == Rule::name)
+                    .map(|p| self.name(p));
+                AssertKind::Utilisation {
+                    link,
+                    bound: self.bound(it.collect()),
+                }
+            }
+            Rule::assert_survive => {
+                let mut it = parts.into_iter();
+                let subject = self.subject(it.next()?);
+                let count = it.next()?;
+                let count = Quantity {
+                    value: count.as_str().parse().unwrap_or(f64::NAN),
+                    number: count.as_str().to_string(),
+                    unit: None,
+                    span: self.span(&count),
+                };
+                let mut element = None;
+                let mut share = None;
+                for p in it {
+                    match p.as_rule() {
+                        Rule::fail_kind => {
+                            element = Some(if p.as_str() == "node" {
+                                TargetKind::Node
+                            } else {
+                                TargetKind::Link
+                            })
+                        }
+                        Rule::quantity => share = Some(self.quantity(p)),
+                        _ => {}
+                    }
+                }
+                AssertKind::Survive {
+                    subject,
+                    count,
+                    element,
+                    share,
+                }
+            }
+            Rule::assert_admitted => {
+                let mut it = parts.into_iter();
+                let subject = self.subject(it.next()?);
+                AssertKind::Admitted {
+                    subject,
+                    bound: self.bound(it.collect()),
+                }
+            }
+            _ => return None,
+        })
+    }
+
+    fn subject(&self, pair: Pair<Rule>) -> Selector {
+        match pair.into_inner().next() {
+            Some(p) if p.as_rule() == Rule::sel_all => Selector::All,
+            Some(p) if p.as_rule() == Rule::sel_keys => Selector::Keys,
+            Some(p) if p.as_rule() == Rule::sel_pairs => Selector::Pairs,
+            Some(p) => Selector::Intents(
+                p.into_inner()
+                    .filter(|n| n.as_rule() == Rule::name)
+                    .map(|n| self.name(n))
+                    .collect(),
+            ),
+            None => Selector::Intents(Vec::new()),
+        }
     }
 
     fn first_quantity(&self, parts: Vec<Pair<Rule>>) -> Quantity {
@@ -518,7 +632,19 @@ impl Rule {
         matches!(
             self,
             Rule::kw_all
+                | Rule::kw_admitted
                 | Rule::kw_and
+                | Rule::kw_assert
+                | Rule::kw_at
+                | Rule::kw_failure
+                | Rule::kw_failures
+                | Rule::kw_key
+                | Rule::kw_no
+                | Rule::kw_pair
+                | Rule::kw_survive
+                | Rule::kw_survives
+                | Rule::kw_utilisation
+                | Rule::kw_utilization
                 | Rule::kw_applies
                 | Rule::kw_avoid
                 | Rule::kw_between

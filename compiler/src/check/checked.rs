@@ -60,8 +60,84 @@ pub struct CheckedIntent {
     pub policies: Vec<String>,
 }
 
-/// Every intent of one network, checked.
+/// Which intents an assertion speaks of.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Subject {
+    All,
+    Keys,
+    Pairs,
+    /// Named intents (those that failed their own checks are left out).
+    Intents(Vec<String>),
+}
+
+impl Subject {
+    pub fn selects(&self, intent: &CheckedIntent) -> bool {
+        match self {
+            Subject::All => true,
+            Subject::Keys => matches!(intent.service, Service::Keys { .. }),
+            Subject::Pairs => intent.service == Service::Pairs,
+            Subject::Intents(names) => names.contains(&intent.name),
+        }
+    }
+}
+
+/// Which elements a failure scenario takes down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Elements {
+    Links,
+    Nodes,
+    /// Links and nodes.
+    Both,
+}
+
+/// A rate bound of an assertion: units per second, or bits per second (keys only).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RateBound {
+    PerSecond(f64),
+    BitsPerSecond(f64),
+}
+
+/// What an assertion claims about the compiled network.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Property {
+    /// Every selected intent keeps at least `share` of its admitted rate after any
+    /// `failures` failed elements and the repair the runtime would make.
+    Survive {
+        subject: Subject,
+        failures: u32,
+        elements: Elements,
+        share: f64,
+    },
+    /// Reserved / usable capacity of every quantum link (or of one) stays within `max`.
+    Utilisation { link: Option<String>, max: f64 },
+    /// No admitted path of the selected service relays through the target (a node or a
+    /// domain as an intermediate hop, or a link anywhere on the path).
+    NoVia {
+        subject: Subject,
+        kind: strata_grammar::ast::TargetKind,
+        name: String,
+    },
+    /// Every selected intent is admitted at least (or at most) this rate.
+    Admitted {
+        subject: Subject,
+        at_least: bool,
+        rate: RateBound,
+    },
+}
+
+/// An `assert` item, checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckedAssertion {
+    /// The assertion in canonical form without `assert` (`all survive 1 link failure`): its
+    /// stable name in reports.
+    pub text: String,
+    pub span: Span,
+    pub property: Property,
+}
+
+/// Every intent of one network, checked, and the assertions about them.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Program {
     pub intents: Vec<CheckedIntent>,
+    pub assertions: Vec<CheckedAssertion>,
 }

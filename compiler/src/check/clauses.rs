@@ -658,7 +658,7 @@ fn path_rule(
     })
 }
 
-fn resolve_target(
+pub(super) fn resolve_target(
     target: &Target,
     inv: &Inventory,
     diags: &mut Vec<Diagnostic>,
@@ -803,6 +803,15 @@ fn suggest<'a>(
 }
 
 /// The value of a quantity in the base unit of one of `want`, or a diagnostic.
+pub(super) fn measure_quantity(
+    q: &Quantity,
+    want: &[Dimension],
+    what: &str,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<(Dimension, f64)> {
+    measure(q, want, what, diags)
+}
+
 fn measure(
     q: &Quantity,
     want: &[Dimension],

@@ -2,11 +2,12 @@
 //! network inventory, and report every problem at once. What survives becomes a
 //! [`Program`] of [`CheckedIntent`]s for the optimiser.
 //!
-//! Steps: collect intents and policies (duplicates), check each policy, check each intent's
+//! Steps: collect intents, policies and assertions (duplicates), check each policy, check each intent's
 //! clauses (dimensions, ranges, duplicates), resolve endpoints and targets, merge the
 //! policies that apply, look for contradictions, and finally ask the topology whether any
 //! allowed path joins the two endpoints.
 
+mod assertions;
 mod checked;
 mod clauses;
 mod reach;
@@ -58,6 +59,7 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
     let mut diags = Vec::new();
     let mut intents = Vec::new();
     let mut policies = Vec::new();
+    let mut asserts = Vec::new();
     let mut seen_intents: BTreeMap<&str, Span> = BTreeMap::new();
     let mut seen_policies: BTreeMap<&str, Span> = BTreeMap::new();
     for unit in units {
@@ -97,6 +99,7 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
                     seen_policies.insert(&p.name.text, p.name.span);
                     policies.push(p);
                 }
+                Item::Assert(a) => asserts.push(a),
                 Item::Use(_) => {}
             }
         }
@@ -129,6 +132,10 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
             program.intents.push(checked);
         }
     }
+    program.assertions = asserts
+        .iter()
+        .filter_map(|a| assertions::check(a, inventory, &intent_names, &mut diags))
+        .collect();
     for (policy, used) in policies.iter().zip(used) {
         if !used && policy.has_selector() {
             diags.push(
