@@ -117,3 +117,111 @@ fn units_stay_on_their_line_and_keywords_are_not_units() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every assertion form parses to what it says, and formats to its canonical text.
+#[test]
+fn assertion_forms_parse_and_format_canonically() {
+    let text = "assert all survive 1 link failure
+assert vpn-core, dc-backup survive 1 node failure
+assert keys survive 2 link failures at 50 %
+assert link utilisation <= 80 %
+assert link q-a-b utilization <= 0.5
+assert no key via domain foreign-carrier
+assert vpn-core admitted >= 10/s
+assert entangled pairs survives 1 failure
+assert intents a admitted <= 2.5 kbit/s
+";
+    let (unit, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let kinds: Vec<&AssertKind> = unit
+        .items
+        .iter()
+        .map(|i| match i {
+            Item::Assert(a) => &a.kind,
+            other => panic!("not an assertion: {other:?}"),
+        })
+        .collect();
+    assert_eq!(kinds.len(), 9);
+    match kinds[1] {
+        AssertKind::Survive {
+            subject: Selector::Intents(names),
+            count,
+            element: Some(TargetKind::Node),
+            share: None,
+        } => {
+            let names: Vec<&str> = names.iter().map(|n| n.text.as_str()).collect();
+            assert_eq!(names, ["vpn-core", "dc-backup"]);
+            assert_eq!(count.value, 1.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    match kinds[2] {
+        AssertKind::Survive {
+            subject: Selector::Keys,
+            count,
+            element: Some(TargetKind::Link),
+            share: Some(share),
+        } => {
+            assert_eq!(count.value, 2.0);
+            assert_eq!(share.unit.as_ref().unwrap().text, "%");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        kinds[4],
+        AssertKind::Utilisation { link: Some(l), .. } if l.text == "q-a-b"
+    ));
+    assert!(matches!(
+        kinds[5],
+        AssertKind::NoVia { service: Some(Selector::Keys), target } if target.kind == Some(TargetKind::Domain)
+    ));
+    assert!(matches!(
+        kinds[7],
+        AssertKind::Survive {
+            subject: Selector::Pairs,
+            element: None,
+            ..
+        }
+    ));
+    let formatted = strata_grammar::format::format(&unit, text);
+    assert_eq!(
+        formatted,
+        "assert all survive 1 link failure
+
+assert vpn-core, dc-backup survive 1 node failure
+
+assert keys survive 2 link failures at 50%
+
+assert link utilisation <= 80%
+
+assert link q-a-b utilisation <= 0.5
+
+assert no keys via domain foreign-carrier
+
+assert vpn-core admitted >= 10/s
+
+assert entangled pairs survive 1 failure
+
+assert a admitted <= 2.5 kbit/s
+"
+    );
+    let (again, diags) = parse(FileId(0), &formatted);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_eq!(
+        strata_grammar::format::syntax_difference(&unit, &again),
+        None
+    );
+}
+
+/// A mistake inside an assertion is reported at the assertion, and other items still parse.
+#[test]
+fn a_broken_assertion_is_one_syntax_error() {
+    let text = "intent a: keys of 256 bits between X and Y, 1/s
+assert all survive link failure
+assert a admitted >= 1/s
+";
+    let (unit, diags) = parse(FileId(0), text);
+    assert_eq!(diags.len(), 1, "{diags:#?}");
+    assert_eq!(diags[0].code, "strata::syntax");
+    assert_eq!(unit.items.len(), 2);
+}

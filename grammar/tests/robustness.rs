@@ -54,7 +54,7 @@ fn assert_spans_sound(text: &str) -> bool {
 
 fn clauses(item: &Item) -> &[Clause] {
     match item {
-        Item::Use(_) => &[],
+        Item::Use(_) | Item::Assert(_) => &[],
         Item::Intent(i) => &i.clauses,
         Item::Policy(p) => &p.clauses,
     }
@@ -150,6 +150,16 @@ const TOKENS: &[&str] = &[
     "to",
     "all",
     "intents",
+    "assert",
+    "survive",
+    "survives",
+    "failure",
+    "failures",
+    "no",
+    "key",
+    "admitted",
+    "utilisation",
+    "at",
     "A",
     "b-2",
     "x.y",
