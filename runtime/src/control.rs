@@ -19,10 +19,10 @@ use crate::state::StateStore;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 use strata_compiler::check::Program;
-use strata_compiler::compile::{CompileOptions, Compiled, PinnedPath, compile};
-use strata_compiler::config::{IntentSummary, Summary};
-use strata_compiler::inventory::{Inventory, KeyRate, PairRate};
-use strata_grammar::Spanned;
+use strata_compiler::compile::repair::{Failed, replan_options, survivors};
+use strata_compiler::compile::{CompileOptions, Compiled, compile};
+use strata_compiler::config::Summary;
+use strata_compiler::inventory::Inventory;
 use tokio::sync::mpsc;
 
 /// Streams every agent's telemetry into one channel. A node whose stream breaks is reported
@@ -60,26 +60,16 @@ pub fn subscribe(agents: &Agents, retry: Duration) -> mpsc::Receiver<pb::Telemet
     rx
 }
 
-/// The inventory as the network is now: links that are down, quarantined or touch a node
-/// that is down deliver nothing.
-pub fn overlay(base: &Inventory, monitor: &Monitor) -> Inventory {
-    let mut inv = base.clone();
-    let dead = |name: &str, ends: &[Spanned<String>; 2]| {
-        monitor.down_links.contains(name)
-            || monitor.quarantined.contains(name)
-            || ends.iter().any(|e| monitor.down_nodes.contains(&e.value))
-    };
-    for l in &mut inv.qkd_links {
-        if dead(&l.name.value, &l.ends) {
-            l.key_rate = KeyRate::Measured(Spanned::new(0.0, l.span));
-        }
+/// What the monitor sees down: cut links, quarantined links and stopped nodes.
+pub fn failed(monitor: &Monitor) -> Failed {
+    Failed {
+        links: monitor
+            .down_links
+            .union(&monitor.quarantined)
+            .cloned()
+            .collect(),
+        nodes: monitor.down_nodes.clone(),
     }
-    for l in &mut inv.entanglement_links {
-        if dead(&l.name.value, &l.ends) {
-            l.pair_rate = PairRate::Measured(Spanned::new(0.0, l.span));
-        }
-    }
-    inv
 }
 
 /// One line of the event log.
@@ -186,19 +176,6 @@ fn names(set: &BTreeSet<String>) -> String {
 /// The path of a summary path, as an operator reads it.
 fn route(nodes: &[String]) -> String {
     nodes.join("→")
-}
-
-/// The intent's paths as the compiler pins them.
-fn pinned_paths(i: &IntentSummary) -> Vec<PinnedPath> {
-    i.paths
-        .iter()
-        .map(|p| PinnedPath {
-            index: p.path,
-            links: p.links.clone(),
-            nodes: p.nodes.clone(),
-            rate: p.rate,
-        })
-        .collect()
 }
 
 impl Controller {
@@ -562,22 +539,8 @@ impl Controller {
         intents: &BTreeSet<String>,
         except: &BTreeSet<String>,
     ) -> BTreeMap<String, BTreeSet<usize>> {
-        self.compiled
-            .summary
-            .intents
-            .iter()
-            .filter(|i| intents.contains(&i.name) && !except.contains(&i.name))
-            .filter(|i| i.disjoint_paths.is_some_and(|n| n > 1))
-            .filter_map(|i| {
-                let lost: BTreeSet<usize> = i
-                    .paths
-                    .iter()
-                    .filter(|p| self.monitor.path_down(p).is_some())
-                    .map(|p| p.path)
-                    .collect();
-                (!lost.is_empty() && lost.len() < i.paths.len()).then(|| (i.name.clone(), lost))
-            })
-            .collect()
+        let intents = intents.difference(except).cloned().collect();
+        survivors(&self.compiled.summary, &intents, &failed(&self.monitor))
     }
 
     /// Moves intents back once the elements that displaced them have held for the hold-off:
@@ -646,27 +609,15 @@ impl Controller {
         restore: BTreeMap<String, BTreeSet<usize>>,
         overlay_now: bool,
     ) -> Result<Option<Repair>, ApplyError> {
-        let pinned: BTreeMap<String, Vec<PinnedPath>> = self
-            .compiled
-            .summary
-            .intents
-            .iter()
-            .filter(|i| !moved.contains(&i.name) && !i.paths.is_empty())
-            .map(|i| (i.name.clone(), pinned_paths(i)))
-            .collect();
         let inventory = if overlay_now {
-            overlay(&self.inventory, &self.monitor)
+            failed(&self.monitor).overlay(&self.inventory)
         } else {
             self.inventory.clone()
         };
         let compiled = compile(
             &self.program,
             &inventory,
-            &CompileOptions {
-                pinned,
-                restore: restore.clone(),
-                ..CompileOptions::default()
-            },
+            &replan_options(&self.compiled.summary, &moved, restore.clone()),
         );
         let options = ApplyOptions {
             skip_unreachable: true,

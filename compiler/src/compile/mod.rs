@@ -8,6 +8,7 @@ pub mod emit;
 pub mod optimise;
 pub mod paths;
 pub mod protect;
+pub mod repair;
 pub mod resources;
 pub mod yen;
 
@@ -65,16 +66,37 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     let (topo, _) = Topology::new(inv);
     let mut blocked: Vec<Option<Blocked>> = Vec::new();
     let mut fixed = optimise::Fixed::new();
-    // Paths for every intent at once: graphs and searches are shared between intents with
-    // the same constraints, and the work runs in parallel (results stay in intent order).
-    let mut found = paths::candidates_all(&topo, &program.intents, &options.paths).into_iter();
+    // Paths for every intent that is not pinned, at once: graphs and searches are shared
+    // between intents with the same constraints, and the work runs in parallel (results
+    // stay in intent order). A pinned intent whose paths no longer exist is searched alone.
+    let searched: Vec<&CheckedIntent> = program
+        .intents
+        .iter()
+        .filter(|i| !options.pinned.contains_key(&i.name))
+        .collect();
+    let subset: Vec<CheckedIntent> = if searched.len() == program.intents.len() {
+        Vec::new()
+    } else {
+        searched.iter().map(|i| (*i).clone()).collect()
+    };
+    let all = if subset.is_empty() && !searched.is_empty() {
+        &program.intents
+    } else {
+        &subset
+    };
+    let mut found = paths::candidates_all(&topo, all, &options.paths).into_iter();
     let no_loss = BTreeSet::new();
     let mut demands: Vec<Demand> = program
         .intents
         .iter()
         .enumerate()
         .map(|(i, intent)| {
-            let result = found.next().unwrap_or(Err(Blocked::NoCapacity));
+            let is_pinned = options.pinned.contains_key(&intent.name);
+            let result = if is_pinned {
+                None
+            } else {
+                Some(found.next().unwrap_or(Err(Blocked::NoCapacity)))
+            };
             let lost = options.restore.get(&intent.name).unwrap_or(&no_loss);
             if let Some(pinned) = options
                 .pinned
@@ -90,6 +112,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                     rate: intent.min_rate.max(f64::MIN_POSITIVE),
                 };
             }
+            let result = result.unwrap_or_else(|| paths::candidates(&topo, intent, &options.paths));
             let paths = match result {
                 Ok(p) => {
                     blocked.push(None);
