@@ -287,10 +287,7 @@ impl Controller {
     pub async fn tick(&mut self) -> Result<Vec<Repair>, ApplyError> {
         let now = self.monitor.now();
         let mut done = Vec::new();
-        if self
-            .pending_since
-            .is_some_and(|t| self.awaiting.is_empty() || now >= t + self.timing.settle_s)
-        {
+        if self.pending_since.is_some_and(|t| self.gathered(t, now)) {
             let mut events = std::mem::take(&mut self.pending);
             self.pending_since = None;
             // A link that comes back while one of its nodes is still down waits for that
@@ -364,6 +361,24 @@ impl Controller {
             }
         }
         Ok(done)
+    }
+
+    /// Have the alarms pending since `since` all come in? Once every node has reported again,
+    /// or after [`LoopTiming::settle_s`] — longer, up to three times that, while some node
+    /// that has not reported has every one of its links down: that is most likely the node
+    /// itself failing, and its agent's silence is about to say so.
+    fn gathered(&self, since: f64, now: f64) -> bool {
+        if self.awaiting.is_empty() {
+            return true;
+        }
+        if now < since + self.timing.settle_s {
+            return false;
+        }
+        let suspect = self.awaiting.iter().any(|n| {
+            let links = self.links_of(n);
+            !links.is_empty() && links.iter().all(|l| self.monitor.down_links.contains(l))
+        });
+        !suspect || now >= since + 3.0 * self.timing.settle_s
     }
 
     /// The hold-off for an element that came back: the base, doubled for every other time
