@@ -1,4 +1,7 @@
-//! `strata check`: validate intent files and the inventories they use, for people and CI.
+//! `strata check`: validate intent files and the inventories they use, for people and CI:
+//! the front end's checks, then — unless `--no-compile` — the optimiser (intents that
+//! cannot be fully met), the `assert` items and, with `--failures N`, what every
+//! combination of up to N failures would cost each intent after the runtime's repair.
 
 use super::{Format, FsLoader};
 use crate::{Outcome, render};
@@ -6,7 +9,8 @@ use serde::Serialize;
 use std::path::PathBuf;
 use strata_compiler::frontend::{self, Options};
 
-/// Check intent files (.qi) and network inventories (.yaml) without compiling them.
+/// Check intent files (.qi) and network inventories (.yaml): names, units, policies, what
+/// the optimiser can admit, assertions, and failures.
 #[derive(clap::Args)]
 pub struct Args {
     /// Intent files and/or inventories to check.
@@ -21,6 +25,19 @@ pub struct Args {
     /// Check every intent file against this inventory instead of its `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Only the front end's checks: do not run the optimiser or evaluate assertions.
+    #[arg(long)]
+    no_compile: bool,
+    /// Compile as if this link or node were down (repeatable).
+    #[arg(long, value_name = "ELEMENT")]
+    fail: Vec<String>,
+    /// Analyse every combination of up to N simultaneous failures (1 or 2) and warn about
+    /// each intent that some combination costs rate after the repair.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=2))]
+    failures: Option<u32>,
+    /// Which elements `--failures` takes down.
+    #[arg(long, value_enum, default_value_t = super::FailureKind::Both, value_name = "KIND")]
+    failure_kind: super::FailureKind,
 }
 
 #[derive(Serialize)]
@@ -30,6 +47,9 @@ struct JsonReport {
     warnings: usize,
     networks: Vec<JsonNetwork>,
     diagnostics: Vec<render::JsonDiagnostic>,
+    /// The failure analysis per network, with `--failures`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failures: Vec<super::FailureReport>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +65,15 @@ impl Args {
             network: self.network.clone(),
         };
         let mut fe = frontend::run(&self.files, &options, &FsLoader);
+        let failures = if self.no_compile {
+            Vec::new()
+        } else {
+            super::assess_networks(
+                &mut fe,
+                &self.fail,
+                self.failures.map(|n| (n, self.failure_kind.into())),
+            )?
+        };
         render::sort(&fe.sources, &mut fe.diagnostics);
         let (errors, warnings) = (fe.error_count(), fe.warning_count());
         let ok = errors == 0 && (warnings == 0 || !self.deny_warnings);
@@ -64,6 +93,7 @@ impl Args {
                         })
                         .collect(),
                     diagnostics: render::json(&fe.sources, &fe.diagnostics),
+                    failures,
                 };
                 outln!(
                     "{}",
@@ -79,6 +109,9 @@ impl Args {
                         n.units.len(),
                         n.program.intents.len()
                     );
+                }
+                for f in &failures {
+                    out!("{f}");
                 }
                 eprintln!("{errors} error(s), {warnings} warning(s)");
             }

@@ -26,6 +26,10 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Compile as if this link or node were down (repeatable); intents that name it stay
+    /// valid.
+    #[arg(long, value_name = "ELEMENT")]
+    fail: Vec<String>,
 }
 
 impl Args {
@@ -39,6 +43,7 @@ impl Args {
         else {
             return Ok(Outcome::Failed);
         };
+        let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
         let compiled = compile(&program, &inventory, &CompileOptions::default());
         write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);

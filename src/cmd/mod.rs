@@ -92,3 +92,118 @@ pub fn print_diagnostics(fe: &mut strata_compiler::frontend::Frontend, format: F
         }
     }
 }
+
+/// Which elements a failure analysis takes down.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum FailureKind {
+    Links,
+    Nodes,
+    Both,
+}
+
+impl From<FailureKind> for strata_compiler::check::Elements {
+    fn from(k: FailureKind) -> Self {
+        match k {
+            FailureKind::Links => strata_compiler::check::Elements::Links,
+            FailureKind::Nodes => strata_compiler::check::Elements::Nodes,
+            FailureKind::Both => strata_compiler::check::Elements::Both,
+        }
+    }
+}
+
+/// One network's failure analysis, as `check --failures` prints it.
+#[derive(serde::Serialize)]
+pub struct FailureReport {
+    pub inventory: String,
+    pub failures: u32,
+    pub scenarios: usize,
+    pub intents: Vec<strata_compiler::assess::Risk>,
+}
+
+impl std::fmt::Display for FailureReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{}: {} scenario(s) of up to {} simultaneous failure(s) that touch a path in use",
+            self.inventory, self.scenarios, self.failures
+        )?;
+        if self.intents.is_empty() {
+            return writeln!(
+                f,
+                "  every intent keeps its admitted rate in every one of them"
+            );
+        }
+        for r in &self.intents {
+            writeln!(
+                f,
+                "  {:<20} worst {} of {}/s after {} ({} scenario(s) cost it rate)",
+                r.intent,
+                strata_compiler::compile::round3(r.worst),
+                strata_compiler::compile::round3(r.admitted),
+                r.worst_scenarios.first().map_or("", String::as_str),
+                r.losing_scenarios
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs the optimiser, the assertions and (with `failures`) the failure analysis on every
+/// network the front end checked, adding their diagnostics; `fail` names links or nodes to
+/// compile as if they were down.
+pub fn assess_networks(
+    fe: &mut strata_compiler::frontend::Frontend,
+    fail: &[String],
+    failures: Option<(u32, strata_compiler::check::Elements)>,
+) -> anyhow::Result<Vec<FailureReport>> {
+    let mut reports = Vec::new();
+    for net in &fe.networks {
+        let Some(inv) = &net.inventory else { continue };
+        if net.program.intents.is_empty() && net.program.assertions.is_empty() {
+            continue;
+        }
+        let options = strata_compiler::assess::Options {
+            fail: failed_elements(inv, fail)?,
+            failures,
+        };
+        let a = strata_compiler::assess::assess(&net.program, inv, &options);
+        fe.diagnostics.extend(a.diagnostics);
+        if let (Some(risks), Some((n, _))) = (a.risks, failures) {
+            reports.push(FailureReport {
+                inventory: net.path.display().to_string(),
+                failures: n,
+                scenarios: a.scenarios,
+                intents: risks,
+            });
+        }
+    }
+    Ok(reports)
+}
+
+/// `--fail` names resolved against an inventory: each must be a quantum link or a node.
+pub fn failed_elements(
+    inv: &strata_compiler::inventory::Inventory,
+    names: &[String],
+) -> anyhow::Result<strata_compiler::compile::repair::Failed> {
+    let mut failed = strata_compiler::compile::repair::Failed::default();
+    for name in names {
+        if inv.link_names().any(|l| l == name) {
+            failed.links.insert(name.clone());
+        } else if inv.node(name).is_some() {
+            failed.nodes.insert(name.clone());
+        } else {
+            let known = inv
+                .link_names()
+                .chain(inv.nodes.iter().map(|n| n.name.value.as_str()));
+            let hint = match strata_grammar::diag::did_you_mean(name, known) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None => String::new(),
+            };
+            anyhow::bail!(
+                "--fail {name}: network `{}` has no link or node named `{name}`{hint}",
+                inv.name
+            );
+        }
+    }
+    Ok(failed)
+}

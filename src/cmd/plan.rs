@@ -32,6 +32,10 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// Compile as if this link or node were down (repeatable); intents that name it stay
+    /// valid.
+    #[arg(long, value_name = "ELEMENT")]
+    fail: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -51,6 +55,7 @@ impl Args {
         else {
             return Ok(Outcome::Failed);
         };
+        let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
         let compiled = compile(&program, &inventory, &CompileOptions::default());
         let store = FileStore::new(&self.state);
         let state = store.load()?;

@@ -324,5 +324,6 @@ fn diagnostic(intent: &CheckedIntent, s: &Shortfall) -> Diagnostic {
 
 /// Rounds for messages: three significant decimals, no float noise.
 pub fn round3(v: f64) -> f64 {
-    (v * 1000.0).round() / 1000.0
+    // `+ 0.0` turns -0 into 0.
+    (v * 1000.0).round() / 1000.0 + 0.0
 }

@@ -167,5 +167,5 @@ pub fn delivered(i: &IntentSummary, failed: &Failed) -> f64 {
         .filter(|p| failed.path_down(p).is_none())
         .map(|p| p.rate)
         .sum();
-    up.min(i.admitted_rate)
+    up.min(i.admitted_rate).max(0.0)
 }
