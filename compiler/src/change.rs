@@ -119,7 +119,8 @@ impl LinkState {
     /// Reserved / usable, as a fraction.
     pub fn utilisation(&self) -> f64 {
         if self.usable > 0.0 {
-            self.reserved / self.usable
+            // A reservation of -0.0 or a rounding error below zero reads as 0.
+            (self.reserved / self.usable).max(0.0) + 0.0
         } else {
             0.0
         }
