@@ -46,6 +46,7 @@ enum Command {
     Compile(cmd::compile::Args),
     Verify(cmd::verify::Args),
     Plan(cmd::plan::Args),
+    Diff(cmd::diff::Args),
     Apply(cmd::apply::Args),
     /// Apply, then watch telemetry and repair drift until interrupted.
     Run(cmd::apply::Args),
@@ -98,6 +99,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => args.run(),
         Command::Verify(args) => args.run(),
         Command::Plan(args) => args.run(),
+        Command::Diff(args) => args.run(),
         Command::Apply(args) => args.run(false),
         Command::Run(args) => args.run(true),
         Command::Status(args) => args.run(),

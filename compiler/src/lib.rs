@@ -4,6 +4,7 @@
 //! Invariant: the compiler does no network or file IO; callers hand in source texts.
 
 pub mod assess;
+pub mod change;
 pub mod check;
 pub mod compile;
 pub mod config;

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod apply;
 pub mod check;
 pub mod compile;
+pub mod diff;
 pub mod fmt;
 pub mod plan;
 pub mod state;

@@ -1,0 +1,1172 @@
+//! What a change to intents and/or the inventory does to every intent: two compiled
+//! revisions (base and head) in, one serialisable [`Report`] out. Pure — the caller runs
+//! the front end and the compiler on each revision and hands in the results.
+//!
+//! Each revision is first reduced to a [`Snapshot`] (per intent what was admitted and
+//! where; per quantum link its capacity and reservations; per node its role and domain), so
+//! the comparison itself works on plain data. Intents are matched by name.
+//!
+//! An intent's verdict:
+//!
+//! * `added` / `removed` — it exists in only one revision;
+//! * `worse` — any of: a lower admitted rate; a worse admission (met → partial → rejected);
+//!   fewer disjoint paths configured than its `disjoint paths N` wants, where the base had
+//!   all N; its fidelity or latency now outside the intent's own bound (and not before);
+//! * `better` — nothing worse, and any of: a higher admitted rate, a better admission, all
+//!   wanted disjoint paths configured again, a bound violation gone;
+//! * `same` — otherwise (paths, fidelity or latency may still have moved within bounds;
+//!   both values are in the report).
+//!
+//! Rates are compared with a relative tolerance of 1e-6, so re-running the optimiser on
+//! the same inputs never reads as a change.
+//!
+//! When an intent gets worse and the inventory changed, the inventory changes that touch
+//! one of its base paths (a link of the path, or a node on it) are named next to it
+//! ([`IntentChange::attribution`]). Only quantum links and nodes are compared; classical
+//! links and applications are not.
+//!
+//! Quantum links whose utilisation (reserved / usable capacity) moved by more than
+//! [`UTILISATION_THRESHOLD_PP`] percentage points are listed, largest move first.
+//!
+//! [`Report::assertions`] is where per-revision assertion results go once the language has
+//! assertions; nothing fills it yet, and an empty list changes nothing.
+
+use crate::check::Program;
+use crate::compile::Compiled;
+use crate::config::{Admission, ConfigSet, Summary};
+use crate::inventory::{Inventory, Role};
+use crate::topology::{LinkKind, Topology};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Schema identifier of the report.
+pub const SCHEMA: &str = "strata.diff/v1";
+
+/// Utilisation moves at or below this many percentage points are not listed.
+pub const UTILISATION_THRESHOLD_PP: f64 = 0.1;
+
+/// Relative tolerance of rate comparisons.
+const RATE_TOLERANCE: f64 = 1e-6;
+
+// ---------------------------------------------------------------- snapshots
+
+/// One revision reduced to what the comparison needs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub network: String,
+    /// In the revision's intent order.
+    pub intents: Vec<IntentState>,
+    /// Quantum links by name.
+    pub links: BTreeMap<String, LinkState>,
+    /// Nodes by name.
+    pub nodes: BTreeMap<String, NodeState>,
+}
+
+/// One intent as compiled in one revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentState {
+    pub name: String,
+    /// Service units per second asked for; unknown for an intent the front end could not
+    /// serve at all ([`Snapshot::add_unservable`]).
+    pub requested: Option<f64>,
+    pub admitted: f64,
+    pub admission: Admission,
+    pub fidelity: Option<f64>,
+    pub latency_ms: Option<f64>,
+    /// Paths that carry a rate.
+    pub paths: Vec<PathState>,
+    /// The intent's `disjoint paths N`, when N > 1.
+    pub disjoint_wanted: Option<u32>,
+    /// The intent's own fidelity bound (with its policies).
+    pub min_fidelity: Option<f64>,
+    /// The intent's own latency bound, ms.
+    pub max_latency_ms: Option<f64>,
+    /// Why it is not fully met, as the compiler says it.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PathState {
+    pub nodes: Vec<String>,
+    pub links: Vec<String>,
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QuantumKind {
+    Qkd,
+    Entanglement,
+}
+
+/// A quantum link's capacity and what the compile reserved on it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkState {
+    pub kind: QuantumKind,
+    pub ends: [String; 2],
+    /// QKD: secret key rate, bit/s; entanglement: elementary pairs/s (physics-derived where
+    /// the inventory gives no measurement).
+    pub rate: f64,
+    /// What may be reserved (QKD: the key rate less the headroom).
+    pub usable: f64,
+    pub qber: f64,
+    pub length_km: f64,
+    /// Reserved by admitted intents (key bit/s or elementary pairs/s).
+    pub reserved: f64,
+}
+
+impl LinkState {
+    /// Reserved / usable, as a fraction.
+    pub fn utilisation(&self) -> f64 {
+        if self.usable > 0.0 {
+            // A reservation of -0.0 or a rounding error below zero reads as 0.
+            (self.reserved / self.usable).max(0.0) + 0.0
+        } else {
+            0.0
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeState {
+    pub role: String,
+    pub domain: String,
+}
+
+impl Snapshot {
+    /// Reduces one compiled revision: its checked program (for the intents' bounds), its
+    /// inventory and what the compiler made of them.
+    pub fn new(program: &Program, inventory: &Inventory, compiled: &Compiled) -> Snapshot {
+        let (topo, _) = Topology::new(inventory);
+        let lengths: BTreeMap<&str, f64> = inventory
+            .qkd_links
+            .iter()
+            .map(|l| (l.name.value.as_str(), l.length_km))
+            .chain(
+                inventory
+                    .entanglement_links
+                    .iter()
+                    .map(|l| (l.name.value.as_str(), l.length_km)),
+            )
+            .collect();
+        let reserved = reservations(&compiled.configs);
+        let links = topo
+            .qlinks
+            .iter()
+            .map(|l| {
+                (
+                    l.name.clone(),
+                    LinkState {
+                        kind: match l.kind {
+                            LinkKind::Qkd => QuantumKind::Qkd,
+                            LinkKind::Entanglement => QuantumKind::Entanglement,
+                        },
+                        ends: l.ends.map(|e| topo.nodes[e].name.clone()),
+                        rate: l.rate,
+                        usable: l.usable,
+                        qber: l.qber,
+                        length_km: lengths.get(l.name.as_str()).copied().unwrap_or(0.0),
+                        reserved: reserved.get(&l.name).copied().unwrap_or(0.0),
+                    },
+                )
+            })
+            .collect();
+        let nodes = inventory
+            .nodes
+            .iter()
+            .map(|n| {
+                (
+                    n.name.value.clone(),
+                    NodeState {
+                        role: role_name(n.role.value).to_string(),
+                        domain: n.domain.value.clone(),
+                    },
+                )
+            })
+            .collect();
+        let bounds: BTreeMap<&str, (Option<f64>, Option<f64>)> = program
+            .intents
+            .iter()
+            .map(|i| {
+                (
+                    i.name.as_str(),
+                    (i.min_fidelity, i.max_latency_s.map(|s| s * 1000.0)),
+                )
+            })
+            .collect();
+        let mut snap = Snapshot::from_summary(&compiled.summary);
+        snap.links = links;
+        snap.nodes = nodes;
+        for i in &mut snap.intents {
+            if let Some((f, l)) = bounds.get(i.name.as_str()) {
+                i.min_fidelity = *f;
+                i.max_latency_ms = *l;
+            }
+        }
+        snap
+    }
+
+    /// The intents of a compile summary, without bounds, links or nodes.
+    pub fn from_summary(summary: &Summary) -> Snapshot {
+        let intents = summary
+            .intents
+            .iter()
+            .map(|i| IntentState {
+                name: i.name.clone(),
+                requested: Some(i.requested_rate),
+                admitted: i.admitted_rate,
+                admission: i.admission,
+                fidelity: i.fidelity,
+                latency_ms: i.latency_ms,
+                paths: i
+                    .paths
+                    .iter()
+                    .filter(|p| p.rate > 0.0)
+                    .map(|p| PathState {
+                        nodes: p.nodes.clone(),
+                        links: p.links.clone(),
+                        rate: p.rate,
+                    })
+                    .collect(),
+                disjoint_wanted: i.disjoint_paths.filter(|&n| n > 1),
+                min_fidelity: None,
+                max_latency_ms: None,
+                reason: i.reason.clone(),
+            })
+            .collect();
+        Snapshot {
+            network: summary.network.clone(),
+            intents,
+            ..Snapshot::default()
+        }
+    }
+
+    /// Records an intent the front end found no allowed path for at all (it never reached
+    /// the compiler): it counts as rejected, with `reason` saying why.
+    pub fn add_unservable(&mut self, name: &str, reason: &str) {
+        if self.intents.iter().any(|i| i.name == name) {
+            return;
+        }
+        self.intents.push(IntentState {
+            name: name.to_string(),
+            requested: None,
+            admitted: 0.0,
+            admission: Admission::Rejected,
+            fidelity: None,
+            latency_ms: None,
+            paths: Vec::new(),
+            disjoint_wanted: None,
+            min_fidelity: None,
+            max_latency_ms: None,
+            reason: Some(reason.to_string()),
+        });
+    }
+}
+
+/// Reserved capacity per quantum link, from the forwarding documents (each link is listed
+/// at both ends with the same figure).
+fn reservations(configs: &ConfigSet) -> BTreeMap<String, f64> {
+    let mut out = BTreeMap::new();
+    for n in configs.nodes.values() {
+        for l in &n.forwarding.qkd_links {
+            out.insert(l.qkdl_id.clone(), l.expected_consumption);
+        }
+        for l in &n.forwarding.entanglement_links {
+            out.insert(l.link_id.clone(), l.expected_consumption);
+        }
+    }
+    out
+}
+
+fn role_name(role: Role) -> &'static str {
+    match role {
+        Role::Endpoint => "endpoint",
+        Role::TrustedRelay => "trusted-relay",
+        Role::UntrustedRelay => "untrusted-relay",
+        Role::Repeater => "repeater",
+    }
+}
+
+// ---------------------------------------------------------------- report
+
+/// What changed between two revisions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema: String,
+    pub base_network: String,
+    pub head_network: String,
+    /// Every intent of either revision: base order, then intents only the head has.
+    pub intents: Vec<IntentChange>,
+    /// Quantum links whose utilisation moved by more than the threshold, largest move first.
+    pub links: Vec<LinkChange>,
+    /// Differences between the two inventories.
+    pub inventory: Vec<InventoryChange>,
+    /// Per-revision assertion results. Empty until the language has assertions; an
+    /// assertion that passed in the base and fails in the head makes the report worse.
+    pub assertions: Vec<AssertionChange>,
+    pub counts: Counts,
+    /// Some intent (or assertion) got worse.
+    pub worse: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Worse,
+    Better,
+    Same,
+    Added,
+    Removed,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Worse => "worse",
+            Verdict::Better => "better",
+            Verdict::Same => "same",
+            Verdict::Added => "added",
+            Verdict::Removed => "removed",
+        }
+    }
+}
+
+/// A value in the base and in the head (`None`: not there, or not known).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change<T> {
+    pub before: T,
+    pub after: T,
+}
+
+impl<T: PartialEq> Change<T> {
+    pub fn changed(&self) -> bool {
+        self.before != self.after
+    }
+}
+
+/// Disjoint paths an intent wants and how many were configured in each revision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Protection {
+    pub wanted: Change<Option<u32>>,
+    pub configured: Change<Option<u32>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IntentChange {
+    pub name: String,
+    pub verdict: Verdict,
+    /// What made the verdict, in words ("admitted rate 10 → 4/s", …); empty for `same`.
+    pub why: Vec<String>,
+    pub requested: Change<Option<f64>>,
+    pub admitted: Change<Option<f64>>,
+    pub admission: Change<Option<Admission>>,
+    pub fidelity: Change<Option<f64>>,
+    pub latency_ms: Change<Option<f64>>,
+    /// Each path as its chain of nodes.
+    pub paths: Change<Vec<Vec<String>>>,
+    /// Present when either revision asks for `disjoint paths N`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub protection: Option<Protection>,
+    /// The compiler's reason for a shortfall, per revision.
+    pub reason: Change<Option<String>>,
+    /// For a worse intent: the inventory changes that touch its base paths.
+    pub attribution: Vec<String>,
+}
+
+/// A quantum link's utilisation before and after, in percent (`None`: no such link).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkChange {
+    pub link: String,
+    pub kind: QuantumKind,
+    pub reserved: Change<Option<f64>>,
+    pub usable: Change<Option<f64>>,
+    pub utilisation_pct: Change<Option<f64>>,
+    /// After − before, percentage points (a missing side counts as 0).
+    pub change_pp: f64,
+}
+
+/// One difference between the inventories.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryChange {
+    /// `link` or `node`.
+    pub element: String,
+    pub name: String,
+    /// `removed`, `added`, `key_rate`, `pair_rate`, `qber`, `length_km`, `role`, `domain`
+    /// or `ends`.
+    pub change: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub before: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub after: Option<String>,
+    /// The change in words, e.g. "link q-norte-moncloa was removed".
+    pub description: String,
+}
+
+/// An assertion's result in each revision (`None`: not present there).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssertionChange {
+    pub name: String,
+    pub passed: Change<Option<bool>>,
+    /// Why it fails, when it does.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub message: Option<String>,
+}
+
+impl AssertionChange {
+    pub fn worse(&self) -> bool {
+        self.passed.before == Some(true) && self.passed.after == Some(false)
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counts {
+    pub worse: usize,
+    pub better: usize,
+    pub same: usize,
+    pub added: usize,
+    pub removed: usize,
+}
+
+/// Compares two revisions.
+pub fn compare(base: &Snapshot, head: &Snapshot) -> Report {
+    let inventory = inventory_changes(base, head);
+    let mut intents = Vec::new();
+    for b in &base.intents {
+        let h = head.intents.iter().find(|h| h.name == b.name);
+        intents.push(intent_change(Some(b), h, &inventory));
+    }
+    for h in &head.intents {
+        if !base.intents.iter().any(|b| b.name == h.name) {
+            intents.push(intent_change(None, Some(h), &inventory));
+        }
+    }
+    let mut counts = Counts::default();
+    for i in &intents {
+        *match i.verdict {
+            Verdict::Worse => &mut counts.worse,
+            Verdict::Better => &mut counts.better,
+            Verdict::Same => &mut counts.same,
+            Verdict::Added => &mut counts.added,
+            Verdict::Removed => &mut counts.removed,
+        } += 1;
+    }
+    let assertions: Vec<AssertionChange> = Vec::new();
+    let worse = counts.worse > 0 || assertions.iter().any(AssertionChange::worse);
+    Report {
+        schema: SCHEMA.into(),
+        base_network: base.network.clone(),
+        head_network: head.network.clone(),
+        intents,
+        links: link_changes(base, head),
+        inventory: inventory.into_iter().map(|(_, c)| c).collect(),
+        assertions,
+        counts,
+        worse,
+    }
+}
+
+fn lower(a: f64, b: f64) -> bool {
+    a < b * (1.0 - RATE_TOLERANCE) - 1e-12
+}
+
+fn admission_rank(a: Admission) -> u8 {
+    match a {
+        Admission::Met => 0,
+        Admission::Partial => 1,
+        Admission::Rejected => 2,
+    }
+}
+
+pub fn admission_name(a: Admission) -> &'static str {
+    match a {
+        Admission::Met => "met",
+        Admission::Partial => "partial",
+        Admission::Rejected => "rejected",
+    }
+}
+
+/// How many of the paths are pairwise link- and relay-disjoint (greedy, in path order —
+/// exact for the paths of a protected intent, which the compiler keeps disjoint).
+pub fn disjoint_count(paths: &[PathState]) -> u32 {
+    let mut links: BTreeSet<&str> = BTreeSet::new();
+    let mut relays: BTreeSet<&str> = BTreeSet::new();
+    let mut n = 0;
+    for p in paths {
+        let inner = p.nodes.iter().skip(1).take(p.nodes.len().saturating_sub(2));
+        if p.links.iter().any(|l| links.contains(l.as_str()))
+            || inner.clone().any(|r| relays.contains(r.as_str()))
+        {
+            continue;
+        }
+        links.extend(p.links.iter().map(String::as_str));
+        relays.extend(inner.map(String::as_str));
+        n += 1;
+    }
+    n
+}
+
+/// Outside the intent's own fidelity or latency bound.
+fn violations(i: &IntentState) -> Vec<String> {
+    let mut out = Vec::new();
+    if let (Some(f), Some(min)) = (i.fidelity, i.min_fidelity)
+        && f < min - 1e-9
+    {
+        out.push(format!("fidelity {} below its bound {}", num(f), num(min)));
+    }
+    if let (Some(l), Some(max)) = (i.latency_ms, i.max_latency_ms)
+        && l > max + 1e-9
+    {
+        out.push(format!(
+            "latency {} ms above its bound {} ms",
+            num(l),
+            num(max)
+        ));
+    }
+    out
+}
+
+fn intent_change(
+    b: Option<&IntentState>,
+    h: Option<&IntentState>,
+    inventory: &[(Touches, InventoryChange)],
+) -> IntentChange {
+    let name = b.or(h).map(|i| i.name.clone()).unwrap_or_default();
+    let chains = |i: Option<&IntentState>| -> Vec<Vec<String>> {
+        i.map(|i| i.paths.iter().map(|p| p.nodes.clone()).collect())
+            .unwrap_or_default()
+    };
+    let wanted = Change {
+        before: b.and_then(|i| i.disjoint_wanted),
+        after: h.and_then(|i| i.disjoint_wanted),
+    };
+    let protection = (wanted.before.is_some() || wanted.after.is_some()).then(|| Protection {
+        configured: Change {
+            before: b
+                .filter(|i| i.disjoint_wanted.is_some())
+                .map(|i| disjoint_count(&i.paths)),
+            after: h
+                .filter(|i| i.disjoint_wanted.is_some())
+                .map(|i| disjoint_count(&i.paths)),
+        },
+        wanted,
+    });
+    let mut worse = Vec::new();
+    let mut better = Vec::new();
+    let verdict = match (b, h) {
+        (None, _) => Verdict::Added,
+        (Some(_), None) => Verdict::Removed,
+        (Some(b), Some(h)) => {
+            if lower(h.admitted, b.admitted) {
+                worse.push(format!(
+                    "admitted rate {} → {}/s",
+                    num(b.admitted),
+                    num(h.admitted)
+                ));
+            } else if lower(b.admitted, h.admitted) {
+                better.push(format!(
+                    "admitted rate {} → {}/s",
+                    num(b.admitted),
+                    num(h.admitted)
+                ));
+            }
+            let (rb, rh) = (admission_rank(b.admission), admission_rank(h.admission));
+            let adm = format!(
+                "admission {} → {}",
+                admission_name(b.admission),
+                admission_name(h.admission)
+            );
+            if rh > rb {
+                worse.push(adm);
+            } else if rh < rb {
+                better.push(adm);
+            }
+            if let Some(p) = &protection
+                && let Some(want) = p.wanted.after
+            {
+                let had = p.configured.before.unwrap_or(0) >= p.wanted.before.unwrap_or(0)
+                    && p.wanted.before.is_some();
+                let has = p.configured.after.unwrap_or(0) >= want;
+                let text = format!(
+                    "disjoint paths {} → {} of {want}",
+                    p.configured.before.unwrap_or(0),
+                    p.configured.after.unwrap_or(0)
+                );
+                if had && !has {
+                    worse.push(text);
+                } else if !had && has && p.wanted.before.is_some() {
+                    better.push(text);
+                }
+            }
+            let (vb, vh) = (violations(b), violations(h));
+            if vh.is_empty() && !vb.is_empty() {
+                better.push(format!("no longer {}", vb.join(", ")));
+            }
+            if !vh.is_empty() && vb.is_empty() {
+                worse.extend(vh);
+            }
+            if !worse.is_empty() {
+                Verdict::Worse
+            } else if !better.is_empty() {
+                Verdict::Better
+            } else {
+                Verdict::Same
+            }
+        }
+    };
+    let attribution = match (verdict, b) {
+        (Verdict::Worse, Some(b)) => inventory
+            .iter()
+            .filter(|(t, _)| {
+                b.paths.iter().any(|p| {
+                    t.links.iter().any(|l| p.links.contains(l))
+                        || t.nodes.iter().any(|n| p.nodes.contains(n))
+                })
+            })
+            .map(|(_, c)| c.description.clone())
+            .collect(),
+        _ => Vec::new(),
+    };
+    IntentChange {
+        name,
+        verdict,
+        why: if verdict == Verdict::Worse {
+            worse
+        } else {
+            better
+        },
+        requested: Change {
+            before: b.and_then(|i| i.requested),
+            after: h.and_then(|i| i.requested),
+        },
+        admitted: Change {
+            before: b.map(|i| i.admitted),
+            after: h.map(|i| i.admitted),
+        },
+        admission: Change {
+            before: b.map(|i| i.admission),
+            after: h.map(|i| i.admission),
+        },
+        fidelity: Change {
+            before: b.and_then(|i| i.fidelity),
+            after: h.and_then(|i| i.fidelity),
+        },
+        latency_ms: Change {
+            before: b.and_then(|i| i.latency_ms),
+            after: h.and_then(|i| i.latency_ms),
+        },
+        paths: Change {
+            before: chains(b),
+            after: chains(h),
+        },
+        protection,
+        reason: Change {
+            before: b.and_then(|i| i.reason.clone()),
+            after: h.and_then(|i| i.reason.clone()),
+        },
+        attribution,
+    }
+}
+
+/// The links and nodes an inventory change touches: an intent whose base path uses one of
+/// them is attributed the change.
+#[derive(Debug, Clone, Default)]
+struct Touches {
+    links: Vec<String>,
+    nodes: Vec<String>,
+}
+
+fn inventory_changes(base: &Snapshot, head: &Snapshot) -> Vec<(Touches, InventoryChange)> {
+    let mut out = Vec::new();
+    let link =
+        |name: &str, change: &str, before: Option<String>, after: Option<String>, d: String| {
+            (
+                Touches {
+                    links: vec![name.to_string()],
+                    nodes: Vec::new(),
+                },
+                InventoryChange {
+                    element: "link".into(),
+                    name: name.to_string(),
+                    change: change.into(),
+                    before,
+                    after,
+                    description: d,
+                },
+            )
+        };
+    for (name, b) in &base.links {
+        let Some(h) = head.links.get(name) else {
+            out.push(link(
+                name,
+                "removed",
+                None,
+                None,
+                format!("link {name} was removed"),
+            ));
+            continue;
+        };
+        if b.ends != h.ends {
+            let (eb, eh) = (b.ends.join("–"), h.ends.join("–"));
+            out.push(link(
+                name,
+                "ends",
+                Some(eb.clone()),
+                Some(eh.clone()),
+                format!("link {name}: ends {eb} → {eh}"),
+            ));
+        }
+        if differs(b.rate, h.rate) {
+            let (field, what, unit) = match h.kind {
+                QuantumKind::Qkd => ("key_rate", "key rate", "bit/s"),
+                QuantumKind::Entanglement => ("pair_rate", "pair rate", "pairs/s"),
+            };
+            out.push(link(
+                name,
+                field,
+                Some(num(b.rate)),
+                Some(num(h.rate)),
+                format!(
+                    "link {name}: {what} {} → {} {unit}",
+                    num(b.rate),
+                    num(h.rate)
+                ),
+            ));
+        }
+        if differs(b.qber, h.qber) {
+            out.push(link(
+                name,
+                "qber",
+                Some(num(b.qber)),
+                Some(num(h.qber)),
+                format!("link {name}: QBER {} → {}", num(b.qber), num(h.qber)),
+            ));
+        }
+        if differs(b.length_km, h.length_km) {
+            out.push(link(
+                name,
+                "length_km",
+                Some(num(b.length_km)),
+                Some(num(h.length_km)),
+                format!(
+                    "link {name}: length {} → {} km",
+                    num(b.length_km),
+                    num(h.length_km)
+                ),
+            ));
+        }
+    }
+    for name in head.links.keys().filter(|n| !base.links.contains_key(*n)) {
+        out.push(link(
+            name,
+            "added",
+            None,
+            None,
+            format!("link {name} was added"),
+        ));
+    }
+    let node =
+        |name: &str, change: &str, before: Option<String>, after: Option<String>, d: String| {
+            (
+                Touches {
+                    links: Vec::new(),
+                    nodes: vec![name.to_string()],
+                },
+                InventoryChange {
+                    element: "node".into(),
+                    name: name.to_string(),
+                    change: change.into(),
+                    before,
+                    after,
+                    description: d,
+                },
+            )
+        };
+    for (name, b) in &base.nodes {
+        let Some(h) = head.nodes.get(name) else {
+            out.push(node(
+                name,
+                "removed",
+                None,
+                None,
+                format!("node {name} was removed"),
+            ));
+            continue;
+        };
+        if b.role != h.role {
+            out.push(node(
+                name,
+                "role",
+                Some(b.role.clone()),
+                Some(h.role.clone()),
+                format!("node {name}: role {} → {}", b.role, h.role),
+            ));
+        }
+        if b.domain != h.domain {
+            out.push(node(
+                name,
+                "domain",
+                Some(b.domain.clone()),
+                Some(h.domain.clone()),
+                format!("node {name}: domain {} → {}", b.domain, h.domain),
+            ));
+        }
+    }
+    for name in head.nodes.keys().filter(|n| !base.nodes.contains_key(*n)) {
+        out.push(node(
+            name,
+            "added",
+            None,
+            None,
+            format!("node {name} was added"),
+        ));
+    }
+    out
+}
+
+fn differs(a: f64, b: f64) -> bool {
+    (a - b).abs() > 1e-9 * a.abs().max(b.abs()).max(1.0)
+}
+
+fn link_changes(base: &Snapshot, head: &Snapshot) -> Vec<LinkChange> {
+    let names: BTreeSet<&String> = base.links.keys().chain(head.links.keys()).collect();
+    let mut out: Vec<LinkChange> = names
+        .into_iter()
+        .filter_map(|name| {
+            let (b, h) = (base.links.get(name), head.links.get(name));
+            let pct = |l: Option<&LinkState>| l.map(|l| l.utilisation() * 100.0);
+            let change_pp = pct(h).unwrap_or(0.0) - pct(b).unwrap_or(0.0);
+            if change_pp.abs() <= UTILISATION_THRESHOLD_PP {
+                return None;
+            }
+            Some(LinkChange {
+                link: name.clone(),
+                kind: b.or(h)?.kind,
+                reserved: Change {
+                    before: b.map(|l| l.reserved),
+                    after: h.map(|l| l.reserved),
+                },
+                usable: Change {
+                    before: b.map(|l| l.usable),
+                    after: h.map(|l| l.usable),
+                },
+                utilisation_pct: Change {
+                    before: pct(b),
+                    after: pct(h),
+                },
+                change_pp,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.change_pp
+            .abs()
+            .total_cmp(&a.change_pp.abs())
+            .then_with(|| a.link.cmp(&b.link))
+    });
+    out
+}
+
+/// A number for people: integers as integers, others with up to four decimals.
+pub fn num(v: f64) -> String {
+    if v.abs() >= 1000.0 || (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round())
+    } else {
+        let s = format!("{v:.4}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path(nodes: &[&str], rate: f64) -> PathState {
+        PathState {
+            nodes: nodes.iter().map(|s| s.to_string()).collect(),
+            links: nodes
+                .windows(2)
+                .map(|w| format!("q-{}-{}", w[0], w[1]))
+                .collect(),
+            rate,
+        }
+    }
+
+    fn intent(
+        name: &str,
+        admitted: f64,
+        admission: Admission,
+        paths: Vec<PathState>,
+    ) -> IntentState {
+        IntentState {
+            name: name.into(),
+            requested: Some(10.0),
+            admitted,
+            admission,
+            fidelity: Some(0.97),
+            latency_ms: Some(0.2),
+            paths,
+            disjoint_wanted: None,
+            min_fidelity: Some(0.9),
+            max_latency_ms: None,
+            reason: None,
+        }
+    }
+
+    fn qkd(a: &str, b: &str, rate: f64, reserved: f64) -> (String, LinkState) {
+        (
+            format!("q-{a}-{b}"),
+            LinkState {
+                kind: QuantumKind::Qkd,
+                ends: [a.into(), b.into()],
+                rate,
+                usable: rate * 0.9,
+                qber: 0.02,
+                length_km: 5.0,
+                reserved,
+            },
+        )
+    }
+
+    fn snapshot(intents: Vec<IntentState>, links: Vec<(String, LinkState)>) -> Snapshot {
+        let nodes = ["A", "B", "C", "D"]
+            .iter()
+            .map(|n| {
+                (
+                    n.to_string(),
+                    NodeState {
+                        role: "trusted-relay".into(),
+                        domain: "d".into(),
+                    },
+                )
+            })
+            .collect();
+        Snapshot {
+            network: "net".into(),
+            intents,
+            links: links.into_iter().collect(),
+            nodes,
+        }
+    }
+
+    #[test]
+    fn identical_revisions_are_the_same_everywhere() {
+        let s = snapshot(
+            vec![intent(
+                "x",
+                10.0,
+                Admission::Met,
+                vec![path(&["A", "B"], 10.0)],
+            )],
+            vec![qkd("A", "B", 1000.0, 500.0)],
+        );
+        let r = compare(&s, &s);
+        assert_eq!(r.intents.len(), 1);
+        assert_eq!(r.intents[0].verdict, Verdict::Same);
+        assert!(r.intents[0].why.is_empty());
+        assert!(r.links.is_empty() && r.inventory.is_empty() && r.assertions.is_empty());
+        assert!(!r.worse);
+        assert_eq!(r.counts.same, 1);
+    }
+
+    #[test]
+    fn lower_rate_is_worse_and_names_the_link_that_lost_capacity() {
+        let base = snapshot(
+            vec![
+                intent(
+                    "x",
+                    10.0,
+                    Admission::Met,
+                    vec![path(&["A", "B", "C"], 10.0)],
+                ),
+                intent("y", 5.0, Admission::Met, vec![path(&["C", "D"], 5.0)]),
+            ],
+            vec![
+                qkd("A", "B", 50000.0, 2560.0),
+                qkd("B", "C", 50000.0, 2560.0),
+                qkd("C", "D", 50000.0, 1280.0),
+            ],
+        );
+        let mut head = base.clone();
+        head.intents[0].admitted = 3.5;
+        head.intents[0].admission = Admission::Partial;
+        head.intents[0].paths[0].rate = 3.5;
+        let ab = head.links.get_mut("q-A-B").unwrap();
+        ab.rate = 1000.0;
+        ab.usable = 900.0;
+        ab.reserved = 896.0;
+        head.links.get_mut("q-B-C").unwrap().reserved = 896.0;
+        let r = compare(&base, &head);
+        let x = &r.intents[0];
+        assert_eq!(x.verdict, Verdict::Worse);
+        assert_eq!(
+            x.why,
+            ["admitted rate 10 → 3.5/s", "admission met → partial"]
+        );
+        assert_eq!(x.attribution, ["link q-A-B: key rate 50000 → 1000 bit/s"]);
+        assert_eq!(r.intents[1].verdict, Verdict::Same);
+        assert!(r.intents[1].attribution.is_empty());
+        assert!(r.worse);
+        // q-A-B went from 5.7 % to 99.6 %, q-B-C fell from 5.7 % to 2 %; q-C-D is unchanged.
+        let names: Vec<_> = r.links.iter().map(|l| l.link.as_str()).collect();
+        assert_eq!(names, ["q-A-B", "q-B-C"]);
+        assert!(r.links[0].change_pp > 90.0 && r.links[1].change_pp < 0.0);
+        assert_eq!(r.inventory.len(), 1);
+        assert_eq!(r.inventory[0].change, "key_rate");
+    }
+
+    #[test]
+    fn higher_rate_is_better_and_added_and_removed_intents_are_listed() {
+        let base = snapshot(
+            vec![
+                intent("x", 4.0, Admission::Partial, vec![path(&["A", "B"], 4.0)]),
+                intent("gone", 1.0, Admission::Met, vec![path(&["A", "B"], 1.0)]),
+            ],
+            vec![qkd("A", "B", 1000.0, 0.0)],
+        );
+        let mut head = base.clone();
+        head.intents[0].admitted = 10.0;
+        head.intents[0].admission = Admission::Met;
+        head.intents.remove(1);
+        head.intents.push(intent(
+            "new",
+            1.0,
+            Admission::Met,
+            vec![path(&["A", "B"], 1.0)],
+        ));
+        let r = compare(&base, &head);
+        let verdicts: Vec<_> = r
+            .intents
+            .iter()
+            .map(|i| (i.name.as_str(), i.verdict))
+            .collect();
+        assert_eq!(
+            verdicts,
+            [
+                ("x", Verdict::Better),
+                ("gone", Verdict::Removed),
+                ("new", Verdict::Added)
+            ]
+        );
+        assert!(
+            !r.worse,
+            "added and removed intents do not make a change worse"
+        );
+        assert_eq!(r.counts.added + r.counts.removed + r.counts.better, 3);
+    }
+
+    #[test]
+    fn a_protected_intent_that_loses_its_second_path_is_worse_even_at_full_rate() {
+        let mut x = intent(
+            "x",
+            10.0,
+            Admission::Met,
+            vec![path(&["A", "B", "D"], 10.0), path(&["A", "C", "D"], 10.0)],
+        );
+        x.disjoint_wanted = Some(2);
+        let base = snapshot(vec![x.clone()], vec![]);
+        let mut head = base.clone();
+        // Both paths now through B: only one of them counts as disjoint.
+        head.intents[0].paths[1] = path(&["A", "B", "C", "D"], 10.0);
+        head.nodes.get_mut("B").unwrap().role = "untrusted-relay".into();
+        let r = compare(&base, &head);
+        let i = &r.intents[0];
+        assert_eq!(i.verdict, Verdict::Worse);
+        let p = i.protection.as_ref().unwrap();
+        assert_eq!(
+            (p.configured.before, p.configured.after),
+            (Some(2), Some(1))
+        );
+        assert_eq!(i.why, ["disjoint paths 2 → 1 of 2"]);
+        assert_eq!(
+            i.attribution,
+            ["node B: role trusted-relay → untrusted-relay"]
+        );
+        // Back again: better.
+        let r = compare(&head, &base);
+        assert_eq!(r.intents[0].verdict, Verdict::Better);
+    }
+
+    #[test]
+    fn an_intent_that_cannot_be_served_any_more_is_rejected_with_the_removed_link_named() {
+        let base = snapshot(
+            vec![intent(
+                "x",
+                10.0,
+                Admission::Met,
+                vec![path(&["A", "B"], 10.0)],
+            )],
+            vec![qkd("A", "B", 1000.0, 100.0)],
+        );
+        let mut head = snapshot(vec![], vec![]);
+        head.add_unservable("x", "no allowed path");
+        let r = compare(&base, &head);
+        let i = &r.intents[0];
+        assert_eq!(i.verdict, Verdict::Worse);
+        assert_eq!(i.admission.after, Some(Admission::Rejected));
+        assert_eq!(i.reason.after.as_deref(), Some("no allowed path"));
+        assert_eq!(i.attribution, ["link q-A-B was removed"]);
+        assert_eq!(r.links.len(), 1, "the removed link's 11 % went away");
+        assert_eq!(r.links[0].utilisation_pct.after, None);
+    }
+
+    #[test]
+    fn a_fidelity_bound_newly_violated_is_worse_and_small_rate_noise_is_not() {
+        let base = snapshot(
+            vec![intent(
+                "x",
+                10.0,
+                Admission::Met,
+                vec![path(&["A", "B"], 10.0)],
+            )],
+            vec![],
+        );
+        let mut head = base.clone();
+        head.intents[0].admitted = 10.0 * (1.0 - 1e-9);
+        assert_eq!(compare(&base, &head).intents[0].verdict, Verdict::Same);
+        head.intents[0].min_fidelity = Some(0.98);
+        let r = compare(&base, &head);
+        assert_eq!(r.intents[0].verdict, Verdict::Worse);
+        assert_eq!(r.intents[0].why, ["fidelity 0.97 below its bound 0.98"]);
+    }
+
+    #[test]
+    fn the_report_serialises_with_stable_field_names() {
+        let s = snapshot(
+            vec![intent(
+                "x",
+                10.0,
+                Admission::Met,
+                vec![path(&["A", "B"], 10.0)],
+            )],
+            vec![],
+        );
+        let v = serde_json::to_value(compare(&s, &s)).unwrap();
+        for k in [
+            "schema",
+            "base_network",
+            "head_network",
+            "intents",
+            "links",
+            "inventory",
+            "assertions",
+            "counts",
+            "worse",
+        ] {
+            assert!(v.get(k).is_some(), "{k}");
+        }
+        let i = &v["intents"][0];
+        assert_eq!(i["verdict"], "same");
+        assert_eq!(i["admitted"]["before"], 10.0);
+        assert_eq!(i["admission"]["after"], "met");
+        assert_eq!(i["paths"]["after"][0][1], "B");
+    }
+
+    #[test]
+    fn numbers_read_as_people_write_them() {
+        assert_eq!(num(50000.0), "50000");
+        assert_eq!(num(53211.77), "53212");
+        assert_eq!(num(9.765625), "9.7656");
+        assert_eq!(num(0.021), "0.021");
+        assert_eq!(num(10.0), "10");
+    }
+}
