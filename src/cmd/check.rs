@@ -1,8 +1,7 @@
 //! `strata check`: validate intent files and the inventories they use, for people and CI.
 
-use super::{Format, FsLoader};
-use crate::{Outcome, render};
-use serde::Serialize;
+use super::{Format, FsLoader, JsonReport, intent_files, print_report};
+use crate::{Outcome, render, report};
 use std::path::PathBuf;
 use strata_compiler::frontend::{self, Options};
 
@@ -12,7 +11,7 @@ pub struct Args {
     /// Intent files and/or inventories to check.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Output format.
+    /// Output format: `human` (stderr), `json`, `sarif`, `junit` or `github` (stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Fail (exit 1) on warnings too.
@@ -21,22 +20,6 @@ pub struct Args {
     /// Check every intent file against this inventory instead of its `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
-}
-
-#[derive(Serialize)]
-struct JsonReport {
-    ok: bool,
-    errors: usize,
-    warnings: usize,
-    networks: Vec<JsonNetwork>,
-    diagnostics: Vec<render::JsonDiagnostic>,
-}
-
-#[derive(Serialize)]
-struct JsonNetwork {
-    inventory: String,
-    intent_files: usize,
-    checked_intents: usize,
 }
 
 impl Args {
@@ -49,27 +32,15 @@ impl Args {
         let (errors, warnings) = (fe.error_count(), fe.warning_count());
         let ok = errors == 0 && (warnings == 0 || !self.deny_warnings);
         match self.format {
-            Format::Json => {
-                let report = JsonReport {
-                    ok,
-                    errors,
-                    warnings,
-                    networks: fe
-                        .networks
-                        .iter()
-                        .map(|n| JsonNetwork {
-                            inventory: n.path.display().to_string(),
-                            intent_files: n.units.len(),
-                            checked_intents: n.program.intents.len(),
-                        })
-                        .collect(),
-                    diagnostics: render::json(&fe.sources, &fe.diagnostics),
-                };
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serialises")
-                );
-            }
+            Format::Json => JsonReport::of(&fe, self.deny_warnings).print(),
+            Format::Sarif | Format::Junit | Format::Github => print_report(
+                self.format,
+                &fe.sources,
+                &fe.diagnostics,
+                &report::cases(&fe),
+                &intent_files(&fe.sources),
+                self.deny_warnings,
+            ),
             Format::Human => {
                 eprint!("{}", render::human(&fe.sources, &fe.diagnostics));
                 for n in &fe.networks {
