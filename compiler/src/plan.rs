@@ -279,3 +279,28 @@ pub fn digest(configs: &ConfigSet) -> String {
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod field_change_tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_whole_and_only_the_display_shortens_them() {
+        let long = "x".repeat(100);
+        let mut out = Vec::new();
+        field_changes(
+            "",
+            &serde_json::json!({ "urn": long }),
+            &serde_json::json!({ "urn": "short" }),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].old, Value::String(long.clone()));
+        let shown = out[0].to_string();
+        assert!(
+            shown.starts_with("urn: xxx") && shown.contains("… → short"),
+            "{shown}"
+        );
+        assert!(!serde_json::to_string(&out[0]).unwrap().contains('…'));
+    }
+}
