@@ -27,6 +27,7 @@ macro_rules! outln {
 
 mod cmd;
 mod render;
+mod report;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -92,7 +93,19 @@ fn main() -> ExitCode {
         Some(s) if s.starts_with("-out=") => format!("-{s}").into(),
         _ => a,
     });
-    let cli = Cli::parse_from(args);
+    // Usage errors exit 1 like any other error (clap's own is 2, which `plan
+    // --detailed-exitcode` uses for "changes"); help and version print and exit 0.
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     let result = match cli.command {
         Command::Check(args) => args.run(),
         Command::Fmt(args) => args.run(),

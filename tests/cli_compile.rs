@@ -129,6 +129,8 @@ fn plan_reports_adds_then_nothing_then_changes() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let st = state.to_str().unwrap();
+    // An explicit state file must exist: start from an empty one.
+    FileStore::new(&state).save(&State::default()).unwrap();
     let first = strata(&[
         "plan",
         "intents/metro.qi",

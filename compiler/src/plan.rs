@@ -40,8 +40,30 @@ pub struct Change {
     pub collection: String,
     /// Identity inside the collection, e.g. `q-norte-quintin`.
     pub key: String,
-    /// For changes: `field: old → new` for each field that differs.
-    pub fields: Vec<String>,
+    /// For changes: each field that differs, with its whole old and new values.
+    pub fields: Vec<FieldChange>,
+}
+
+/// One field of a changed object (nested fields joined with `.`); `null` stands for a
+/// field that is absent on that side.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+impl std::fmt::Display for FieldChange {
+    /// `field: old → new`, long values shortened for reading.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} → {}",
+            self.field,
+            short(&self.old),
+            short(&self.new)
+        )
+    }
 }
 
 impl std::fmt::Display for Change {
@@ -56,7 +78,8 @@ impl std::fmt::Display for Change {
             self.key
         )?;
         if !self.fields.is_empty() {
-            write!(f, " ({})", self.fields.join(", "))?;
+            let fields: Vec<String> = self.fields.iter().map(ToString::to_string).collect();
+            write!(f, " ({})", fields.join(", "))?;
         }
         Ok(())
     }
@@ -161,8 +184,8 @@ fn short(v: &Value) -> String {
     }
 }
 
-/// `field: old → new` for every leaf that differs (nested fields joined with `.`).
-fn field_changes(prefix: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
+/// Every leaf that differs (nested fields joined with `.`), with whole values.
+fn field_changes(prefix: &str, old: &Value, new: &Value, out: &mut Vec<FieldChange>) {
     match (old, new) {
         (Value::Object(a), Value::Object(b)) => {
             let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
@@ -180,7 +203,11 @@ fn field_changes(prefix: &str, old: &Value, new: &Value, out: &mut Vec<String>) 
                 );
             }
         }
-        (a, b) if a != b => out.push(format!("{prefix}: {} → {}", short(a), short(b))),
+        (a, b) if a != b => out.push(FieldChange {
+            field: prefix.to_string(),
+            old: a.clone(),
+            new: b.clone(),
+        }),
         _ => {}
     }
 }
@@ -251,4 +278,29 @@ pub fn digest(configs: &ConfigSet) -> String {
         h.update([0]);
     }
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod field_change_tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_whole_and_only_the_display_shortens_them() {
+        let long = "x".repeat(100);
+        let mut out = Vec::new();
+        field_changes(
+            "",
+            &serde_json::json!({ "urn": long }),
+            &serde_json::json!({ "urn": "short" }),
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].old, Value::String(long.clone()));
+        let shown = out[0].to_string();
+        assert!(
+            shown.starts_with("urn: xxx") && shown.contains("… → short"),
+            "{shown}"
+        );
+        assert!(!serde_json::to_string(&out[0]).unwrap().contains('…'));
+    }
 }

@@ -26,9 +26,10 @@ pub struct Args {
     /// twin of the inventory is started.
     #[arg(long, value_name = "FILE")]
     agents: Option<PathBuf>,
-    /// State file of the last apply (used with `--agents`).
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
-    state: PathBuf,
+    /// State file of the last apply (used with `--agents`) [default: .strata/state.json];
+    /// written by the apply.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Apply this saved plan (from `strata plan -out`) instead of compiling anew; refused if
     /// the state moved since it was made.
     #[arg(long, value_name = "FILE")]
@@ -70,6 +71,12 @@ impl Args {
     async fn run_async(self, watch: bool) -> anyhow::Result<Outcome> {
         let watch = watch || self.watch;
         let format = super::Format::json_if(self.json);
+        // A missing state file is where a first apply starts; applying from a state file
+        // the agents have moved past is refused by the generation fence.
+        let state_path = self
+            .state
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH));
         let Some(Checked {
             mut fe,
             program,
@@ -82,7 +89,7 @@ impl Args {
         let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
             Some(path) => (
                 Agents::load(path).map_err(anyhow::Error::msg)?,
-                Box::new(FileStore::new(&self.state)),
+                Box::new(FileStore::new(&state_path)),
             ),
             None => {
                 let t = Twin::start(

@@ -3,9 +3,8 @@
 //! cannot be fully met), the `assert` items and, with `--failures N`, what every
 //! combination of up to N failures would cost each intent after the runtime's repair.
 
-use super::{Format, FsLoader};
-use crate::{Outcome, render};
-use serde::Serialize;
+use super::{Format, FsLoader, JsonReport, intent_files, print_report};
+use crate::{Outcome, render, report};
 use std::path::PathBuf;
 use strata_compiler::frontend::{self, Options};
 
@@ -16,7 +15,7 @@ pub struct Args {
     /// Intent files and/or inventories to check.
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// Output format.
+    /// Output format: `human` (stderr), `json`, `sarif`, `junit` or `github` (stdout).
     #[arg(long, value_enum, default_value_t)]
     format: Format,
     /// Fail (exit 1) on warnings too.
@@ -40,25 +39,6 @@ pub struct Args {
     failure_kind: super::FailureKind,
 }
 
-#[derive(Serialize)]
-struct JsonReport {
-    ok: bool,
-    errors: usize,
-    warnings: usize,
-    networks: Vec<JsonNetwork>,
-    diagnostics: Vec<render::JsonDiagnostic>,
-    /// The failure analysis per network, with `--failures`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    failures: Vec<super::FailureReport>,
-}
-
-#[derive(Serialize)]
-struct JsonNetwork {
-    inventory: String,
-    intent_files: usize,
-    checked_intents: usize,
-}
-
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
         let options = Options {
@@ -79,27 +59,18 @@ impl Args {
         let ok = errors == 0 && (warnings == 0 || !self.deny_warnings);
         match self.format {
             Format::Json => {
-                let report = JsonReport {
-                    ok,
-                    errors,
-                    warnings,
-                    networks: fe
-                        .networks
-                        .iter()
-                        .map(|n| JsonNetwork {
-                            inventory: n.path.display().to_string(),
-                            intent_files: n.units.len(),
-                            checked_intents: n.program.intents.len(),
-                        })
-                        .collect(),
-                    diagnostics: render::json(&fe.sources, &fe.diagnostics),
-                    failures,
-                };
-                outln!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).expect("report serialises")
-                );
+                let mut report = JsonReport::of(&fe, self.deny_warnings);
+                report.failures = failures;
+                report.print()
             }
+            Format::Sarif | Format::Junit | Format::Github => print_report(
+                self.format,
+                &fe.sources,
+                &fe.diagnostics,
+                &report::cases(&fe),
+                &intent_files(&fe.sources),
+                self.deny_warnings,
+            ),
             Format::Human => {
                 eprint!("{}", render::human(&fe.sources, &fe.diagnostics));
                 for n in &fe.networks {

@@ -34,6 +34,11 @@ pub struct Args {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
+        let json = self.json;
+        super::json_or_error(json, self.run_inner())
+    }
+
+    fn run_inner(self) -> anyhow::Result<Outcome> {
         let format = Format::json_if(self.json);
         let Some(Checked {
             mut fe,

@@ -27,6 +27,7 @@ impl Args {
         let mut sources = Sources::new();
         let mut diags = Vec::new();
         let mut unformatted = Vec::new();
+        let mut cases = Vec::new();
         for path in &self.files {
             let bytes = FsLoader
                 .read(path)
@@ -36,6 +37,15 @@ impl Args {
             };
             let file = sources.add(path.display().to_string(), text.clone());
             let (unit, errors) = parse(file, &text);
+            for item in &unit.items {
+                if let strata_grammar::ast::Item::Intent(i) = item {
+                    cases.push(crate::report::Case {
+                        file,
+                        name: i.name.text.clone(),
+                        span: i.span,
+                    });
+                }
+            }
             if !errors.is_empty() {
                 diags.extend(errors);
                 continue;
@@ -62,6 +72,14 @@ impl Args {
                     "diagnostics": render::json(&sources, &diags),
                 })
             ),
+            Format::Sarif | Format::Junit | Format::Github => {
+                // Syntax errors as the report; files that only need formatting on stderr.
+                let files = super::intent_files(&sources);
+                super::print_report(self.format, &sources, &diags, &cases, &files, false);
+                for f in &unformatted {
+                    eprintln!("would reformat {f}");
+                }
+            }
         }
         if self.format == Format::Human {
             for f in &unformatted {

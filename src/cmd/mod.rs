@@ -12,6 +12,7 @@ pub mod status;
 pub mod twin;
 pub mod verify;
 
+use crate::Outcome;
 use std::path::Path;
 use strata_compiler::frontend::SourceLoader;
 
@@ -27,9 +28,17 @@ impl SourceLoader for FsLoader {
 /// How diagnostics and reports are printed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
+    /// Annotated source snippets on stderr.
     #[default]
     Human,
+    /// One JSON document on stdout.
     Json,
+    /// SARIF 2.1.0 on stdout (code scanning).
+    Sarif,
+    /// JUnit XML on stdout (test reports).
+    Junit,
+    /// GitHub Actions workflow commands on stdout (inline annotations).
+    Github,
 }
 
 /// One network's intents, checked clean, with everything the front end read (for
@@ -56,7 +65,12 @@ pub fn checked_network(
     let options = strata_compiler::frontend::Options { network };
     let mut fe = strata_compiler::frontend::run(files, &options, &FsLoader);
     if fe.has_errors() {
-        print_diagnostics(&mut fe, format);
+        if format == Format::Json {
+            crate::render::sort(&fe.sources, &mut fe.diagnostics);
+            JsonReport::of(&fe, false).print();
+        } else {
+            print_diagnostics(&mut fe, format);
+        }
         return Ok(None);
     }
     let with_intents: Vec<usize> = (0..fe.networks.len())
@@ -81,7 +95,8 @@ pub fn checked_network(
     }))
 }
 
-/// Prints diagnostics sorted, to stderr for people or as JSON lines on stderr for machines.
+/// Prints diagnostics sorted: to stderr for people, as JSON lines on stderr for machines
+/// (stdout carries the command's own JSON), or as a CI report on stdout.
 pub fn print_diagnostics(fe: &mut strata_compiler::frontend::Frontend, format: Format) {
     crate::render::sort(&fe.sources, &mut fe.diagnostics);
     match format {
@@ -91,6 +106,142 @@ pub fn print_diagnostics(fe: &mut strata_compiler::frontend::Frontend, format: F
                 eprintln!("{}", serde_json::to_string(&d).unwrap_or_default());
             }
         }
+        Format::Sarif | Format::Junit | Format::Github => {
+            let cases = crate::report::cases(fe);
+            let files = intent_files(&fe.sources);
+            print_report(format, &fe.sources, &fe.diagnostics, &cases, &files, false);
+        }
+    }
+}
+
+/// The files of `sources` that are intent files (not inventories).
+pub fn intent_files(sources: &strata_grammar::Sources) -> Vec<strata_grammar::FileId> {
+    sources
+        .iter()
+        .filter(|(_, f)| !(f.name.ends_with(".yaml") || f.name.ends_with(".yml")))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// Prints `diags` (sorted) as a SARIF log, a JUnit report or workflow commands on stdout;
+/// does nothing for the other formats.
+pub fn print_report(
+    format: Format,
+    sources: &strata_grammar::Sources,
+    diags: &[strata_grammar::Diagnostic],
+    cases: &[crate::report::Case],
+    files: &[strata_grammar::FileId],
+    deny_warnings: bool,
+) {
+    let paths = crate::report::Paths::new();
+    match format {
+        Format::Sarif => outln!(
+            "{}",
+            serde_json::to_string_pretty(&crate::report::sarif::render(sources, diags, &paths))
+                .expect("SARIF serialises")
+        ),
+        Format::Junit => out!(
+            "{}",
+            crate::report::junit::render(sources, diags, cases, files, deny_warnings, &paths)
+        ),
+        Format::Github => out!("{}", crate::report::github::render(sources, diags, &paths)),
+        Format::Human | Format::Json => {}
+    }
+}
+
+/// What `check --format json` prints, and what `compile`, `plan` and `verify` print with
+/// `--json` when they stop before their own output.
+#[derive(serde::Serialize)]
+pub struct JsonReport {
+    pub ok: bool,
+    pub errors: usize,
+    pub warnings: usize,
+    pub networks: Vec<JsonNetwork>,
+    pub diagnostics: Vec<crate::render::JsonDiagnostic>,
+    /// An error that is not a diagnostic (a file that cannot be written, a missing state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// `check --failures`: the failure analysis per network.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<FailureReport>,
+}
+
+#[derive(serde::Serialize)]
+pub struct JsonNetwork {
+    pub inventory: String,
+    pub intent_files: usize,
+    pub checked_intents: usize,
+}
+
+impl JsonReport {
+    /// The report of a front-end run whose diagnostics are sorted.
+    pub fn of(fe: &strata_compiler::frontend::Frontend, deny_warnings: bool) -> Self {
+        let (errors, warnings) = (fe.error_count(), fe.warning_count());
+        JsonReport {
+            ok: errors == 0 && (warnings == 0 || !deny_warnings),
+            errors,
+            warnings,
+            networks: fe
+                .networks
+                .iter()
+                .map(|n| JsonNetwork {
+                    inventory: n.path.display().to_string(),
+                    intent_files: n.units.len(),
+                    checked_intents: n.program.intents.len(),
+                })
+                .collect(),
+            diagnostics: crate::render::json(&fe.sources, &fe.diagnostics),
+            error: None,
+            failures: Vec::new(),
+        }
+    }
+
+    /// A failure that happened outside the diagnostics.
+    pub fn error(message: String) -> Self {
+        JsonReport {
+            ok: false,
+            errors: 1,
+            warnings: 0,
+            networks: Vec::new(),
+            diagnostics: Vec::new(),
+            error: Some(message),
+            failures: Vec::new(),
+        }
+    }
+
+    pub fn print(&self) {
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(self).expect("report serialises")
+        );
+    }
+}
+
+/// For commands whose `--json` promises one document on stdout: an error before that
+/// document becomes a failed report (and the error still goes to stderr).
+pub fn json_or_error(json: bool, result: anyhow::Result<Outcome>) -> anyhow::Result<Outcome> {
+    match result {
+        Err(err) if json => {
+            eprintln!("error: {err:#}");
+            JsonReport::error(format!("{err:#}")).print();
+            Ok(Outcome::Failed)
+        }
+        other => other,
+    }
+}
+
+/// A `--state` value: given explicitly, the file must exist (except at the default
+/// path, where a missing file means nothing was applied yet).
+pub fn state_path(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path::PathBuf> {
+    let default = std::path::PathBuf::from(strata_runtime::state::DEFAULT_STATE_PATH);
+    match given {
+        Some(p) if p != default && !p.exists() => anyhow::bail!(
+            "state file `{}` does not exist (give the state file of the last apply, or leave out --state for the default `{}`)",
+            p.display(),
+            default.display()
+        ),
+        Some(p) => Ok(p),
+        None => Ok(default),
     }
 }
 

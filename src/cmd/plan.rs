@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use strata_compiler::compile::{CompileOptions, compile};
 use strata_compiler::plan::{Plan, diff};
 use strata_runtime::saved_plan::SavedPlan;
-use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
+use strata_runtime::state::{FileStore, StateStore};
 
 /// Show what applying the intents would change.
 #[derive(clap::Args)]
@@ -17,9 +17,10 @@ pub struct Args {
     /// Intent files (all for the same network).
     #[arg(required = true)]
     files: Vec<PathBuf>,
-    /// State file of the last apply.
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
-    state: PathBuf,
+    /// State file of the last apply [default: .strata/state.json]; given explicitly, it
+    /// must exist.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -46,7 +47,13 @@ struct JsonPlan<'a> {
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
+        let json = self.json;
+        super::json_or_error(json, self.run_inner())
+    }
+
+    fn run_inner(self) -> anyhow::Result<Outcome> {
         let format = Format::json_if(self.json);
+        let state_path = super::state_path(self.state.clone())?;
         let Some(Checked {
             mut fe,
             program,
@@ -57,9 +64,22 @@ impl Args {
         };
         let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
         let compiled = compile(&program, &inventory, &CompileOptions::default());
-        let store = FileStore::new(&self.state);
+        let store = FileStore::new(&state_path);
         let state = store.load()?;
         let plan = diff(state.as_ref().map(|s| &s.configs), &compiled.configs);
+        // Saved before anything is printed, so that `--json` prints one document whatever
+        // happens.
+        if let Some(out) = &self.out {
+            let saved = SavedPlan::new(
+                state.as_ref(),
+                &compiled.summary.network,
+                compiled.configs.clone(),
+                plan.clone(),
+            );
+            std::fs::write(out, serde_json::to_vec_pretty(&saved)?)
+                .with_context(|| format!("cannot write `{}`", out.display()))?;
+        }
+        let changed = !plan.is_empty();
         fe.diagnostics.extend(compiled.diagnostics);
         print_diagnostics(&mut fe, format);
         let generation = state.as_ref().map_or(0, |s| s.generation);
@@ -89,22 +109,11 @@ impl Args {
                 );
             }
         }
-        let changed = !plan.is_empty();
-        if let Some(out) = &self.out {
-            let saved = SavedPlan::new(
-                state.as_ref(),
-                &compiled.summary.network,
-                compiled.configs,
-                plan,
+        if let (Some(out), false) = (&self.out, self.json) {
+            outln!(
+                "Saved the plan to {}; it applies only while the state stays at generation {generation}.",
+                out.display()
             );
-            std::fs::write(out, serde_json::to_vec_pretty(&saved)?)
-                .with_context(|| format!("cannot write `{}`", out.display()))?;
-            if !self.json {
-                outln!(
-                    "Saved the plan to {}; it applies only while the state stays at generation {generation}.",
-                    out.display()
-                );
-            }
         }
         Ok(if self.detailed_exitcode && changed {
             Outcome::Changes

@@ -11,7 +11,7 @@ use strata_runtime::apply::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
 use strata_runtime::running::{disagreements, probe};
-use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, StateStore};
+use strata_runtime::state::{FileStore, StateStore};
 
 /// Show each applied intent's target, measured rate and state.
 #[derive(clap::Args)]
@@ -19,9 +19,10 @@ pub struct Args {
     /// Agents file (node → address).
     #[arg(long, value_name = "FILE", default_value = super::twin::DEFAULT_AGENTS_PATH)]
     agents: PathBuf,
-    /// State file of the last apply.
-    #[arg(long, value_name = "FILE", default_value = DEFAULT_STATE_PATH)]
-    state: PathBuf,
+    /// State file of the last apply [default: .strata/state.json]; given explicitly, it
+    /// must exist.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
     /// Print as JSON.
     #[arg(long)]
     json: bool,
@@ -33,8 +34,9 @@ pub struct Args {
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
         tokio::runtime::Runtime::new()?.block_on(async move {
+            let state_path = super::state_path(self.state.clone())?;
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
-            let state = FileStore::new(&self.state).load()?.context("nothing has been applied yet (no state)")?;
+            let state = FileStore::new(&state_path).load()?.context("nothing has been applied yet (no state)")?;
             let summary = state.summary.clone().context("the state holds no compile summary; apply again")?;
             let mut monitor = Monitor::new(summary);
             let mut rx = subscribe(&agents, Duration::from_millis(200));
