@@ -548,7 +548,13 @@ fn piped(args: &str, reader: &str) -> (i32, String) {
 #[test]
 fn a_closed_stdout_ends_every_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
+    // An empty network: the plan lists every object, more than a pipe buffer holds.
     let none = dir.path().join("none.json");
+    std::fs::write(
+        &none,
+        r#"{"generation":0,"config_digest":"","network":"madrid-metro","configs":{"nodes":{}}}"#,
+    )
+    .unwrap();
     let twin = TwinProcess::start(dir.path(), "examples/metro/network.yaml", "50");
     let state = dir.path().join("state.json");
     let applied = strata(&[
