@@ -368,3 +368,62 @@ fn what_if_a_link_fails() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("did you mean `b-c`?"), "{}", text(&o));
 }
+
+#[test]
+fn diff_says_when_a_change_breaks_an_assertion() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, head) = (dir.path().join("base"), dir.path().join("head"));
+    std::fs::create_dir_all(&base).unwrap();
+    std::fs::create_dir_all(&head).unwrap();
+    let body = |rate: u32| {
+        format!(
+            "intent ring: keys of 256 bits between A and B, {rate}/s\nassert link utilisation <= 2.8 %\n"
+        )
+    };
+    let base_file = spur(&base, &body(10));
+    let head_file = spur(&head, &body(12));
+    let o = strata(&[
+        "diff",
+        base_file.to_str().unwrap(),
+        head_file.to_str().unwrap(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let a = &json["assertions"][0];
+    assert_eq!(a["name"], "link utilisation <= 2.8%", "{json:#}");
+    assert_eq!(
+        (
+            a["passed"]["before"].as_bool(),
+            a["passed"]["after"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    assert!(
+        a["message"]
+            .as_str()
+            .unwrap()
+            .contains("link a-r1 carries 3.072% of its rate"),
+        "{json:#}"
+    );
+    let md = strata(&[
+        "diff",
+        base_file.to_str().unwrap(),
+        head_file.to_str().unwrap(),
+        "--format",
+        "markdown",
+    ]);
+    assert!(
+        text(&md).contains("**assert link utilisation <= 2.8%: holds → fails"),
+        "{}",
+        text(&md)
+    );
+    // Unchanged: exit 0.
+    let same = strata(&[
+        "diff",
+        base_file.to_str().unwrap(),
+        base_file.to_str().unwrap(),
+    ]);
+    assert_eq!(same.status.code(), Some(0), "{}", text(&same));
+}

@@ -22,12 +22,15 @@ fn main() {
     } else {
         args
     };
-    println!("| nodes × intents | failures | quantum links | scenarios | intents at risk | analysis |");
+    println!(
+        "| nodes × intents | failures | quantum links | scenarios | intents at risk | analysis |"
+    );
     println!("|---|---:|---:|---:|---:|---:|");
     for spec in specs {
         let (size, depth) = spec.split_once(':').unwrap_or((spec.as_str(), "1"));
         let (n, m) = size.split_once('x').expect("sizes are NODESxINTENTS");
-        let (nodes, intents): (usize, usize) = (n.parse().expect("nodes"), m.parse().expect("intents"));
+        let (nodes, intents): (usize, usize) =
+            (n.parse().expect("nodes"), m.parse().expect("intents"));
         let depth: u32 = depth.parse().expect("failures");
         let scenario = Scenario::generate(nodes, intents, 1);
         let fe = scenario.frontend();

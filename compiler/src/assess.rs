@@ -174,6 +174,8 @@ pub struct Assessment {
     /// Compile shortfalls, failed assertions and, with a failure analysis, intents that
     /// do not survive it.
     pub diagnostics: Vec<Diagnostic>,
+    /// Every assertion by its canonical text: `None` when it holds, else why it fails.
+    pub assertions: Vec<(String, Option<String>)>,
     /// The failure analysis, when one was asked for.
     pub risks: Option<Vec<Risk>>,
     pub scenarios: usize,
@@ -223,10 +225,11 @@ pub fn assess(program: &Program, inv: &Inventory, options: &Options) -> Assessme
     } else {
         Vec::new()
     };
+    let mut assertions = Vec::new();
     for a in &program.assertions {
-        if let Some(d) = evaluate(a, program, &inv, &compiled, &all) {
-            diagnostics.push(d);
-        }
+        let failed = evaluate(a, program, &inv, &compiled, &all);
+        assertions.push((a.text.clone(), failed.as_ref().map(|d| d.message.clone())));
+        diagnostics.extend(failed);
     }
     let risks = options.failures.map(|(n, e)| {
         let picked: Vec<Outcome> = all
@@ -249,6 +252,7 @@ pub fn assess(program: &Program, inv: &Inventory, options: &Options) -> Assessme
     Assessment {
         compiled,
         diagnostics,
+        assertions,
         risks,
         scenarios,
     }

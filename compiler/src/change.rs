@@ -60,6 +60,9 @@ pub struct Snapshot {
     pub links: BTreeMap<String, LinkState>,
     /// Nodes by name.
     pub nodes: BTreeMap<String, NodeState>,
+    /// The revision's assertions by canonical text: `None` when it holds, else why not
+    /// ([`crate::assess::Assessment::assertions`]).
+    pub assertions: BTreeMap<String, Option<String>>,
 }
 
 /// One intent as compiled in one revision.
@@ -450,7 +453,22 @@ pub fn compare(base: &Snapshot, head: &Snapshot) -> Report {
             Verdict::Removed => &mut counts.removed,
         } += 1;
     }
-    let assertions: Vec<AssertionChange> = Vec::new();
+    let names: std::collections::BTreeSet<&String> = base
+        .assertions
+        .keys()
+        .chain(head.assertions.keys())
+        .collect();
+    let assertions: Vec<AssertionChange> = names
+        .into_iter()
+        .map(|name| AssertionChange {
+            name: name.clone(),
+            passed: Change {
+                before: base.assertions.get(name).map(Option::is_none),
+                after: head.assertions.get(name).map(Option::is_none),
+            },
+            message: head.assertions.get(name).cloned().flatten(),
+        })
+        .collect();
     let worse = counts.worse > 0 || assertions.iter().any(AssertionChange::worse);
     Report {
         schema: SCHEMA.into(),
@@ -945,6 +963,7 @@ mod tests {
             intents,
             links: links.into_iter().collect(),
             nodes,
+            assertions: BTreeMap::new(),
         }
     }
 

@@ -13,7 +13,6 @@ use strata_compiler::change::{
     self, Change, IntentChange, Report, Snapshot, Verdict, admission_name, num,
 };
 use strata_compiler::check::codes::NO_ALLOWED_PATH;
-use strata_compiler::compile::{CompileOptions, compile};
 use strata_compiler::frontend::{self, Frontend, Options, SourceLoader, normalize};
 use strata_grammar::Diagnostic;
 
@@ -93,8 +92,14 @@ impl Revision {
                 let inventory = net
                     .inventory
                     .ok_or_else(|| anyhow::anyhow!("inventory missing after a clean check"))?;
-                let compiled = compile(&net.program, &inventory, &CompileOptions::default());
-                Snapshot::new(&net.program, &inventory, &compiled)
+                let assessed = strata_compiler::assess::assess(
+                    &net.program,
+                    &inventory,
+                    &strata_compiler::assess::Options::default(),
+                );
+                let mut snap = Snapshot::new(&net.program, &inventory, &assessed.compiled);
+                snap.assertions = assessed.assertions.into_iter().collect();
+                snap
             }
             _ => bail!(
                 "the {} intents use {} different networks; compare the files of one network at a time",
@@ -575,6 +580,12 @@ pub fn human(r: &Report) -> String {
             out.push_str(&format!("  {line}\n"));
         }
     }
+    if !r.assertions.is_empty() {
+        out.push_str("\nassertions:\n");
+        for a in &r.assertions {
+            out.push_str(&format!("  {}\n", assertion_line(a)));
+        }
+    }
     if !r.inventory.is_empty() {
         out.push_str("\ninventory changes:\n");
         for c in &r.inventory {
@@ -583,6 +594,25 @@ pub fn human(r: &Report) -> String {
     }
     out.push_str(&format!("\n{}\n", summary_line(r)));
     out
+}
+
+/// `assert TEXT: holds → fails (why)`.
+fn assertion_line(a: &change::AssertionChange) -> String {
+    let state = |p: Option<bool>| match p {
+        Some(true) => "holds",
+        Some(false) => "fails",
+        None => "absent",
+    };
+    let mut line = format!(
+        "assert {}: {} → {}",
+        a.name,
+        state(a.passed.before),
+        state(a.passed.after)
+    );
+    if let Some(m) = &a.message {
+        line.push_str(&format!(" ({m})"));
+    }
+    line
 }
 
 fn or_none(s: &str) -> &str {
@@ -674,6 +704,17 @@ pub fn markdown(r: &Report) -> String {
                 pct(&l.utilisation_pct.after),
                 l.change_pp
             ));
+        }
+    }
+    if !r.assertions.is_empty() {
+        out.push_str("\n#### Assertions\n\n");
+        for a in &r.assertions {
+            let line = assertion_line(a);
+            if a.worse() {
+                out.push_str(&format!("- **{}**\n", md(&line)));
+            } else {
+                out.push_str(&format!("- {}\n", md(&line)));
+            }
         }
     }
     if !r.inventory.is_empty() {
