@@ -364,8 +364,8 @@ impl Controller {
     }
 
     /// Have the alarms pending since `since` all come in? Once every node has reported again,
-    /// or after [`LoopTiming::settle_s`] — longer, up to three times that, while some node
-    /// that has not reported has every one of its links down: that is most likely the node
+    /// or after [`LoopTiming::settle_s`] — longer, up to three times that, while a node that
+    /// has not reported has links reported down by its neighbours: that may be the node
     /// itself failing, and its agent's silence is about to say so.
     fn gathered(&self, since: f64, now: f64) -> bool {
         if self.awaiting.is_empty() {
@@ -375,8 +375,9 @@ impl Controller {
             return false;
         }
         let suspect = self.awaiting.iter().any(|n| {
-            let links = self.links_of(n);
-            !links.is_empty() && links.iter().all(|l| self.monitor.down_links.contains(l))
+            self.links_of(n)
+                .iter()
+                .any(|l| self.monitor.down_links.contains(l))
         });
         !suspect || now >= since + 3.0 * self.timing.settle_s
     }
