@@ -50,7 +50,7 @@ impl TNode {
 
     /// Can entanglement be swapped at this node?
     pub fn swaps(&self) -> bool {
-        self.role == Role::Repeater || (self.role == Role::Endpoint && self.memory_qubits.is_some())
+        self.role == Role::Repeater
     }
 
     /// Is this node trusted to see relayed keys under `relay via trusted nodes only`?

@@ -2161,15 +2161,14 @@ fn check_intent(
                     }
                 }
                 Service::Pairs => {
-                    if !(role == Role::Repeater
-                        || (role == Role::Endpoint && node.memory.is_some()))
-                    {
+                    // Only repeaters swap; an endpoint's memory only stores its own pairs.
+                    if role != Role::Repeater {
                         v.push(
                             codes::RELAY_ROLE,
                             None,
                             pobj.clone(),
                             format!(
-                                "swaps entanglement at `{n}`, an {} without the memory to swap",
+                                "swaps entanglement at `{n}`, an {}: only repeaters swap",
                                 role.describe()
                             ),
                         );

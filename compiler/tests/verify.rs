@@ -1048,3 +1048,63 @@ fn synthetic_network_verifies_clean() {
     assert!(case.out.summary.admitted > 0);
     assert_clean(&case.verify());
 }
+
+/// Only repeaters swap entanglement: an endpoint with memory stores its own pairs and never
+/// sits in the middle of another intent's path (it used to, e.g. rep-den-haag → lab-a →
+/// rep-rotterdam with a swap scheduled at lab-a).
+#[test]
+fn endpoints_with_memory_never_swap_for_other_intents() {
+    let net = "name: line
+domains:
+  - { name: d, operator: D, trust: trusted }
+nodes:
+  - { name: P, domain: d, role: endpoint, memory: { qubits: 10, coherence_time_s: 1.0 } }
+  - { name: E, domain: d, role: endpoint, memory: { qubits: 10, coherence_time_s: 1.0 } }
+  - { name: Q, domain: d, role: endpoint, memory: { qubits: 10, coherence_time_s: 1.0 } }
+  - { name: M, domain: d, role: repeater, memory: { qubits: 20, coherence_time_s: 2.0 } }
+entanglement_links:
+  - { name: e-p-e, ends: [P, E], length_km: 5, pair_rate_hz: 1000, fidelity: 0.99, classical_path: [c-p-e] }
+  - { name: e-e-q, ends: [E, Q], length_km: 5, pair_rate_hz: 1000, fidelity: 0.99, classical_path: [c-e-q] }
+  - { name: e-p-m, ends: [P, M], length_km: 20, pair_rate_hz: 500, fidelity: 0.97, classical_path: [c-p-m] }
+  - { name: e-m-q, ends: [M, Q], length_km: 20, pair_rate_hz: 500, fidelity: 0.97, classical_path: [c-m-q] }
+classical_links:
+  - { name: c-p-e, ends: [P, E], bandwidth_bps: 1e9, latency_ms: 0.05 }
+  - { name: c-e-q, ends: [E, Q], bandwidth_bps: 1e9, latency_ms: 0.05 }
+  - { name: c-p-m, ends: [P, M], bandwidth_bps: 1e9, latency_ms: 0.1 }
+  - { name: c-m-q, ends: [M, Q], bandwidth_bps: 1e9, latency_ms: 0.1 }
+";
+    // Through E would be shorter and better; E is an endpoint, so the path goes via M.
+    let case = Case::new(
+        net,
+        "intent x: entangled pairs between P and Q, fidelity >= 0.8, 1/s\n",
+    );
+    let x = &case.out.summary.intents[0];
+    assert_eq!(x.paths.len(), 1, "{x:#?}");
+    assert_eq!(x.paths[0].nodes, ["P", "M", "Q"]);
+    for (node, cfg) in &case.out.configs.nodes {
+        if node != "M" {
+            assert!(cfg.forwarding.swap_schedule.is_empty(), "{node} swaps");
+        }
+    }
+    assert_clean(&case.verify());
+    // And the continental example keeps its swaps at repeaters.
+    let continental = Case::new(
+        include_str!("../../examples/continental/network.yaml"),
+        include_str!("../../intents/continental.qi")
+            .lines()
+            .filter(|l| !l.starts_with("use network"))
+            .collect::<Vec<_>>()
+            .join("\n")
+            .as_str(),
+    );
+    for (node, cfg) in &continental.out.configs.nodes {
+        let role = &continental.inv.node(node).unwrap().role.value;
+        if !cfg.forwarding.swap_schedule.is_empty() {
+            assert_eq!(
+                *role,
+                strata_compiler::inventory::Role::Repeater,
+                "{node} swaps"
+            );
+        }
+    }
+}
