@@ -84,7 +84,8 @@ pub fn emit(
 }
 
 fn round9(v: f64) -> f64 {
-    (v * 1e9).round() / 1e9
+    // `+ 0.0` turns -0 into 0, which YAML and JSON would otherwise print as `-0.0`.
+    (v * 1e9).round() / 1e9 + 0.0
 }
 
 fn digest(parts: &[&str]) -> [u8; 32] {
