@@ -4,6 +4,7 @@
 //! run from an [`Inventory`]; also reports links the physics rules out (above the PLOB
 //! bound, QBER over the threshold).
 
+use crate::check::units::format_bit_rate;
 use crate::inventory::{Inventory, KeyRate, PairRate, Role, Trust};
 use crate::physics;
 use std::collections::BTreeMap;
@@ -201,8 +202,14 @@ impl Topology {
                         codes::ABOVE_PLOB,
                         rate_span,
                         format!(
-                            "QKD link `{}` is configured at {:.0} bit/s, above the repeaterless (PLOB) bound of {:.0} bit/s for {} km at {} dB/km (+{} dB) and {:.0} MHz",
-                            l.name.value, rate, plob, l.length_km, l.loss_db_per_km, l.extra_loss_db, pulse_rate / 1e6
+                            "QKD link `{}` is configured at {}, above the repeaterless (PLOB) bound of {} for {} km at {} dB/km (+{} dB) and {} MHz",
+                            l.name.value,
+                            format_bit_rate(rate),
+                            format_bit_rate(plob),
+                            l.length_km,
+                            l.loss_db_per_km,
+                            l.extra_loss_db,
+                            pulse_rate / 1e6
                         ),
                     )
                     .label("physically impossible rate")
@@ -285,11 +292,11 @@ impl Topology {
                         codes::CLASSICAL_OVERBOOKED,
                         link.span,
                         format!(
-                            "classical link `{}` has {:.0} bit/s, but the classical channels of {} need {:.0} bit/s",
+                            "classical link `{}` has {}, but the classical channels of {} need {}",
                             link.name,
-                            link.bandwidth_bps,
+                            format_bit_rate(link.bandwidth_bps),
                             names.join(", "),
-                            need
+                            format_bit_rate(need)
                         ),
                     )
                     .label("too little bandwidth for its quantum links")

@@ -109,9 +109,50 @@ pub fn measure(q: &Quantity) -> Option<(Dimension, f64)> {
     }
 }
 
+/// A bit rate as people write it: four significant digits and an SI prefix
+/// (`255.8 Mbit/s`, `13.2 kbit/s`, `0.129 bit/s`).
+pub fn format_bit_rate(bps: f64) -> String {
+    if !bps.is_finite() {
+        return format!("{bps} bit/s");
+    }
+    let (value, prefix) = match bps.abs() {
+        v if v >= 1e9 => (bps / 1e9, "G"),
+        v if v >= 1e6 => (bps / 1e6, "M"),
+        v if v >= 1e3 => (bps / 1e3, "k"),
+        _ => (bps, ""),
+    };
+    format!("{} {prefix}bit/s", significant(value, 4))
+}
+
+/// `v` with at most `digits` significant digits, without trailing zeros.
+fn significant(v: f64, digits: i32) -> String {
+    if v == 0.0 {
+        return "0".into();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (digits - 1 - magnitude).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    };
+    if s == "-0" { "0".into() } else { s }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bit_rates_read_as_people_write_them() {
+        assert_eq!(format_bit_rate(255_805_281.959), "255.8 Mbit/s");
+        assert_eq!(format_bit_rate(0.129), "0.129 bit/s");
+        assert_eq!(format_bit_rate(13_200.0), "13.2 kbit/s");
+        assert_eq!(format_bit_rate(144_000.0), "144 kbit/s");
+        assert_eq!(format_bit_rate(2.5e9), "2.5 Gbit/s");
+        assert_eq!(format_bit_rate(0.0), "0 bit/s");
+    }
 
     #[test]
     fn units_of_the_design_brief() {
