@@ -1108,3 +1108,47 @@ classical_links:
         }
     }
 }
+
+/// A pair kept for its whole `valid for` in a short-lived memory decays below the bound:
+/// a warning with the longest lifetime that keeps it (F(t) = 1/4 + (F0 − 1/4)·e^(−t/T)).
+#[test]
+fn a_lifetime_longer_than_the_memory_keeps_the_fidelity_is_warned() {
+    let net = include_str!("../../examples/continental/network.yaml");
+    let intents = |life: &str| {
+        format!(
+            "intent c: entangled pairs between lab-c and lab-d, fidelity >= 0.8, 1/s, valid for {life}\n"
+        )
+    };
+    let long = Case::new(net, &intents("2 s"));
+    let d: Vec<_> = long
+        .out
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "strata::lifetime-decoherence")
+        .collect();
+    assert_eq!(d.len(), 1, "{:#?}", long.out.diagnostics);
+    let f0 = long.out.summary.intents[0].fidelity.unwrap();
+    let t = 0.5; // lab-d's coherence time, the shorter of the two ends
+    let expected = physics::decohered_fidelity(f0, 2.0, t);
+    assert!((expected - 0.2613).abs() < 0.01, "{expected}");
+    assert!(
+        d[0].message.contains(&format!(
+            "decay to fidelity {}",
+            (expected * 1000.0).round() / 1000.0
+        )),
+        "{}",
+        d[0].message
+    );
+    let longest = t * ((f0 - 0.25) / (0.8 - 0.25)).ln();
+    assert!(physics::decohered_fidelity(f0, longest, t) >= 0.8 - 1e-9);
+    let short = Case::new(net, &intents("50 ms"));
+    assert!(
+        short
+            .out
+            .diagnostics
+            .iter()
+            .all(|d| d.code != "strata::lifetime-decoherence"),
+        "{:#?}",
+        short.out.diagnostics
+    );
+}

@@ -58,6 +58,7 @@ codes! {
     "strata::not-utf8", false, LANG, "A file that is not UTF-8 text.";
     "strata::unsatisfiable", true, LANG, "Compile: the network cannot serve the intent at all; the bottleneck is named.";
     "strata::partially-met", true, LANG, "Compile: the network serves only part of the intent's rate; the bottleneck and the shortfall are named.";
+    "strata::lifetime-decoherence", true, LANG, "Compile: entangled pairs kept for their whole `valid for` decay in an endpoint's memory below the intent's fidelity bound; the longest lifetime that keeps it is given.";
     "strata::assertion-failed", false, LANG, "An `assert` item does not hold for the compiled network: the intent, link or failure scenario that breaks it is named.";
     "strata::not-survivable", true, LANG, "`check --failures N`: some combination of up to N failed links or nodes costs the intent rate even after the runtime's repair.";
     "strata::inventory-syntax", false, INV, "The inventory YAML cannot be read: bad syntax, a wrong type, an unknown or missing field, an empty file.";

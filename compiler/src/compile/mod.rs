@@ -25,6 +25,8 @@ use strata_grammar::Diagnostic;
 pub mod codes {
     pub const UNSATISFIABLE: &str = "strata::unsatisfiable";
     pub const PARTIALLY_MET: &str = "strata::partially-met";
+    /// Pairs kept for their whole `valid for` decay below the intent's fidelity bound.
+    pub const LIFETIME_DECOHERENCE: &str = "strata::lifetime-decoherence";
 }
 
 /// Tunables of a compile.
@@ -143,7 +145,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
             protect::replace_lost(&topo, &mut demands, &alloc, i, lost, &options.paths);
     }
     let reasons = explain(&topo, &demands, &alloc, &blocked);
-    let diagnostics = demands
+    let mut diagnostics: Vec<Diagnostic> = demands
         .iter()
         .zip(&reasons)
         .filter_map(|(d, r)| r.as_ref().map(|r| diagnostic(d.intent, r)))
@@ -151,6 +153,9 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     let (configs, mut summary) = emit::emit(&topo, &demands, &alloc, &reasons);
     for (s, lost) in summary.intents.iter_mut().zip(lost_protection) {
         s.protection_lost = lost;
+    }
+    for (intent, s) in program.intents.iter().zip(&summary.intents) {
+        diagnostics.extend(lifetime_warning(&topo, intent, s.fidelity));
     }
     Compiled {
         configs,
@@ -320,6 +325,75 @@ fn diagnostic(intent: &CheckedIntent, s: &Shortfall) -> Diagnostic {
         _ => "not met",
     })
     .help(s.help.clone())
+}
+
+/// A pair kept in an endpoint's memory for its whole lifetime decays (DESIGN §5:
+/// F(t) = 1/4 + (F0 − 1/4)·e^(−t/T)); warns when it falls below the intent's bound before
+/// it expires, with the longest lifetime that keeps it.
+fn lifetime_warning(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    delivered: Option<f64>,
+) -> Option<Diagnostic> {
+    let (Service::Pairs, Some(life), Some(bound), Some(f0)) = (
+        intent.service,
+        intent.lifetime_s,
+        intent.min_fidelity,
+        delivered,
+    ) else {
+        return None;
+    };
+    let (node, t) = intent
+        .endpoints
+        .iter()
+        .filter_map(|e| {
+            let n = topo.index.get(&e.node)?;
+            Some((&e.node, topo.nodes[*n].coherence_time_s?))
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let at_expiry = crate::physics::decohered_fidelity(f0, life, t);
+    if at_expiry >= bound {
+        return None;
+    }
+    let longest = if f0 > bound && bound > 0.25 {
+        t * ((f0 - 0.25) / (bound - 0.25)).ln()
+    } else {
+        0.0
+    };
+    Some(
+        Diagnostic::warning(
+            codes::LIFETIME_DECOHERENCE,
+            intent.name_span,
+            format!(
+                "pairs of `{}` kept for their whole lifetime of {} s decay to fidelity {} in the memory of `{node}` (coherence time {} s), below the {} asked for",
+                intent.name,
+                round3(life),
+                round3(at_expiry),
+                round3(t),
+                round3(bound)
+            ),
+        )
+        .label("decays before it expires")
+        .help(format!(
+            "shorten `valid for` to at most {} s (delivered at fidelity {}), or use a memory with a longer coherence time",
+            significant3(longest),
+            round3(f0)
+        )),
+    )
+}
+
+/// Three significant digits, for durations that may be milliseconds.
+fn significant3(v: f64) -> String {
+    if v <= 0.0 {
+        return "0".into();
+    }
+    let decimals = (2 - v.log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
 }
 
 /// Rounds for messages: three significant decimals, no float noise.
