@@ -165,7 +165,11 @@ fn moved_copy(dir: &Path, blank: usize) -> PathBuf {
 
 #[test]
 fn sarif_fingerprints_survive_moved_lines() {
-    let dir = tempfile::tempdir_in(Path::new(ROOT).join("target")).unwrap();
+    // Inside the repository, so that SARIF paths are relative to it; `target/` may not
+    // exist yet when the build went to another target directory.
+    let inside = Path::new(ROOT).join("target");
+    std::fs::create_dir_all(&inside).unwrap();
+    let dir = tempfile::tempdir_in(inside).unwrap();
     let path = moved_copy(dir.path(), 0);
     let (_, a) = sarif(&[path.to_str().unwrap()]);
     let (_, again) = sarif(&[path.to_str().unwrap()]);

@@ -43,7 +43,7 @@ pub fn scenarios(inv: &Inventory, summary: &Summary, max: u32, elements: Element
     }
     let mut all: Vec<(bool, String)> = Vec::new();
     if elements != Elements::Nodes {
-        all.extend(inv.link_names().map(|l| (true, l.to_string())));
+        all.extend(inv.quantum_link_names().map(|l| (true, l.to_string())));
     }
     if elements != Elements::Links {
         all.extend(inv.nodes.iter().map(|n| (false, n.name.value.clone())));
@@ -153,6 +153,9 @@ pub fn risks(baseline: &Summary, outcomes: &[Outcome]) -> Vec<Risk> {
         let Some(worst) = hits.iter().map(|(_, d)| *d).reduce(f64::min) else {
             continue;
         };
+        // The simplest scenarios first: one failure that suffices before pairs.
+        let mut hits = hits;
+        hits.sort_by_key(|(f, _)| f.links.len() + f.nodes.len());
         out.push(Risk {
             intent: i.name.clone(),
             admitted: i.admitted_rate,
@@ -355,7 +358,12 @@ fn evaluate(
                     .filter_map(|o| Some((&o.failed, *o.delivered.get(&intent.name)?)))
                     .filter(|(_, d)| *d < need)
                     .collect();
-                losing.sort_by(|x, y| x.1.total_cmp(&y.1));
+                losing.sort_by(|x, y| {
+                    x.1.total_cmp(&y.1).then(
+                        (x.0.links.len() + x.0.nodes.len())
+                            .cmp(&(y.0.links.len() + y.0.nodes.len())),
+                    )
+                });
                 if let Some((f, d)) = losing.first() {
                     let below = if *share < 1.0 {
                         format!(", below the {}% asserted", round3(share * 100.0))

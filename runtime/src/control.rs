@@ -150,6 +150,8 @@ pub struct Controller {
     reversions: BTreeMap<Element, f64>,
     /// Intents moved or degraded because of each failed element.
     displaced: BTreeMap<Element, BTreeSet<String>>,
+    /// A repair whose apply failed, to try again at the given time.
+    retry: Option<(f64, Vec<Event>)>,
     /// When each element last failed, within [`FLAP_MEMORY`] hold-offs: an element that keeps
     /// failing waits longer before intents return to it.
     failures: BTreeMap<Element, Vec<f64>>,
@@ -206,6 +208,7 @@ impl Controller {
             reversions: BTreeMap::new(),
             displaced: BTreeMap::new(),
             failures: BTreeMap::new(),
+            retry: None,
         }
     }
 
@@ -340,10 +343,27 @@ impl Controller {
                     self.reversions.insert(element, now + wait);
                 }
             }
-            if events.iter().any(Event::is_drift)
-                && let Some(r) = self.repair(&events).await?
-            {
-                done.push(r);
+            if events.iter().any(Event::is_drift) {
+                match self.repair(&events).await {
+                    Ok(r) => done.extend(r),
+                    Err(e) => {
+                        // Try again once the next round of telemetry is in.
+                        self.retry = Some((now + self.timing.settle_s, events));
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        if let Some((at, _)) = &self.retry
+            && now >= *at
+            && let Some((_, events)) = self.retry.take()
+        {
+            match self.repair(&events).await {
+                Ok(r) => done.extend(r),
+                Err(e) => {
+                    self.retry = Some((now + self.timing.settle_s, events));
+                    return Err(e);
+                }
             }
         }
         let due: Vec<Element> = self
@@ -356,8 +376,20 @@ impl Controller {
             for e in &due {
                 self.reversions.remove(e);
             }
-            if let Some(r) = self.revert(&due).await? {
-                done.push(r);
+            let displaced: Vec<(Element, BTreeSet<String>)> = due
+                .iter()
+                .filter_map(|e| Some((e.clone(), self.displaced.get(e)?.clone())))
+                .collect();
+            match self.revert(&due).await {
+                Ok(r) => done.extend(r),
+                Err(e) => {
+                    // Move back later: the element is still up, nothing was applied.
+                    for el in due {
+                        self.reversions.insert(el, now + self.timing.hold_off_s);
+                    }
+                    self.displaced.extend(displaced);
+                    return Err(e);
+                }
             }
         }
         Ok(done)
@@ -735,9 +767,21 @@ impl Controller {
             .filter(|p| !b.paths.contains(p))
             .map(|p| format!("path {} now runs {}", p.path + 1, route(&p.nodes)))
             .collect();
+        let carried: f64 = a
+            .paths
+            .iter()
+            .filter(|p| !lost.contains(&p.path))
+            .map(|p| p.rate)
+            .sum::<f64>()
+            .min(a.admitted_rate);
+        let rate = if carried >= a.admitted_rate * (1.0 - 1e-9) {
+            "at full rate".to_string()
+        } else {
+            format!("at {:.3} of {:.3}/s", carried, a.admitted_rate)
+        };
         let msg = match &a.protection_lost {
             Some(why) => format!(
-                "{name} stays on {} at full rate, unprotected: {why}",
+                "{name} stays on {} {rate}, unprotected: {why}",
                 kept.join(", ")
             ),
             None if !replaced.is_empty() => format!(

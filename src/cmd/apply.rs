@@ -175,10 +175,14 @@ impl Args {
         let mut printed = controller.log.len();
         let mut last_table = String::new();
         let mut interrupted = false;
+        // One Ctrl-C listener for the whole loop, so a Ctrl-C pressed while a repair is
+        // being applied is not lost.
+        let ctrl_c = tokio::signal::ctrl_c();
+        tokio::pin!(ctrl_c);
         while seen < limit {
             let sample = tokio::select! {
                 s = telemetry.recv() => s,
-                _ = tokio::signal::ctrl_c() => { interrupted = true; None },
+                _ = &mut ctrl_c => { interrupted = true; None },
             };
             let Some(sample) = sample else { break };
             seen += 1;
@@ -213,8 +217,8 @@ impl Args {
                     }
                 }
             }
-            // Settled: every intent delivers its rate, and no longer more than it (a session
-            // starts with a full token bucket, so the first interval can run over).
+            // Settled: every intent delivers its rate, and no longer more than it (an agent
+            // whose sessions start with stored-up tokens can run over in the first interval).
             let settled = statuses.iter().all(|s| match s.state {
                 IntentState::Installed => s.measured <= s.target * (1.0 + TOLERANCE),
                 IntentState::Unsatisfiable(_) => true,
@@ -229,7 +233,7 @@ impl Args {
             outln!(
                 "{}",
                 serde_json::to_string_pretty(
-                    &serde_json::json!({ "generation": report.generation, "intents": statuses, "events": controller.log })
+                    &serde_json::json!({ "generation": controller.generation, "intents": statuses, "events": controller.log })
                 )?
             );
         } else {

@@ -28,11 +28,16 @@ pub struct Args {
     #[arg(long)]
     no_compile: bool,
     /// Compile as if this link or node were down (repeatable).
-    #[arg(long, value_name = "ELEMENT")]
+    #[arg(long, value_name = "ELEMENT", conflicts_with = "no_compile")]
     fail: Vec<String>,
     /// Analyse every combination of up to N simultaneous failures (1 or 2) and warn about
     /// each intent that some combination costs rate after the repair.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=2))]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::value_parser!(u32).range(1..=2),
+        conflicts_with = "no_compile"
+    )]
     failures: Option<u32>,
     /// Which elements `--failures` takes down.
     #[arg(long, value_enum, default_value_t = super::FailureKind::Both, value_name = "KIND")]

@@ -332,15 +332,21 @@ pub fn assess_networks(
     Ok(reports)
 }
 
-/// `--fail` names resolved against an inventory: each must be a quantum link or a node.
+/// `--fail` names resolved against an inventory: a quantum link, a classical link (which
+/// takes down the quantum links whose channel it carries) or a node.
 pub fn failed_elements(
     inv: &strata_compiler::inventory::Inventory,
     names: &[String],
 ) -> anyhow::Result<strata_compiler::compile::repair::Failed> {
     let mut failed = strata_compiler::compile::repair::Failed::default();
     for name in names {
-        if inv.link_names().any(|l| l == name) {
+        if inv.quantum_link_names().any(|l| l == name) {
             failed.links.insert(name.clone());
+        } else if inv.classical_links.iter().any(|c| c.name.value == *name) {
+            // A cut classical link takes down every quantum link whose channel it carries.
+            failed
+                .links
+                .extend(inv.quantum_links_over(name).into_iter().map(str::to_string));
         } else if inv.node(name).is_some() {
             failed.nodes.insert(name.clone());
         } else {

@@ -42,13 +42,23 @@ impl Args {
             let mut rx = subscribe(&agents, Duration::from_millis(200));
             let want = (WARMUP as usize + 2) * agents.agents.len();
             let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(self.wait);
+            let mut heard = false;
             for _ in 0..want {
                 match tokio::time::timeout_at(deadline, rx.recv()).await {
                     Ok(Some(s)) => {
+                        heard |= s.up;
                         monitor.observe(&s);
                     }
                     _ => break,
                 }
+            }
+            if !heard {
+                anyhow::bail!(
+                    "no agent of `{}` answered within {} s: is the network (or `strata twin up`) running, and is `{}` its agents file?",
+                    agents.network,
+                    self.wait,
+                    self.agents.display()
+                );
             }
             let statuses = monitor.statuses();
             let running = probe(&agents, Duration::from_secs(2)).await;

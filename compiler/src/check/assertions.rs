@@ -89,7 +89,7 @@ pub fn check(
         }
         AssertKind::Utilisation { link, bound } => {
             if let Some(l) = link
-                && !inv.link_names().any(|n| n == l.text)
+                && !inv.quantum_link_names().any(|n| n == l.text)
             {
                 let d = Diagnostic::error(
                     codes::UNKNOWN_LINK,
@@ -100,7 +100,7 @@ pub fn check(
                     ),
                 )
                 .label("unknown link");
-                diags.push(match did_you_mean(&l.text, inv.link_names()) {
+                diags.push(match did_you_mean(&l.text, inv.quantum_link_names()) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help("check the spelling against the inventory"),
                 });

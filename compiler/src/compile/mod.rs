@@ -88,6 +88,8 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     };
     let mut found = paths::candidates_all(&topo, all, &options.paths).into_iter();
     let no_loss = BTreeSet::new();
+    // Per pinned protected intent, the numbers of its paths that are down.
+    let mut losses: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     let mut demands: Vec<Demand> = program
         .intents
         .iter()
@@ -99,12 +101,22 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
             } else {
                 Some(found.next().unwrap_or(Err(Blocked::NoCapacity)))
             };
-            let lost = options.restore.get(&intent.name).unwrap_or(&no_loss);
+            let mut lost = options
+                .restore
+                .get(&intent.name)
+                .unwrap_or(&no_loss)
+                .clone();
+            if let Some(p) = options.pinned.get(&intent.name) {
+                lost.extend(dead_protected_paths(&topo, intent, p));
+            }
             if let Some(pinned) = options
                 .pinned
                 .get(&intent.name)
-                .and_then(|p| pin(&topo, intent, p, lost, &options.paths))
+                .and_then(|p| pin(&topo, intent, p, &lost, &options.paths))
             {
+                if !lost.is_empty() {
+                    losses.insert(i, lost);
+                }
                 blocked.push(None);
                 fixed.insert(i, pinned.iter().map(|(_, r)| *r).collect());
                 let paths = pinned.into_iter().map(|(c, _)| c).collect();
@@ -134,13 +146,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
         .collect();
     let alloc = optimise::optimise_with(&topo, &demands, &fixed);
     let mut lost_protection = vec![None; demands.len()];
-    for (i, lost) in demands
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| fixed.contains_key(i))
-        .filter_map(|(i, d)| Some((i, options.restore.get(&d.intent.name)?)))
-        .collect::<Vec<_>>()
-    {
+    for (&i, lost) in &losses {
         lost_protection[i] =
             protect::replace_lost(&topo, &mut demands, &alloc, i, lost, &options.paths);
     }
@@ -210,6 +216,34 @@ fn pin(
             .map(|slot| slot.unwrap_or_else(|| (filler.clone(), 0.0)))
             .collect(),
     )
+}
+
+/// The pinned paths of a `disjoint paths N` intent that cross a link delivering nothing,
+/// when at least one of its paths still works: those are lost, the others survive (a
+/// re-plan that does not touch the intent must not tear it down).
+fn dead_protected_paths(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    pinned: &[PinnedPath],
+) -> BTreeSet<usize> {
+    if intent.constraints.disjoint_paths <= 1 {
+        return BTreeSet::new();
+    }
+    let works = |p: &PinnedPath| {
+        p.links
+            .iter()
+            .all(|l| topo.qlinks.iter().any(|q| &q.name == l && q.usable > 0.0))
+    };
+    let dead: BTreeSet<usize> = pinned
+        .iter()
+        .filter(|p| !works(p))
+        .map(|p| p.index)
+        .collect();
+    if dead.len() < pinned.len() {
+        dead
+    } else {
+        BTreeSet::new()
+    }
 }
 
 /// Why an intent is not fully met.

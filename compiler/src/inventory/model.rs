@@ -181,6 +181,29 @@ impl Inventory {
     }
 
     /// Names of every quantum and classical link.
+    /// Names of the quantum links (QKD and entanglement), the links a failure analysis cuts.
+    pub fn quantum_link_names(&self) -> impl Iterator<Item = &str> {
+        self.qkd_links.iter().map(|l| l.name.value.as_str()).chain(
+            self.entanglement_links
+                .iter()
+                .map(|l| l.name.value.as_str()),
+        )
+    }
+
+    /// The quantum links whose classical channel runs over classical link `name`: a cut of
+    /// it takes them down.
+    pub fn quantum_links_over(&self, name: &str) -> Vec<&str> {
+        let q = self.qkd_links.iter().map(|l| (&l.name, &l.classical_path));
+        let e = self
+            .entanglement_links
+            .iter()
+            .map(|l| (&l.name, &l.classical_path));
+        q.chain(e)
+            .filter(|(_, path)| path.iter().any(|c| c.value == name))
+            .map(|(n, _)| n.value.as_str())
+            .collect()
+    }
+
     pub fn link_names(&self) -> impl Iterator<Item = &str> {
         self.qkd_links
             .iter()
