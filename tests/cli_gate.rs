@@ -347,7 +347,11 @@ fn what_if_a_link_fails() {
     assert_eq!(d.len(), 1, "{json:#}");
     // A classical link takes down the quantum link whose channel it carries.
     let (_, json) = check_json(&["--fail", "c-b-c", file.to_str().unwrap()]);
-    assert_eq!(diagnostics(&json, "strata::unsatisfiable").len(), 1, "{json:#}");
+    assert_eq!(
+        diagnostics(&json, "strata::unsatisfiable").len(),
+        1,
+        "{json:#}"
+    );
     let out = dir.path().join("out");
     let o = strata(&[
         "compile",

@@ -433,27 +433,27 @@ fn policies_are_rechecked_against_the_intents() {
     // The same configuration, judged against stricter intents than it was compiled for.
     let stricter = [
         (
-            "intent x: keys of 256 bits between A and B, 10/s, avoid node X",
+            "intent y: keys of 256 bits between app-a and B, 150/s, priority 5, avoid node X",
             codes::AVOID,
         ),
         (
-            "intent x: keys of 256 bits between A and B, 10/s, avoid link a-x",
+            "intent y: keys of 256 bits between app-a and B, 150/s, priority 5, avoid link a-x",
             codes::AVOID,
         ),
         (
-            "intent x: keys of 256 bits between A and B, 10/s, never via domain far",
+            "intent y: keys of 256 bits between app-a and B, 150/s, priority 5, never via domain far",
             codes::AVOID,
         ),
         (
-            "intent x: keys of 256 bits between A and B, 10/s, via R",
+            "intent x: keys of 256 bits between A and B, 10/s, via X",
             codes::VIA,
         ),
         (
-            "intent x: keys of 256 bits between A and B, 10/s, relay via trusted nodes only",
+            "intent y: keys of 256 bits between app-a and B, 150/s, priority 5, relay via trusted nodes only",
             codes::TRUSTED_RELAY,
         ),
         (
-            "intent x: keys of 256 bits between A and B, 10/s, fidelity >= 0.975",
+            "intent y: keys of 256 bits between app-a and B, 150/s, priority 5, fidelity >= 0.975",
             codes::FIDELITY,
         ),
         (
@@ -483,11 +483,8 @@ fn policies_are_rechecked_against_the_intents() {
     let v = verify(&hops, &case.inv, &case.out.configs, &case.out.summary);
     assert_has(&v, codes::MAX_HOPS);
     for (line, code) in stricter {
-        let name = if line.starts_with("intent e") {
-            "intent e:"
-        } else {
-            "intent x:"
-        };
+        // The intent the stricter line replaces: `intent NAME:`.
+        let name = &line[..=line.find(':').unwrap()];
         let text: String = INTENTS
             .lines()
             .map(|l| if l.starts_with(name) { line } else { l })

@@ -20,12 +20,16 @@ use super::resources::{Capacities, Resource, usage};
 use crate::check::CheckedIntent;
 use crate::topology::Topology;
 use good_lp::{Expression, ProblemVariables, Solution, SolverModel, Variable, variable};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Relative weight of the path-length tie-break in the objective.
 const HOP_COST: f64 = 1e-6;
 /// Rates below this many service units per second are treated as zero.
 const EPS: f64 = 1e-9;
+/// A path rate (or an admitted rate) below this fraction of the intent's requested rate is
+/// solver round-off, not an allocation: it is 0 instead, so that no `0.000000195 of 10/s`
+/// reaches a summary.
+pub const RATE_FLOOR: f64 = 1e-6;
 
 /// One intent as the optimiser sees it.
 pub struct Demand<'a> {
@@ -155,13 +159,72 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
                 .push(i);
         }
     }
+    // Intents of the classes solved so far (highest first).
+    let mut solved: Vec<usize> = Vec::new();
     for members in classes.values() {
-        let rates = solve(topo, &caps, demands, members);
-        for (&i, r) in members.iter().zip(rates) {
-            commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
+        // Higher-class intents that share a resource with this class's candidates may be
+        // rerouted, as long as each keeps the rate it was admitted (lexicographic
+        // priorities: a lower class never costs a higher one, but can use what a reroute
+        // of a higher one frees).
+        let mut used: BTreeSet<Resource> = BTreeSet::new();
+        for &i in members {
+            for p in &demands[i].paths {
+                used.extend(
+                    usage(topo, &caps, demands[i].intent.service, p)
+                        .into_iter()
+                        .map(|(r, _)| r),
+                );
+            }
         }
+        let movable: Vec<usize> = solved
+            .iter()
+            .copied()
+            .filter(|&j| {
+                alloc.admitted[j] > 0.0
+                    && demands[j].paths.iter().any(|p| {
+                        usage(topo, &caps, demands[j].intent.service, p)
+                            .iter()
+                            .any(|(r, _)| used.contains(r))
+                    })
+            })
+            .collect();
+        let mut open = caps.clone();
+        for &j in &movable {
+            release(topo, &mut open, &demands[j], &alloc.path_rates[j]);
+        }
+        let levels: Vec<f64> = movable.iter().map(|&j| alloc.admitted[j]).collect();
+        match solve_levels(topo, &open, demands, members, &movable, &levels) {
+            Some((rates, moved)) => {
+                caps = open;
+                for (&j, r) in movable.iter().zip(moved) {
+                    alloc.admitted[j] = 0.0;
+                    commit(topo, &mut caps, &demands[j], &r, &mut alloc, j);
+                }
+                for (&i, r) in members.iter().zip(rates) {
+                    commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
+                }
+            }
+            // The solver gave up: solve the class over what the others leave, as is.
+            None => {
+                let rates = solve(topo, &caps, demands, members);
+                for (&i, r) in members.iter().zip(rates) {
+                    commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
+                }
+            }
+        }
+        solved.extend(members.iter().copied());
     }
     alloc
+}
+
+/// Gives back what a demand's path rates reserve.
+fn release(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64]) {
+    let shape = caps.clone();
+    for (p, r) in rates.iter().enumerate() {
+        for (res, coef) in usage(topo, &shape, d.intent.service, &d.paths[p]) {
+            caps.cap[res.0] += r * coef;
+        }
+    }
 }
 
 /// Upper bound on the admitted demand: one LP over all intents, ignoring priorities.
@@ -187,9 +250,10 @@ fn commit(
     alloc: &mut Allocation,
     i: usize,
 ) {
+    let floor = (RATE_FLOOR * d.rate).max(EPS);
     let mut rates: Vec<f64> = rates
         .iter()
-        .map(|r| if *r > EPS { *r } else { 0.0 })
+        .map(|r| if *r > floor { *r } else { 0.0 })
         .collect();
     // Repair solver round-off: scale a path down until every resource it uses fits.
     for (p, r) in rates.iter_mut().enumerate() {
@@ -204,7 +268,7 @@ fn commit(
         }
     }
     let admitted = covered(d, &rates).min(d.rate);
-    if admitted <= EPS {
+    if admitted <= floor {
         // Nothing useful: release what was reserved.
         for (p, r) in rates.iter().enumerate() {
             for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
@@ -224,16 +288,49 @@ fn solve(
     demands: &[Demand],
     members: &[usize],
 ) -> Vec<Vec<f64>> {
+    match solve_levels(topo, caps, demands, members, &[], &[]) {
+        Some((rates, _)) => rates,
+        // An LP with only zero-bounded variables is always feasible; a solver failure leaves
+        // this class to the greedy baseline.
+        None => members
+            .iter()
+            .map(|&i| vec![0.0; demands[i].paths.len()])
+            .collect(),
+    }
+}
+
+/// The LP of one priority class, with the intents in `held` (of higher classes) free to
+/// move but each kept at its `levels` rate. Maximises the class's admitted fraction;
+/// returns the path rates of the members and of the held intents, or `None` when the
+/// solver fails.
+fn solve_levels(
+    topo: &Topology,
+    caps: &Capacities,
+    demands: &[Demand],
+    members: &[usize],
+    held: &[usize],
+    levels: &[f64],
+) -> Option<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
     let mut vars = ProblemVariables::new();
     let mut objective = Expression::from(0.0);
     let mut x: Vec<Vec<Variable>> = Vec::new();
-    let mut admitted: Vec<Variable> = Vec::new();
     let mut rows: BTreeMap<Resource, Expression> = BTreeMap::new();
     let mut coverage = Vec::new();
-    for &i in members {
+    let all = members
+        .iter()
+        .map(|&i| (i, None))
+        .chain(held.iter().zip(levels).map(|(&j, &l)| (j, Some(l))));
+    for (i, level) in all {
         let d = &demands[i];
-        let a = vars.add(variable().min(0.0).max(d.rate));
-        objective += a * (1.0 / d.rate);
+        let a = match level {
+            // What it had reserved was given back, so its level is always feasible.
+            Some(l) => vars.add(variable().min(l.min(d.rate)).max(d.rate)),
+            None => {
+                let a = vars.add(variable().min(0.0).max(d.rate));
+                objective += a * (1.0 / d.rate);
+                a
+            }
+        };
         let xs: Vec<Variable> = d
             .paths
             .iter()
@@ -255,24 +352,22 @@ fn solve(
             coverage.push(Expression::from(a).leq(all));
         }
         x.push(xs);
-        admitted.push(a);
     }
     let mut model = vars.maximise(objective).using(good_lp::microlp);
     for c in coverage {
         model.add_constraint(c);
     }
     for (res, expr) in rows {
+        // What the held intents had reserved was given back, so their levels fit.
         model.add_constraint(expr.leq(caps.cap[res.0]));
     }
-    match model.solve() {
-        Ok(sol) => x
-            .iter()
-            .map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect())
-            .collect(),
-        // An LP with only zero-bounded variables is always feasible; a solver failure leaves
-        // this class to the greedy baseline.
-        Err(_) => x.iter().map(|xs| vec![0.0; xs.len()]).collect(),
-    }
+    let sol = model.solve().ok()?;
+    let mut rates: Vec<Vec<f64>> = x
+        .iter()
+        .map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect())
+        .collect();
+    let moved = rates.split_off(members.len());
+    Some((rates, moved))
 }
 
 /// Baseline: intents in priority order (then source order), each on its shortest allowed
