@@ -4,6 +4,7 @@
 //! span, so `strata check` reports it in every output format.
 
 use crate::check::{CheckedIntent, Elements, Program, Property, RateBound, Service, Subject};
+use crate::compile::optimise::Objective;
 use crate::compile::repair::{Failed, delivered, repair};
 use crate::compile::{Compiled, round3};
 use crate::config::{Admission, IntentSummary, Summary};
@@ -89,11 +90,12 @@ pub fn outcomes(
     inv: &Inventory,
     baseline: &Summary,
     scenarios: Vec<Failed>,
+    objective: Objective,
 ) -> Vec<Outcome> {
     scenarios
         .into_par_iter()
         .map(|failed| {
-            let repaired = repair(program, inv, baseline, &failed);
+            let repaired = repair(program, inv, baseline, &failed, objective);
             let delivered = repaired
                 .summary
                 .intents
@@ -191,12 +193,21 @@ pub struct Options {
     pub fail: Failed,
     /// Analyse every combination of up to this many failures of these elements.
     pub failures: Option<(u32, Elements)>,
+    /// What each priority class maximises.
+    pub objective: Objective,
 }
 
 /// Compiles the program and evaluates its assertions (and the failure analysis asked for).
 pub fn assess(program: &Program, inv: &Inventory, options: &Options) -> Assessment {
     let inv = options.fail.overlay(inv);
-    let compiled = crate::compile::compile(program, &inv, &Default::default());
+    let compiled = crate::compile::compile(
+        program,
+        &inv,
+        &crate::compile::CompileOptions {
+            objective: options.objective,
+            ..Default::default()
+        },
+    );
     let mut diagnostics = compiled.diagnostics.clone();
     // One set of scenarios serves every assertion and the analysis.
     let mut max = 0;
@@ -224,6 +235,7 @@ pub fn assess(program: &Program, inv: &Inventory, options: &Options) -> Assessme
             &inv,
             &compiled.summary,
             scenarios(&inv, &compiled.summary, max, elements),
+            options.objective,
         )
     } else {
         Vec::new()

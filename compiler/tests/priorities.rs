@@ -100,3 +100,57 @@ fn lower_classes_never_cost_a_higher_one() {
         }
     }
 }
+
+/// One link that carries 10/s of 256-bit keys (2560 bit/s usable) and nothing else.
+const ONE_LINK: &str = r#"
+name: one
+domains:
+  - { name: d, operator: D, trust: trusted }
+nodes:
+  - { name: X, domain: d, role: endpoint }
+  - { name: Y, domain: d, role: endpoint }
+qkd_links:
+  - { name: x-y, ends: [X, Y], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-x-y] }
+classical_links:
+  - { name: k-x-y, ends: [X, Y], bandwidth_bps: 1e9, latency_ms: 0.1 }
+"#;
+
+fn shares(objective: strata_compiler::compile::optimise::Objective) -> Vec<f64> {
+    let (inv, _) = load(FileId(0), ONE_LINK);
+    let inv = inv.unwrap();
+    let p = program(
+        &inv,
+        "intent p: keys of 256 bits between X and Y, 10/s\n\
+         intent q: keys of 256 bits between X and Y, 10/s\n\
+         intent r: keys of 256 bits between X and Y, 5/s\n",
+    );
+    let out = compile(
+        &p,
+        &inv,
+        &CompileOptions {
+            objective,
+            ..CompileOptions::default()
+        },
+    );
+    out.summary
+        .intents
+        .iter()
+        .map(|i| i.admitted_rate / i.requested_rate)
+        .collect()
+}
+
+#[test]
+fn intents_sharing_a_bottleneck_get_equal_shares_when_fair() {
+    use strata_compiler::compile::optimise::Objective;
+    let fair = shares(Objective::Fair);
+    // 25/s asked for, 10/s fit: every intent gets 40 % of what it asked for.
+    for s in &fair {
+        assert!((s - 0.4).abs() < 1e-6, "{fair:?}");
+    }
+    // Throughput alone admits the same total rate but does not care who starves.
+    let rates = |shares: &[f64]| shares[0] * 10.0 + shares[1] * 10.0 + shares[2] * 5.0;
+    let throughput = shares(Objective::Throughput);
+    assert!((rates(&fair) - 10.0).abs() < 1e-6);
+    assert!((rates(&throughput) - 10.0).abs() < 1e-6);
+    assert!(throughput.iter().sum::<f64>() >= fair.iter().sum::<f64>() - 1e-9);
+}

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 use strata_compiler::check::{Program, check};
+use strata_compiler::compile::optimise::Objective;
 use strata_compiler::compile::repair::{Failed, delivered, repair, replan_options};
 use strata_compiler::compile::{CompileOptions, Compiled, compile};
 use strata_compiler::config::{Admission, IntentSummary};
@@ -42,7 +43,7 @@ fn a_cut_keeps_the_protected_survivor_and_moves_the_unprotected() {
     let (program, inv) = metro();
     let base = compile(&program, &inv, &CompileOptions::default());
     let failed = cut("q-norte-moncloa");
-    let r = repair(&program, &inv, &base.summary, &failed);
+    let r = repair(&program, &inv, &base.summary, &failed, Objective::Fair);
     let dc = intent(&r, "dc-backup");
     assert_eq!(dc.admission, Admission::Met);
     // Both paths stay configured under their numbers; the one over the cut carries again
@@ -69,14 +70,19 @@ fn a_later_unrelated_re_plan_never_tears_down_an_unprotected_survivor() {
     let (program, inv) = metro();
     let base = compile(&program, &inv, &CompileOptions::default());
     let failed = cut("q-norte-moncloa");
-    let after_cut = repair(&program, &inv, &base.summary, &failed);
+    let after_cut = repair(&program, &inv, &base.summary, &failed, Objective::Fair);
     // Another repair while the link is still down moves only vpn-core; dc-backup is pinned
     // with no word about its lost path, as an unrelated re-plan pins it.
     let moved = BTreeSet::from(["vpn-core".to_string()]);
     let again = compile(
         &program,
         &failed.overlay(&inv),
-        &replan_options(&after_cut.summary, &moved, Default::default()),
+        &replan_options(
+            &after_cut.summary,
+            &moved,
+            Default::default(),
+            Objective::Fair,
+        ),
     );
     let dc = intent(&again, "dc-backup");
     assert_eq!(dc.admission, Admission::Met, "{dc:#?}");
@@ -102,7 +108,7 @@ fn a_lost_path_is_replaced_where_a_disjoint_route_exists() {
         .find(|p| p.links.contains(&"q-distrito-norte".to_string()))
         .unwrap();
     let failed = cut("q-distrito-norte");
-    let r = repair(&program, &inv, &base.summary, &failed);
+    let r = repair(&program, &inv, &base.summary, &failed, Objective::Fair);
     let after = intent(&r, "guarded");
     assert!(after.protection_lost.is_none(), "{after:#?}");
     let replacement = after.paths.iter().find(|p| p.path == lost.path).unwrap();

@@ -19,6 +19,7 @@ use crate::state::StateStore;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 use strata_compiler::check::Program;
+use strata_compiler::compile::optimise::Objective;
 use strata_compiler::compile::repair::{Failed, replan_options, survivors};
 use strata_compiler::compile::{CompileOptions, Compiled, compile};
 use strata_compiler::config::Summary;
@@ -135,6 +136,8 @@ pub struct Controller {
     pub store: Box<dyn StateStore + Send + Sync>,
     pub options: ApplyOptions,
     pub timing: LoopTiming,
+    /// What each priority class maximises, in every compile the loop makes.
+    pub objective: Objective,
     pub compiled: Compiled,
     pub monitor: Monitor,
     pub log: Vec<LogLine>,
@@ -198,6 +201,7 @@ impl Controller {
             store,
             options,
             timing: LoopTiming::default(),
+            objective: Objective::default(),
             compiled,
             monitor,
             log: Vec::new(),
@@ -210,6 +214,20 @@ impl Controller {
             failures: BTreeMap::new(),
             retry: None,
         }
+    }
+
+    /// Compiles with `objective` from now on, starting with the plan itself.
+    pub fn set_objective(&mut self, objective: Objective) {
+        self.objective = objective;
+        self.compiled = compile(
+            &self.program,
+            &self.inventory,
+            &CompileOptions {
+                objective,
+                ..CompileOptions::default()
+            },
+        );
+        self.monitor = Monitor::new(self.compiled.summary.clone());
     }
 
     /// Adds a line to the event log.
@@ -665,7 +683,12 @@ impl Controller {
         let compiled = compile(
             &self.program,
             &inventory,
-            &replan_options(&self.compiled.summary, &moved, restore.clone()),
+            &replan_options(
+                &self.compiled.summary,
+                &moved,
+                restore.clone(),
+                self.objective,
+            ),
         );
         let options = ApplyOptions {
             skip_unreachable: true,

@@ -52,6 +52,11 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// What each priority class maximises: `throughput` (default) the most in total;
+    /// `fair` gives every intent of a class the largest equal share of its request first,
+    /// then the most in total (two LPs per class, slower on large networks).
+    #[arg(long, value_enum, default_value_t = super::ObjectiveArg::Throughput)]
+    objective: super::ObjectiveArg,
     /// Seconds of the agents' clock a failed link or node must stay up before the intents
     /// moved off it are moved back (flap damping).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_OFF_S)]
@@ -120,6 +125,9 @@ impl Args {
         let mut controller =
             Controller::new(program, inventory, agents.clone(), store, options.clone());
         controller.timing.hold_off_s = self.hold_off.max(0.0);
+        if self.objective != super::ObjectiveArg::Throughput {
+            controller.set_objective(self.objective.into());
+        }
         if let Some(plan) = &self.plan {
             let saved: SavedPlan = serde_json::from_slice(
                 &std::fs::read(plan)

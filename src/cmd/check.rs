@@ -24,6 +24,11 @@ pub struct Args {
     /// Check every intent file against this inventory instead of its `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// What each priority class maximises: `throughput` (default) the most in total;
+    /// `fair` gives every intent of a class the largest equal share of its request first,
+    /// then the most in total (two LPs per class, slower on large networks).
+    #[arg(long, value_enum, default_value_t = super::ObjectiveArg::Throughput)]
+    objective: super::ObjectiveArg,
     /// Only the front end's checks: do not run the optimiser or evaluate assertions.
     #[arg(long)]
     no_compile: bool,
@@ -57,6 +62,7 @@ impl Args {
                 &mut fe,
                 &self.fail,
                 self.failures.map(|n| (n, self.failure_kind.into())),
+                self.objective,
             )?
         };
         render::sort(&fe.sources, &mut fe.diagnostics);

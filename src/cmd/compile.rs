@@ -26,6 +26,11 @@ pub struct Args {
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
+    /// What each priority class maximises: `throughput` (default) the most in total;
+    /// `fair` gives every intent of a class the largest equal share of its request first,
+    /// then the most in total (two LPs per class, slower on large networks).
+    #[arg(long, value_enum, default_value_t = super::ObjectiveArg::Throughput)]
+    objective: super::ObjectiveArg,
     /// Compile as if this link or node were down (repeatable); intents that name it stay
     /// valid.
     #[arg(long, value_name = "ELEMENT")]
@@ -49,7 +54,14 @@ impl Args {
             return Ok(Outcome::Failed);
         };
         let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
-        let compiled = compile(&program, &inventory, &CompileOptions::default());
+        let compiled = compile(
+            &program,
+            &inventory,
+            &CompileOptions {
+                objective: self.objective.into(),
+                ..CompileOptions::default()
+            },
+        );
         write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);
         let warnings = fe.warning_count();

@@ -245,6 +245,25 @@ pub fn state_path(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path
     }
 }
 
+/// What each priority class maximises (`--objective`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum ObjectiveArg {
+    /// The smallest admitted share of requested rate first (max-min), then the total.
+    Fair,
+    /// The total admitted share alone.
+    #[default]
+    Throughput,
+}
+
+impl From<ObjectiveArg> for strata_compiler::compile::optimise::Objective {
+    fn from(o: ObjectiveArg) -> Self {
+        match o {
+            ObjectiveArg::Fair => Self::Fair,
+            ObjectiveArg::Throughput => Self::Throughput,
+        }
+    }
+}
+
 /// Which elements a failure analysis takes down.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum FailureKind {
@@ -307,6 +326,7 @@ pub fn assess_networks(
     fe: &mut strata_compiler::frontend::Frontend,
     fail: &[String],
     failures: Option<(u32, strata_compiler::check::Elements)>,
+    objective: ObjectiveArg,
 ) -> anyhow::Result<Vec<FailureReport>> {
     let mut reports = Vec::new();
     for net in &fe.networks {
@@ -317,6 +337,7 @@ pub fn assess_networks(
         let options = strata_compiler::assess::Options {
             fail: failed_elements(inv, fail)?,
             failures,
+            objective: objective.into(),
         };
         let a = strata_compiler::assess::assess(&net.program, inv, &options);
         fe.diagnostics.extend(a.diagnostics);

@@ -42,6 +42,8 @@ pub struct CompileOptions {
     /// works ([`protect`]), or stays configured — it carries again as soon as the failed
     /// element returns — and the summary says why protection is lost.
     pub restore: BTreeMap<String, BTreeSet<usize>>,
+    /// What each priority class maximises.
+    pub objective: optimise::Objective,
 }
 
 /// One path of a pinned intent, as the summary lists it.
@@ -144,7 +146,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
             }
         })
         .collect();
-    let alloc = optimise::optimise_with(&topo, &demands, &fixed);
+    let alloc = optimise::optimise_with(&topo, &demands, &fixed, options.objective);
     let mut lost_protection = vec![None; demands.len()];
     for (&i, lost) in &losses {
         lost_protection[i] =

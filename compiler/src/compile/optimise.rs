@@ -26,10 +26,25 @@ use std::collections::{BTreeMap, BTreeSet};
 const HOP_COST: f64 = 1e-6;
 /// Rates below this many service units per second are treated as zero.
 const EPS: f64 = 1e-9;
+/// Largest LP (intents of the class plus higher-class intents free to reroute) for the
+/// lexicographic step; above it a class is solved over what the higher classes hold, which
+/// keeps 10,000-intent compiles within seconds on microlp.
+pub const LEXICOGRAPHIC_LIMIT: usize = 2_000;
 /// A path rate (or an admitted rate) below this fraction of the intent's requested rate is
 /// solver round-off, not an allocation: it is 0 instead, so that no `0.000000195 of 10/s`
 /// reaches a summary.
 pub const RATE_FLOOR: f64 = 1e-6;
+
+/// What each priority class maximises.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Objective {
+    /// First the smallest admitted fraction of requested rate in the class (max-min), then,
+    /// with every intent kept at least at that fraction, the total. Two LPs per class.
+    Fair,
+    /// The total admitted fraction alone: which intent starves does not matter.
+    #[default]
+    Throughput,
+}
 
 /// One intent as the optimiser sees it.
 pub struct Demand<'a> {
@@ -65,6 +80,22 @@ impl Allocation {
         by_class.into_values().collect()
     }
 
+    /// Per priority class, highest first: its smallest admitted fraction, then its total.
+    pub fn fair_scores(&self, demands: &[Demand]) -> Vec<f64> {
+        let mut by_class: BTreeMap<std::cmp::Reverse<i64>, (f64, f64)> = BTreeMap::new();
+        for (d, a) in demands.iter().zip(&self.admitted) {
+            if d.paths.is_empty() {
+                continue;
+            }
+            let e = by_class
+                .entry(std::cmp::Reverse(d.intent.priority))
+                .or_insert((f64::INFINITY, 0.0));
+            e.0 = e.0.min(a / d.rate);
+            e.1 += a / d.rate;
+        }
+        by_class.into_values().flat_map(|(m, t)| [m, t]).collect()
+    }
+
     /// Total fraction of requested rate admitted over all intents.
     pub fn admitted_demand(&self, demands: &[Demand]) -> f64 {
         demands
@@ -95,12 +126,17 @@ pub type Fixed = BTreeMap<usize, Vec<f64>>;
 
 /// Optimises every demand; returns the better of the LP and the greedy baseline.
 pub fn optimise(topo: &Topology, demands: &[Demand]) -> Allocation {
-    optimise_with(topo, demands, &Fixed::new())
+    optimise_with(topo, demands, &Fixed::new(), Objective::default())
 }
 
 /// Like [`optimise`], with some demands' path rates reserved first and left unchanged.
-pub fn optimise_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
-    let lp = successive_lp_with(topo, demands, fixed);
+pub fn optimise_with(
+    topo: &Topology,
+    demands: &[Demand],
+    fixed: &Fixed,
+    objective: Objective,
+) -> Allocation {
+    let lp = successive_lp_with(topo, demands, fixed, objective);
     let greedy = greedy_with(topo, demands, fixed);
     let better = |a: &[f64], b: &[f64]| {
         for (x, y) in a.iter().zip(b) {
@@ -110,7 +146,11 @@ pub fn optimise_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allo
         }
         false
     };
-    if better(&greedy.scores(demands), &lp.scores(demands)) {
+    let scores = |alloc: &Allocation| match objective {
+        Objective::Throughput => alloc.scores(demands),
+        Objective::Fair => alloc.fair_scores(demands),
+    };
+    if better(&scores(&greedy), &scores(&lp)) {
         greedy
     } else {
         lp
@@ -145,10 +185,15 @@ fn start(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> (Capacities, All
 
 /// Priority classes as successive LPs over the capacity left by earlier classes.
 pub fn successive_lp(topo: &Topology, demands: &[Demand]) -> Allocation {
-    successive_lp_with(topo, demands, &Fixed::new())
+    successive_lp_with(topo, demands, &Fixed::new(), Objective::default())
 }
 
-fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> Allocation {
+fn successive_lp_with(
+    topo: &Topology,
+    demands: &[Demand],
+    fixed: &Fixed,
+    objective: Objective,
+) -> Allocation {
     let (mut caps, mut alloc) = start(topo, demands, fixed);
     let mut classes: BTreeMap<std::cmp::Reverse<i64>, Vec<usize>> = BTreeMap::new();
     for (i, d) in demands.iter().enumerate() {
@@ -162,12 +207,21 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
     // Intents of the classes solved so far (highest first).
     let mut solved: Vec<usize> = Vec::new();
     for members in classes.values() {
-        // Higher-class intents that share a resource with this class's candidates may be
-        // rerouted, as long as each keeps the rate it was admitted (lexicographic
-        // priorities: a lower class never costs a higher one, but can use what a reroute
-        // of a higher one frees).
+        // First the class over what the higher classes hold. When every member fits, or
+        // there is no higher class, that is the answer.
+        let alone = solve(topo, &caps, demands, members, objective);
+        let short: Vec<usize> = members
+            .iter()
+            .zip(&alone)
+            .filter(|&(&i, r)| covered(&demands[i], r) < demands[i].rate * (1.0 - 1e-6))
+            .map(|(&i, _)| i)
+            .collect();
+        // Otherwise higher-class intents that share a resource with a short member's
+        // candidates may be rerouted, as long as each keeps the rate it was admitted
+        // (lexicographic priorities: a lower class never costs a higher one, but can use
+        // what a reroute of a higher one frees).
         let mut used: BTreeSet<Resource> = BTreeSet::new();
-        for &i in members {
+        for &i in &short {
             for p in &demands[i].paths {
                 used.extend(
                     usage(topo, &caps, demands[i].intent.service, p)
@@ -181,6 +235,7 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
             .copied()
             .filter(|&j| {
                 alloc.admitted[j] > 0.0
+                    && demands[j].paths.len() > 1
                     && demands[j].paths.iter().any(|p| {
                         usage(topo, &caps, demands[j].intent.service, p)
                             .iter()
@@ -188,12 +243,19 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
                     })
             })
             .collect();
+        if movable.is_empty() || members.len() + movable.len() > LEXICOGRAPHIC_LIMIT {
+            for (&i, r) in members.iter().zip(alone) {
+                commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
+            }
+            solved.extend(members.iter().copied());
+            continue;
+        }
         let mut open = caps.clone();
         for &j in &movable {
             release(topo, &mut open, &demands[j], &alloc.path_rates[j]);
         }
         let levels: Vec<f64> = movable.iter().map(|&j| alloc.admitted[j]).collect();
-        match solve_levels(topo, &open, demands, members, &movable, &levels) {
+        match solve_levels(topo, &open, demands, members, &movable, &levels, objective) {
             Some((rates, moved)) => {
                 caps = open;
                 for (&j, r) in movable.iter().zip(moved) {
@@ -204,10 +266,9 @@ fn successive_lp_with(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> All
                     commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
                 }
             }
-            // The solver gave up: solve the class over what the others leave, as is.
+            // The solver gave up: the class over what the others hold, as solved first.
             None => {
-                let rates = solve(topo, &caps, demands, members);
-                for (&i, r) in members.iter().zip(rates) {
+                for (&i, r) in members.iter().zip(alone) {
                     commit(topo, &mut caps, &demands[i], &r, &mut alloc, i);
                 }
             }
@@ -233,7 +294,7 @@ pub fn lp_bound(topo: &Topology, demands: &[Demand]) -> f64 {
     let members: Vec<usize> = (0..demands.len())
         .filter(|&i| !demands[i].paths.is_empty())
         .collect();
-    let rates = solve(topo, &caps, demands, &members);
+    let rates = solve(topo, &caps, demands, &members, Objective::Throughput);
     members
         .iter()
         .zip(rates)
@@ -287,8 +348,9 @@ fn solve(
     caps: &Capacities,
     demands: &[Demand],
     members: &[usize],
+    objective: Objective,
 ) -> Vec<Vec<f64>> {
-    match solve_levels(topo, caps, demands, members, &[], &[]) {
+    match solve_levels(topo, caps, demands, members, &[], &[], objective) {
         Some((rates, _)) => rates,
         // An LP with only zero-bounded variables is always feasible; a solver failure leaves
         // this class to the greedy baseline.
@@ -303,6 +365,7 @@ fn solve(
 /// move but each kept at its `levels` rate. Maximises the class's admitted fraction;
 /// returns the path rates of the members and of the held intents, or `None` when the
 /// solver fails.
+#[allow(clippy::too_many_arguments)]
 fn solve_levels(
     topo: &Topology,
     caps: &Capacities,
@@ -310,8 +373,46 @@ fn solve_levels(
     members: &[usize],
     held: &[usize],
     levels: &[f64],
+    objective: Objective,
 ) -> Option<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+    let stage = |s| lp_once(topo, caps, demands, members, held, levels, s);
+    if objective == Objective::Throughput || members.len() < 2 {
+        return stage(Stage::Throughput { floor: 0.0 }).map(|(r, m, _)| (r, m));
+    }
+    // Max-min first: the largest fraction every member can have at once …
+    let (_, _, fraction) = stage(Stage::MaxMin)?;
+    // … then the most in total with every member kept at that fraction (less round-off).
+    stage(Stage::Throughput {
+        floor: (fraction * (1.0 - 1e-7) - 1e-9).max(0.0),
+    })
+    .map(|(r, m, _)| (r, m))
+}
+
+/// One LP of a class (see [`solve_levels`]).
+#[derive(Debug, Clone, Copy)]
+enum Stage {
+    /// Maximise the smallest admitted fraction of the members.
+    MaxMin,
+    /// Maximise the members' total admitted fraction, each at least `floor` of its rate.
+    Throughput { floor: f64 },
+}
+
+/// Builds and solves one LP; the path rates of the members and of the held intents, and
+/// the smallest fraction (max-min stage).
+fn lp_once(
+    topo: &Topology,
+    caps: &Capacities,
+    demands: &[Demand],
+    members: &[usize],
+    held: &[usize],
+    levels: &[f64],
+    stage: Stage,
+) -> Option<(Vec<Vec<f64>>, Vec<Vec<f64>>, f64)> {
     let mut vars = ProblemVariables::new();
+    let fraction = match stage {
+        Stage::MaxMin => Some(vars.add(variable().min(0.0).max(1.0))),
+        Stage::Throughput { .. } => None,
+    };
     let mut objective = Expression::from(0.0);
     let mut x: Vec<Vec<Variable>> = Vec::new();
     let mut rows: BTreeMap<Resource, Expression> = BTreeMap::new();
@@ -325,11 +426,20 @@ fn solve_levels(
         let a = match level {
             // What it had reserved was given back, so its level is always feasible.
             Some(l) => vars.add(variable().min(l.min(d.rate)).max(d.rate)),
-            None => {
-                let a = vars.add(variable().min(0.0).max(d.rate));
-                objective += a * (1.0 / d.rate);
-                a
-            }
+            None => match stage {
+                Stage::Throughput { floor } => {
+                    let a = vars.add(variable().min(floor * d.rate).max(d.rate));
+                    objective += a * (1.0 / d.rate);
+                    a
+                }
+                Stage::MaxMin => {
+                    let a = vars.add(variable().min(0.0).max(d.rate));
+                    if let Some(t) = fraction {
+                        coverage.push(Expression::from(a).geq(t * d.rate));
+                    }
+                    a
+                }
+            },
         };
         let xs: Vec<Variable> = d
             .paths
@@ -353,6 +463,9 @@ fn solve_levels(
         }
         x.push(xs);
     }
+    if let Some(t) = fraction {
+        objective += t;
+    }
     let mut model = vars.maximise(objective).using(good_lp::microlp);
     for c in coverage {
         model.add_constraint(c);
@@ -367,7 +480,7 @@ fn solve_levels(
         .map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect())
         .collect();
     let moved = rates.split_off(members.len());
-    Some((rates, moved))
+    Some((rates, moved, fraction.map_or(0.0, |t| sol.value(t))))
 }
 
 /// Baseline: intents in priority order (then source order), each on its shortest allowed

@@ -4,6 +4,7 @@
 //! that still has a working path keeps it and has its lost paths replaced
 //! ([`super::protect`]); every other affected intent is re-planned over what still works.
 
+use super::optimise::Objective;
 use super::{CompileOptions, Compiled, PinnedPath, compile};
 use crate::check::Program;
 use crate::config::{IntentSummary, PathSummary, Summary};
@@ -130,6 +131,7 @@ pub fn replan_options(
     summary: &Summary,
     moved: &BTreeSet<String>,
     restore: BTreeMap<String, BTreeSet<usize>>,
+    objective: Objective,
 ) -> CompileOptions {
     CompileOptions {
         pinned: summary
@@ -139,12 +141,19 @@ pub fn replan_options(
             .map(|i| (i.name.clone(), pinned_paths(i)))
             .collect(),
         restore,
+        objective,
         ..CompileOptions::default()
     }
 }
 
 /// The compile the runtime applies after `failed` went down, starting from `summary`.
-pub fn repair(program: &Program, inv: &Inventory, summary: &Summary, failed: &Failed) -> Compiled {
+pub fn repair(
+    program: &Program,
+    inv: &Inventory,
+    summary: &Summary,
+    failed: &Failed,
+    objective: Objective,
+) -> Compiled {
     let affected = failed.affected(summary);
     let restore = survivors(summary, &affected, failed);
     let moved = affected
@@ -154,7 +163,7 @@ pub fn repair(program: &Program, inv: &Inventory, summary: &Summary, failed: &Fa
     compile(
         program,
         &failed.overlay(inv),
-        &replan_options(summary, &moved, restore),
+        &replan_options(summary, &moved, restore, objective),
     )
 }
 
