@@ -374,7 +374,7 @@ fn solve_levels(
     held: &[usize],
     levels: &[f64],
     objective: Objective,
-) -> Option<(Vec<Vec<f64>>, Vec<Vec<f64>>)> {
+) -> Option<(PathRates, PathRates)> {
     let stage = |s| lp_once(topo, caps, demands, members, held, levels, s);
     if objective == Objective::Throughput || members.len() < 2 {
         return stage(Stage::Throughput { floor: 0.0 }).map(|(r, m, _)| (r, m));
@@ -387,6 +387,9 @@ fn solve_levels(
     })
     .map(|(r, m, _)| (r, m))
 }
+
+/// Rates per path, per intent.
+type PathRates = Vec<Vec<f64>>;
 
 /// One LP of a class (see [`solve_levels`]).
 #[derive(Debug, Clone, Copy)]
@@ -407,7 +410,7 @@ fn lp_once(
     held: &[usize],
     levels: &[f64],
     stage: Stage,
-) -> Option<(Vec<Vec<f64>>, Vec<Vec<f64>>, f64)> {
+) -> Option<(PathRates, PathRates, f64)> {
     let mut vars = ProblemVariables::new();
     let fraction = match stage {
         Stage::MaxMin => Some(vars.add(variable().min(0.0).max(1.0))),
