@@ -5,7 +5,6 @@ use super::{Checked, Format, checked_network, print_diagnostics};
 use crate::Outcome;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
-use strata_compiler::compile::{CompileOptions, compile};
 use strata_compiler::config::{Admission, SUMMARY_FILE, Summary};
 
 /// Compile intents into per-node, per-stratum configuration.
@@ -53,15 +52,7 @@ impl Args {
         else {
             return Ok(Outcome::Failed);
         };
-        let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
-        let compiled = compile(
-            &program,
-            &inventory,
-            &CompileOptions {
-                objective: self.objective.into(),
-                ..CompileOptions::default()
-            },
-        );
+        let compiled = super::compile_what_if(&program, &inventory, &self.fail, self.objective)?;
         write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);
         let warnings = fe.warning_count();
@@ -146,19 +137,8 @@ pub fn table(s: &Summary) -> String {
                 .join(" | "),
         ]);
     }
-    let widths: Vec<usize> = (0..8)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
+    let rows: Vec<Vec<String>> = rows.into_iter().map(Vec::from).collect();
+    let mut out = crate::render::columns(&rows);
     out.push_str(&format!(
         "{} met, {} partly met, {} rejected of {} intent(s)\n",
         s.admitted,

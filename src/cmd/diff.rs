@@ -477,30 +477,6 @@ fn summary_line(r: &Report) -> String {
     )
 }
 
-fn align(rows: &[Vec<String>]) -> String {
-    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..cols)
-        .map(|c| {
-            rows.iter()
-                .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
-            .collect();
-        out.push_str(line.join("  ").trim_end());
-        out.push('\n');
-    }
-    out
-}
-
 /// Aligned text: one row per intent with its details indented below it.
 pub fn human(r: &Report) -> String {
     let mut out = String::new();
@@ -529,7 +505,7 @@ pub fn human(r: &Report) -> String {
         row.extend(cells(i));
         rows.push(row);
     }
-    let table = align(&rows);
+    let table = crate::render::columns(&rows);
     let mut lines = table.lines();
     out.push_str(lines.next().unwrap_or_default());
     out.push('\n');
@@ -576,7 +552,7 @@ pub fn human(r: &Report) -> String {
                 format!("{:+.1} pp", l.change_pp),
             ]);
         }
-        for line in align(&rows).lines() {
+        for line in crate::render::columns(&rows).lines() {
             out.push_str(&format!("  {line}\n"));
         }
     }

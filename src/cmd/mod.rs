@@ -386,3 +386,22 @@ pub fn failed_elements(
     }
     Ok(failed)
 }
+
+/// Compiles as `compile` and `plan` do: with the `--fail` elements down and the
+/// `--objective` asked for.
+pub fn compile_what_if(
+    program: &strata_compiler::check::Program,
+    inventory: &strata_compiler::inventory::Inventory,
+    fail: &[String],
+    objective: ObjectiveArg,
+) -> anyhow::Result<strata_compiler::compile::Compiled> {
+    let inventory = failed_elements(inventory, fail)?.overlay(inventory);
+    Ok(strata_compiler::compile::compile(
+        program,
+        &inventory,
+        &strata_compiler::compile::CompileOptions {
+            objective: objective.into(),
+            ..strata_compiler::compile::CompileOptions::default()
+        },
+    ))
+}

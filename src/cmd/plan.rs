@@ -6,7 +6,6 @@ use crate::Outcome;
 use anyhow::Context;
 use serde::Serialize;
 use std::path::PathBuf;
-use strata_compiler::compile::{CompileOptions, compile};
 use strata_compiler::plan::{Plan, diff};
 use strata_runtime::saved_plan::SavedPlan;
 use strata_runtime::state::{FileStore, StateStore};
@@ -67,15 +66,7 @@ impl Args {
         else {
             return Ok(Outcome::Failed);
         };
-        let inventory = super::failed_elements(&inventory, &self.fail)?.overlay(&inventory);
-        let compiled = compile(
-            &program,
-            &inventory,
-            &CompileOptions {
-                objective: self.objective.into(),
-                ..CompileOptions::default()
-            },
-        );
+        let compiled = super::compile_what_if(&program, &inventory, &self.fail, self.objective)?;
         let store = FileStore::new(&state_path);
         let state = store.load()?;
         let plan = diff(state.as_ref().map(|s| &s.configs), &compiled.configs);
