@@ -17,6 +17,7 @@
 use crate::pb;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use strata_compiler::compile::repair::Failed;
 use strata_compiler::config::{Admission, IntentSummary, PathSummary, Summary};
 use strata_compiler::physics;
 
@@ -315,7 +316,16 @@ impl Monitor {
         events
     }
 
-    /// Why a path delivers nothing now: the first of its links or nodes that is down.
+    /// What is down now: cut links, quarantined links and stopped nodes.
+    pub fn failed(&self) -> Failed {
+        Failed {
+            links: self.down_links.union(&self.quarantined).cloned().collect(),
+            nodes: self.down_nodes.clone(),
+        }
+    }
+
+    /// Why a path delivers nothing now: the first of its links or nodes that is down (the
+    /// wording of [`Failed::path_down`], with quarantine said).
     pub fn path_down(&self, p: &PathSummary) -> Option<String> {
         if let Some(n) = p.nodes.iter().find(|n| self.down_nodes.contains(*n)) {
             return Some(format!("node {n}"));

@@ -167,6 +167,14 @@ pub struct ClassicalLink {
     pub span: Span,
 }
 
+/// A quantum link as [`Inventory::quantum_links`] lists it.
+#[derive(Debug, Clone, Copy)]
+pub struct QuantumLinkRef<'a> {
+    pub name: &'a str,
+    pub ends: [&'a str; 2],
+    pub classical_path: &'a [Spanned<String>],
+}
+
 impl Inventory {
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name.value == name)
@@ -181,27 +189,51 @@ impl Inventory {
     }
 
     /// Names of every quantum and classical link.
+    /// Every quantum link with the nodes at its two ends and the classical links its
+    /// channel runs over.
+    pub fn quantum_links(&self) -> impl Iterator<Item = QuantumLinkRef<'_>> {
+        let q = self
+            .qkd_links
+            .iter()
+            .map(|l| (&l.name, &l.ends, &l.classical_path));
+        let e = self
+            .entanglement_links
+            .iter()
+            .map(|l| (&l.name, &l.ends, &l.classical_path));
+        q.chain(e).map(|(name, ends, path)| QuantumLinkRef {
+            name: name.value.as_str(),
+            ends: [ends[0].value.as_str(), ends[1].value.as_str()],
+            classical_path: path,
+        })
+    }
+
     /// Names of the quantum links (QKD and entanglement), the links a failure analysis cuts.
     pub fn quantum_link_names(&self) -> impl Iterator<Item = &str> {
-        self.qkd_links.iter().map(|l| l.name.value.as_str()).chain(
-            self.entanglement_links
-                .iter()
-                .map(|l| l.name.value.as_str()),
-        )
+        self.quantum_links().map(|l| l.name)
     }
 
     /// The quantum links whose classical channel runs over classical link `name`: a cut of
     /// it takes them down.
     pub fn quantum_links_over(&self, name: &str) -> Vec<&str> {
-        let q = self.qkd_links.iter().map(|l| (&l.name, &l.classical_path));
-        let e = self
-            .entanglement_links
-            .iter()
-            .map(|l| (&l.name, &l.classical_path));
-        q.chain(e)
-            .filter(|(_, path)| path.iter().any(|c| c.value == name))
-            .map(|(n, _)| n.value.as_str())
+        self.quantum_links()
+            .filter(|l| l.classical_path.iter().any(|c| c.value == name))
+            .map(|l| l.name)
             .collect()
+    }
+
+    /// The quantum links that end at `node`.
+    pub fn quantum_links_at(&self, node: &str) -> Vec<&str> {
+        self.quantum_links()
+            .filter(|l| l.ends.contains(&node))
+            .map(|l| l.name)
+            .collect()
+    }
+
+    /// The two ends of quantum link `name`, if there is one.
+    pub fn quantum_link_ends(&self, name: &str) -> Option<[&str; 2]> {
+        self.quantum_links()
+            .find(|l| l.name == name)
+            .map(|l| l.ends)
     }
 
     pub fn link_names(&self) -> impl Iterator<Item = &str> {

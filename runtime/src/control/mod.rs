@@ -12,6 +12,12 @@
 //! re-optimised back — with nothing down any more, back to the plan itself; an element that
 //! fails again before then restarts the wait, so a flapping link causes no churn.
 
+mod alarms;
+mod narrate;
+
+pub use alarms::{FLAP_MEMORY, MAX_HOLD_OFF_FACTOR};
+use narrate::names;
+
 use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply, connect};
 use crate::monitor::{Event, Monitor};
 use crate::pb;
@@ -20,9 +26,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 use strata_compiler::check::Program;
 use strata_compiler::compile::optimise::Objective;
-use strata_compiler::compile::repair::{Failed, replan_options, survivors};
+use strata_compiler::compile::repair::{replan_options, survivors};
 use strata_compiler::compile::{CompileOptions, Compiled, compile};
-use strata_compiler::config::Summary;
 use strata_compiler::inventory::Inventory;
 use tokio::sync::mpsc;
 
@@ -59,18 +64,6 @@ pub fn subscribe(agents: &Agents, retry: Duration) -> mpsc::Receiver<pb::Telemet
         });
     }
     rx
-}
-
-/// What the monitor sees down: cut links, quarantined links and stopped nodes.
-pub fn failed(monitor: &Monitor) -> Failed {
-    Failed {
-        links: monitor
-            .down_links
-            .union(&monitor.quarantined)
-            .cloned()
-            .collect(),
-        nodes: monitor.down_nodes.clone(),
-    }
 }
 
 /// One line of the event log.
@@ -158,29 +151,6 @@ pub struct Controller {
     /// When each element last failed, within [`FLAP_MEMORY`] hold-offs: an element that keeps
     /// failing waits longer before intents return to it.
     failures: BTreeMap<Element, Vec<f64>>,
-}
-
-/// How many hold-offs back failures count towards flap damping.
-pub const FLAP_MEMORY: f64 = 20.0;
-/// The hold-off grows at most this many times (doubling per recent failure).
-pub const MAX_HOLD_OFF_FACTOR: f64 = 16.0;
-
-/// At most this many intent names in one log line.
-const NAMES_IN_LOG: usize = 8;
-
-fn names(set: &BTreeSet<String>) -> String {
-    let mut v: Vec<&str> = set.iter().take(NAMES_IN_LOG).map(String::as_str).collect();
-    let more = set.len().saturating_sub(NAMES_IN_LOG);
-    if more > 0 {
-        v.push("…");
-        return format!("{} and {more} more", v.join(", "));
-    }
-    v.join(", ")
-}
-
-/// The path of a summary path, as an operator reads it.
-fn route(nodes: &[String]) -> String {
-    nodes.join("→")
 }
 
 impl Controller {
@@ -284,18 +254,6 @@ impl Controller {
         events
     }
 
-    /// Starts gathering alarms: wait for a sample from every node that is up (but `heard`).
-    fn gather(&mut self, heard: Option<&String>) {
-        self.pending_since = Some(self.monitor.now());
-        self.awaiting = self
-            .agents
-            .agents
-            .keys()
-            .filter(|n| Some(*n) != heard && !self.monitor.down_nodes.contains(*n))
-            .cloned()
-            .collect();
-    }
-
     /// Feeds one sample and reacts to what has settled: [`Self::observe`] then
     /// [`Self::tick`].
     pub async fn step(&mut self, sample: &pb::TelemetrySample) -> Result<Vec<Repair>, ApplyError> {
@@ -309,58 +267,7 @@ impl Controller {
         let now = self.monitor.now();
         let mut done = Vec::new();
         if self.pending_since.is_some_and(|t| self.gathered(t, now)) {
-            let mut events = std::mem::take(&mut self.pending);
-            self.pending_since = None;
-            // A link that comes back while one of its nodes is still down waits for that
-            // node, so a restarted node is one event too.
-            let (waiting, ready): (Vec<Event>, Vec<Event>) =
-                events.drain(..).partition(|e| match e {
-                    Event::LinkUp(l) => self
-                        .link_ends(l)
-                        .iter()
-                        .any(|n| self.monitor.down_nodes.contains(n)),
-                    _ => false,
-                });
-            // A link that goes down with a node already known to be down was part of that
-            // failure, and was handled with it.
-            let nodes_now: BTreeSet<String> = ready
-                .iter()
-                .filter_map(|e| match e {
-                    Event::NodeDown(n) => Some(n.clone()),
-                    _ => None,
-                })
-                .collect();
-            events = ready
-                .into_iter()
-                .filter(|e| match e {
-                    Event::LinkDown(l) => !self
-                        .link_ends(l)
-                        .iter()
-                        .any(|n| self.monitor.down_nodes.contains(n) && !nodes_now.contains(n)),
-                    _ => true,
-                })
-                .collect();
-            if !waiting.is_empty() {
-                self.pending = waiting;
-                self.gather(None);
-            }
-            self.log_events(&events);
-            for e in &events {
-                let (element, down) = match e {
-                    Event::LinkDown(l) | Event::Quarantined(l) => (Element::Link(l.clone()), true),
-                    Event::NodeDown(n) => (Element::Node(n.clone()), true),
-                    Event::LinkUp(l) | Event::Released(l) => (Element::Link(l.clone()), false),
-                    Event::NodeUp(n) => (Element::Node(n.clone()), false),
-                    Event::Shortfall(_) => continue,
-                };
-                if down {
-                    self.reversions.remove(&element);
-                    self.failures.entry(element).or_default().push(now);
-                } else if !self.element_down(&element) {
-                    let wait = self.hold_off(&element, now);
-                    self.reversions.insert(element, now + wait);
-                }
-            }
+            let events = self.take_batch(now);
             if events.iter().any(Event::is_drift) {
                 match self.repair(&events).await {
                     Ok(r) => done.extend(r),
@@ -411,138 +318,6 @@ impl Controller {
             }
         }
         Ok(done)
-    }
-
-    /// Have the alarms pending since `since` all come in? Once every node has reported again,
-    /// or after [`LoopTiming::settle_s`] — longer, up to three times that, while a node that
-    /// has not reported has links reported down by its neighbours: that may be the node
-    /// itself failing, and its agent's silence is about to say so.
-    fn gathered(&self, since: f64, now: f64) -> bool {
-        if self.awaiting.is_empty() {
-            return true;
-        }
-        if now < since + self.timing.settle_s {
-            return false;
-        }
-        let suspect = self.awaiting.iter().any(|n| {
-            self.links_of(n)
-                .iter()
-                .any(|l| self.monitor.down_links.contains(l))
-        });
-        !suspect || now >= since + 3.0 * self.timing.settle_s
-    }
-
-    /// The hold-off for an element that came back: the base, doubled for every other time
-    /// it failed recently.
-    pub fn hold_off(&mut self, element: &Element, now: f64) -> f64 {
-        let base = self.timing.hold_off_s;
-        let memory = FLAP_MEMORY * base.max(self.timing.settle_s);
-        let recent = self.failures.get_mut(element).map_or(0, |f| {
-            f.retain(|&t| t >= now - memory);
-            f.len()
-        });
-        base * 2f64
-            .powi(recent.saturating_sub(1) as i32)
-            .min(MAX_HOLD_OFF_FACTOR)
-    }
-
-    fn element_down(&self, e: &Element) -> bool {
-        match e {
-            Element::Link(l) => self.link_down(l),
-            Element::Node(n) => self.monitor.down_nodes.contains(n),
-        }
-    }
-
-    fn link_down(&self, l: &str) -> bool {
-        self.monitor.down_links.contains(l) || self.monitor.quarantined.contains(l)
-    }
-
-    /// Every quantum link of the inventory with the nodes at its ends.
-    fn quantum_links(&self) -> impl Iterator<Item = (&str, [&str; 2])> {
-        let q = self.inventory.qkd_links.iter().map(|l| (&l.name, &l.ends));
-        let e = self
-            .inventory
-            .entanglement_links
-            .iter()
-            .map(|l| (&l.name, &l.ends));
-        q.chain(e).map(|(n, ends)| {
-            (
-                n.value.as_str(),
-                [ends[0].value.as_str(), ends[1].value.as_str()],
-            )
-        })
-    }
-
-    /// The nodes at the ends of a quantum link.
-    fn link_ends(&self, link: &str) -> Vec<String> {
-        self.quantum_links()
-            .filter(|(n, _)| *n == link)
-            .flat_map(|(_, ends)| ends.map(str::to_string))
-            .collect()
-    }
-
-    /// The quantum links that end at `node`.
-    fn links_of(&self, node: &str) -> BTreeSet<String> {
-        self.quantum_links()
-            .filter(|(_, ends)| ends.contains(&node))
-            .map(|(n, _)| n.to_string())
-            .collect()
-    }
-
-    /// Logs a batch of alarms, one line per failure: a node's links are named on the
-    /// node's line instead of on lines of their own.
-    fn log_events(&mut self, events: &[Event]) {
-        let mut seen = BTreeSet::new();
-        let mut absorbed = BTreeSet::new();
-        let mut lines = Vec::new();
-        for e in events {
-            let (links, word) = match e {
-                Event::NodeDown(n) => (self.links_of(n), "down"),
-                Event::NodeUp(n) => (self.links_of(n), "up again"),
-                _ => continue,
-            };
-            let with: Vec<&String> = events
-                .iter()
-                .filter_map(|x| match (x, e) {
-                    (Event::LinkDown(l), Event::NodeDown(_))
-                    | (Event::LinkUp(l), Event::NodeUp(_))
-                        if links.contains(l) =>
-                    {
-                        Some(l)
-                    }
-                    _ => None,
-                })
-                .collect();
-            for l in &with {
-                absorbed.insert(match e {
-                    Event::NodeDown(_) => Event::LinkDown((*l).clone()),
-                    _ => Event::LinkUp((*l).clone()),
-                });
-            }
-            let subject = match e {
-                Event::NodeDown(n) | Event::NodeUp(n) => n,
-                _ => unreachable!("only node events reach here"),
-            };
-            lines.push((
-                e.clone(),
-                if with.is_empty() {
-                    format!("node {subject} is {word}")
-                } else {
-                    let l: Vec<&str> = with.iter().map(|s| s.as_str()).collect();
-                    format!("node {subject} is {word} (with link(s) {})", l.join(", "))
-                },
-            ));
-        }
-        for e in events {
-            if !seen.insert(e.clone()) || absorbed.contains(e) {
-                continue;
-            }
-            let line = match lines.iter().find(|(x, _)| x == e) {
-                Some((_, l)) => l.clone(),
-                None => e.to_string(),
-            };
-            self.note(line);
-        }
     }
 
     /// Re-plans for drift: the intents whose paths use an element that is still down (or
@@ -606,7 +381,7 @@ impl Controller {
         except: &BTreeSet<String>,
     ) -> BTreeMap<String, BTreeSet<usize>> {
         let intents = intents.difference(except).cloned().collect();
-        survivors(&self.compiled.summary, &intents, &failed(&self.monitor))
+        survivors(&self.compiled.summary, &intents, &self.monitor.failed())
     }
 
     /// Moves intents back once the elements that displaced them have held for the hold-off:
@@ -676,7 +451,7 @@ impl Controller {
         overlay_now: bool,
     ) -> Result<Option<Repair>, ApplyError> {
         let inventory = if overlay_now {
-            failed(&self.monitor).overlay(&self.inventory)
+            self.monitor.failed().overlay(&self.inventory)
         } else {
             self.inventory.clone()
         };
@@ -758,62 +533,5 @@ impl Controller {
             replanned: changed,
             report,
         }))
-    }
-
-    /// Says what became of a protected intent that lost the paths numbered `lost`.
-    fn note_protection(
-        &mut self,
-        before: &Summary,
-        after: &Summary,
-        name: &str,
-        lost: &BTreeSet<usize>,
-    ) {
-        let (Some(b), Some(a)) = (
-            before.intents.iter().find(|i| i.name == name),
-            after.intents.iter().find(|i| i.name == name),
-        ) else {
-            return;
-        };
-        if b.paths == a.paths && b.protection_lost == a.protection_lost {
-            // Said when the path was first lost.
-            return;
-        }
-        let kept: Vec<String> = a
-            .paths
-            .iter()
-            .filter(|p| !lost.contains(&p.path) && b.paths.contains(p))
-            .map(|p| format!("path {} ({})", p.path + 1, route(&p.nodes)))
-            .collect();
-        let replaced: Vec<String> = a
-            .paths
-            .iter()
-            .filter(|p| !b.paths.contains(p))
-            .map(|p| format!("path {} now runs {}", p.path + 1, route(&p.nodes)))
-            .collect();
-        let carried: f64 = a
-            .paths
-            .iter()
-            .filter(|p| !lost.contains(&p.path))
-            .map(|p| p.rate)
-            .sum::<f64>()
-            .min(a.admitted_rate);
-        let rate = if carried >= a.admitted_rate * (1.0 - 1e-9) {
-            "at full rate".to_string()
-        } else {
-            format!("at {:.3} of {:.3}/s", carried, a.admitted_rate)
-        };
-        let msg = match &a.protection_lost {
-            Some(why) => format!(
-                "{name} stays on {} {rate}, unprotected: {why}",
-                kept.join(", ")
-            ),
-            None if !replaced.is_empty() => format!(
-                "{name} protection restored: {}; {} kept",
-                replaced.join(", "),
-                kept.join(", ")
-            ),
-            None => return,
-        };
-        self.note(msg);
     }
 }
