@@ -534,16 +534,10 @@ fn evaluate(
 /// Per quantum link: (name, reserved, rate) from the emitted configuration — key bits/s
 /// against the secret key rate, or elementary pairs/s against the pair rate.
 pub fn utilisation(compiled: &Compiled) -> Vec<(String, f64, f64)> {
-    let mut seen = BTreeMap::new();
-    for cfg in compiled.configs.nodes.values() {
-        for l in &cfg.forwarding.qkd_links {
-            seen.entry(l.qkdl_id.clone())
-                .or_insert((l.expected_consumption, l.skr));
-        }
-        for l in &cfg.forwarding.entanglement_links {
-            seen.entry(l.link_id.clone())
-                .or_insert((l.expected_consumption, l.pair_rate));
-        }
-    }
-    seen.into_iter().map(|(n, (u, c))| (n, u, c)).collect()
+    compiled
+        .configs
+        .link_loads()
+        .into_iter()
+        .map(|(n, (u, c))| (n, u, c))
+        .collect()
 }

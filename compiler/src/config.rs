@@ -373,6 +373,23 @@ pub struct Summary {
 pub const SUMMARY_FILE: &str = "summary.json";
 
 impl ConfigSet {
+    /// Per quantum link: what it reserves (`expected_consumption`) and its rate (`skr`, or
+    /// `pair_rate` for entanglement), as the first node holding it lists them.
+    pub fn link_loads(&self) -> BTreeMap<String, (f64, f64)> {
+        let mut out = BTreeMap::new();
+        for cfg in self.nodes.values() {
+            for l in &cfg.forwarding.qkd_links {
+                out.entry(l.qkdl_id.clone())
+                    .or_insert((l.expected_consumption, l.skr));
+            }
+            for l in &cfg.forwarding.entanglement_links {
+                out.entry(l.link_id.clone())
+                    .or_insert((l.expected_consumption, l.pair_rate));
+            }
+        }
+        out
+    }
+
     /// Every document as (relative path, YAML text): `NODE/STRATUM.yaml`, in a fixed order.
     pub fn render(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
