@@ -90,6 +90,12 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     };
     let mut found = paths::candidates_all(&topo, all, &options.paths).into_iter();
     let no_loss = BTreeSet::new();
+    let link_index: LinkIndex = topo
+        .qlinks
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.name.as_str(), i))
+        .collect();
     // Per pinned protected intent, the numbers of its paths that are down.
     let mut losses: BTreeMap<usize, BTreeSet<usize>> = BTreeMap::new();
     let mut demands: Vec<Demand> = program
@@ -109,12 +115,12 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                 .unwrap_or(&no_loss)
                 .clone();
             if let Some(p) = options.pinned.get(&intent.name) {
-                lost.extend(dead_protected_paths(&topo, intent, p));
+                lost.extend(dead_protected_paths(&topo, &link_index, intent, p));
             }
             if let Some(pinned) = options
                 .pinned
                 .get(&intent.name)
-                .and_then(|p| pin(&topo, intent, p, &lost, &options.paths))
+                .and_then(|p| pin(&topo, &link_index, intent, p, &lost, &options.paths))
             {
                 if !lost.is_empty() {
                     losses.insert(i, lost);
@@ -172,12 +178,16 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
     }
 }
 
+/// Quantum link name → index in the topology.
+type LinkIndex<'a> = BTreeMap<&'a str, usize>;
+
 /// The pinned paths of an intent as candidates with their rates, numbered as pinned (a gap
 /// is filled with a copy of another path at rate 0, which emits nothing), if every node and
 /// link they use still exists and every link still delivers — except on the `lost` paths,
 /// which keep their rate while down.
 fn pin(
     topo: &Topology,
+    link_index: &LinkIndex,
     intent: &CheckedIntent,
     pinned: &[PinnedPath],
     lost: &BTreeSet<usize>,
@@ -195,9 +205,8 @@ fn pin(
                 .links
                 .iter()
                 .map(|l| {
-                    topo.qlinks
-                        .iter()
-                        .position(|q| &q.name == l && (q.usable > 0.0 || lost.contains(&p.index)))
+                    let q = *link_index.get(l.as_str())?;
+                    (topo.qlinks[q].usable > 0.0 || lost.contains(&p.index)).then_some(q)
                 })
                 .collect::<Option<Vec<_>>>()?;
             Some((
@@ -225,6 +234,7 @@ fn pin(
 /// re-plan that does not touch the intent must not tear it down).
 fn dead_protected_paths(
     topo: &Topology,
+    link_index: &LinkIndex,
     intent: &CheckedIntent,
     pinned: &[PinnedPath],
 ) -> BTreeSet<usize> {
@@ -232,9 +242,11 @@ fn dead_protected_paths(
         return BTreeSet::new();
     }
     let works = |p: &PinnedPath| {
-        p.links
-            .iter()
-            .all(|l| topo.qlinks.iter().any(|q| &q.name == l && q.usable > 0.0))
+        p.links.iter().all(|l| {
+            link_index
+                .get(l.as_str())
+                .is_some_and(|&q| topo.qlinks[q].usable > 0.0)
+        })
     };
     let dead: BTreeSet<usize> = pinned
         .iter()
