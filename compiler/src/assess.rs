@@ -96,12 +96,13 @@ pub fn outcomes(
         .into_par_iter()
         .map(|failed| {
             let repaired = repair(program, inv, baseline, &failed, objective);
+            // Both compiles list the same program's intents in the same order.
             let delivered = repaired
                 .summary
                 .intents
                 .iter()
-                .filter_map(|i| {
-                    let before = baseline.intents.iter().find(|b| b.name == i.name)?;
+                .zip(&baseline.intents)
+                .filter_map(|(i, before)| {
                     let d = delivered(i, &failed);
                     (d < before.admitted_rate * (1.0 - SLACK)).then(|| (i.name.clone(), d))
                 })
@@ -340,7 +341,13 @@ fn evaluate(
     compiled: &Compiled,
     all: &[Outcome],
 ) -> Option<Diagnostic> {
-    let summary = |name: &str| compiled.summary.intents.iter().find(|i| i.name == name);
+    let by_name: BTreeMap<&str, &IntentSummary> = compiled
+        .summary
+        .intents
+        .iter()
+        .map(|i| (i.name.as_str(), i))
+        .collect();
+    let summary = |name: &str| by_name.get(name).copied();
     let mut breaks: Vec<(String, Option<&CheckedIntent>)> = Vec::new();
     let mut help = None;
     match &a.property {
