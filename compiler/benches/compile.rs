@@ -165,8 +165,9 @@ fn run(scenario: &Scenario, nodes: usize, intents: usize, profile: bool) -> Row 
         .map(|s| s.admitted_rate / s.requested_rate)
         .sum();
     eprintln!(
-        "  compile {:.2} s, admitted {admitted:.1}",
-        compile_time.as_secs_f64()
+        "  compile {:.2} s, admitted {admitted:.1}; {:?}",
+        compile_time.as_secs_f64(),
+        compiled.summary.optimum
     );
     drop(compiled);
 
@@ -175,13 +176,15 @@ fn run(scenario: &Scenario, nodes: usize, intents: usize, profile: bool) -> Row 
         let (topo, _) = Topology::new(inv);
         let topology = t.elapsed();
         let t = Instant::now();
-        let demands: Vec<Demand> = program
+        let mut demands: Vec<Demand> = program
             .intents
             .iter()
-            .map(|intent| Demand {
-                intent,
-                paths: paths::candidates(&topo, intent, &options.paths).unwrap_or_default(),
-                rate: intent.min_rate.max(f64::MIN_POSITIVE),
+            .map(|intent| {
+                Demand::new(
+                    intent,
+                    paths::candidates(&topo, intent, &options.paths).unwrap_or_default(),
+                    intent.min_rate.max(f64::MIN_POSITIVE),
+                )
             })
             .collect();
         let paths_time = t.elapsed();
@@ -190,7 +193,7 @@ fn run(scenario: &Scenario, nodes: usize, intents: usize, profile: bool) -> Row 
             / demands.len().max(1) as f64;
         eprintln!("  paths {:.2} s; successive LPs…", paths_time.as_secs_f64());
         let t = Instant::now();
-        let lp = optimise::successive_lp(&topo, &demands);
+        let lp = optimise::successive_lp(&topo, &mut demands);
         let lp_time = t.elapsed();
         let t = Instant::now();
         let greedy = optimise::greedy(&topo, &demands);
@@ -206,7 +209,7 @@ fn run(scenario: &Scenario, nodes: usize, intents: usize, profile: bool) -> Row 
             greedy_time.as_secs_f64()
         );
         let t = Instant::now();
-        let bound = optimise::lp_bound(&topo, &demands);
+        let bound = optimise::lp_bound(&topo, &mut demands);
         let bound_time = t.elapsed();
         eprintln!("  LP bound {:.2} s", bound_time.as_secs_f64());
         Profile {

@@ -367,6 +367,27 @@ pub struct Summary {
     pub rejected: usize,
     /// Σ admitted rate × priority weight, the optimiser's objective value.
     pub objective: f64,
+    /// Whether the allocation is optimal over every allowed path, or over candidates only.
+    #[serde(default)]
+    pub optimum: Optimum,
+}
+
+/// How far the optimiser's search over paths went (column generation).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Optimum {
+    /// No allowed path could improve any LP of the compile: the allocation is the optimum
+    /// over all allowed paths of the priced intents.
+    pub proven: bool,
+    /// Paths found beyond each intent's k shortest candidates and given a rate.
+    pub columns_added: usize,
+    /// Pricing rounds over all LPs.
+    pub pricing_rounds: usize,
+    /// Intents optimised over their candidate paths only (entangled pairs and
+    /// `disjoint paths N`, whose consumption or column is not one additive path).
+    pub candidates_only: usize,
+    /// Why the search stopped before proving optimality, when it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub limit: Option<String>,
 }
 
 /// File name of the summary inside an output directory.

@@ -143,6 +143,8 @@ pub enum ClauseKind {
     MaxHops(Quantity),
     /// `disjoint paths 2`
     DisjointPaths(Quantity),
+    /// `objective fair` / `objective throughput`: how the optimiser shares capacity
+    Objective(ObjectiveKind),
     /// `applies to ...` (policies only)
     AppliesTo(Selector),
 }
@@ -170,7 +172,26 @@ impl ClauseKind {
             ClauseKind::Via(_) => "via",
             ClauseKind::MaxHops(_) => "max hops",
             ClauseKind::DisjointPaths(_) => "disjoint paths",
+            ClauseKind::Objective(_) => "objective",
             ClauseKind::AppliesTo(_) => "applies to",
+        }
+    }
+}
+
+/// What `objective` asks of the optimiser for the intents it applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectiveKind {
+    /// Max-min fair shares of requested rate within a priority class, then the total.
+    Fair,
+    /// The total alone: these intents take no part in fair sharing.
+    Throughput,
+}
+
+impl ObjectiveKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            ObjectiveKind::Fair => "fair",
+            ObjectiveKind::Throughput => "throughput",
         }
     }
 }

@@ -226,6 +226,7 @@ fn clause(kind: &ClauseKind) -> String {
         ClauseKind::Via(t) => format!("via {}", target(t)),
         ClauseKind::MaxHops(q) => format!("max hops {}", quantity(q)),
         ClauseKind::DisjointPaths(q) => format!("disjoint paths {}", quantity(q)),
+        ClauseKind::Objective(k) => format!("objective {}", k.word()),
         ClauseKind::AppliesTo(sel) => format!("applies to {}", selector(sel)),
     }
 }
@@ -505,7 +506,7 @@ fn strip_clause(c: &mut Clause) {
     c.span = Span::default();
     match &mut c.kind {
         ClauseKind::Keys(q) => q.iter_mut().for_each(strip_quantity),
-        ClauseKind::Pairs | ClauseKind::TrustedRelaysOnly => {}
+        ClauseKind::Pairs | ClauseKind::TrustedRelaysOnly | ClauseKind::Objective(_) => {}
         ClauseKind::Between(a, b) => {
             strip_endpoint(a);
             strip_endpoint(b);

@@ -360,6 +360,15 @@ impl Builder {
             Rule::max_hops => ClauseKind::MaxHops(self.first_quantity(parts)),
             Rule::disjoint => ClauseKind::DisjointPaths(self.first_quantity(parts)),
             Rule::trusted_only => ClauseKind::TrustedRelaysOnly,
+            Rule::objective => {
+                let kind = parts.into_iter().next().expect("objective kind");
+                let word = kind.into_inner().next().expect("objective keyword");
+                ClauseKind::Objective(if word.as_rule() == Rule::kw_fair {
+                    ObjectiveKind::Fair
+                } else {
+                    ObjectiveKind::Throughput
+                })
+            }
             Rule::avoid | Rule::never_via => ClauseKind::Avoid {
                 target: self.target(parts.into_iter().next().expect("target")),
                 never_via: rule == Rule::never_via,
@@ -646,6 +655,7 @@ impl Rule {
                 | Rule::kw_utilisation
                 | Rule::kw_utilization
                 | Rule::kw_applies
+                | Rule::kw_objective
                 | Rule::kw_avoid
                 | Rule::kw_between
                 | Rule::kw_burst

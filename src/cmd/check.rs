@@ -24,10 +24,11 @@ pub struct Args {
     /// Check every intent file against this inventory instead of its `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
-    /// What each priority class maximises: `throughput` (default) the most in total;
-    /// `fair` gives every intent of a class the largest equal share of its request first,
-    /// then the most in total (two LPs per class, slower on large networks).
-    #[arg(long, value_enum, default_value_t = super::ObjectiveArg::Throughput)]
+    /// What each priority class maximises: `fair` (default) raises every intent of a class
+    /// to the largest equal share of its request it can have (water-filling), then the most
+    /// in total; `throughput` the most in total, whichever intent starves. A policy's
+    /// `objective throughput` applies to the intents it selects.
+    #[arg(long, value_enum, default_value_t = super::ObjectiveArg::Fair)]
     objective: super::ObjectiveArg,
     /// Only the front end's checks: do not run the optimiser or evaluate assertions.
     #[arg(long)]

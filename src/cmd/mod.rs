@@ -248,10 +248,10 @@ pub fn state_path(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path
 /// What each priority class maximises (`--objective`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectiveArg {
-    /// The smallest admitted share of requested rate first (max-min), then the total.
+    /// Max-min fair shares of requested rate (water-filling), then the total.
+    #[default]
     Fair,
     /// The total admitted share alone.
-    #[default]
     Throughput,
 }
 

@@ -34,6 +34,20 @@ pub struct Constraints {
     pub max_hops: Option<u32>,
     /// Number of link- and relay-disjoint paths the intent must be spread over (≥ 1).
     pub disjoint_paths: u32,
+    /// How the optimiser shares capacity with this intent, when its clauses or policies
+    /// say (`objective fair|throughput`); otherwise the compile's objective.
+    pub objective: Option<Objective>,
+}
+
+/// What the optimiser maximises within a priority class.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Objective {
+    /// Max-min fair shares of requested rate (water-filling), then, with every intent kept
+    /// at its share, the total.
+    #[default]
+    Fair,
+    /// The total admitted fraction alone: which intent starves does not matter.
+    Throughput,
 }
 
 #[derive(Debug, Clone, PartialEq)]

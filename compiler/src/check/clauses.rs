@@ -2,13 +2,13 @@
 //! name resolution of endpoints and targets, policy selection and merging, and the
 //! contradictions an intent and its policies can contain.
 
-use super::checked::{CheckedIntent, Constraints, Endpoint, Service};
+use super::checked::{CheckedIntent, Constraints, Endpoint, Objective, Service};
 use super::codes;
 use super::reach::Reach;
 use super::units::{self, Dimension};
 use crate::inventory::{Inventory, Role, Trust};
 use strata_grammar::ast::{
-    self, Bound, Clause, ClauseKind, Cmp, Quantity, Selector, Target, TargetKind,
+    self, Bound, Clause, ClauseKind, Cmp, ObjectiveKind, Quantity, Selector, Target, TargetKind,
 };
 use strata_grammar::diag::did_you_mean;
 use strata_grammar::{Diagnostic, Span};
@@ -30,6 +30,7 @@ pub enum RuleKind {
     TrustedOnly,
     MaxHops(u32),
     Disjoint(u32),
+    Objective(Objective),
 }
 
 impl PathRule {
@@ -42,6 +43,8 @@ impl PathRule {
             RuleKind::TrustedOnly => "`relay via trusted nodes only`".to_string(),
             RuleKind::MaxHops(n) => format!("`max hops {n}`"),
             RuleKind::Disjoint(n) => format!("`disjoint paths {n}`"),
+            RuleKind::Objective(Objective::Fair) => "`objective fair`".to_string(),
+            RuleKind::Objective(Objective::Throughput) => "`objective throughput`".to_string(),
         };
         match &self.policy {
             Some(p) => format!("{what} (policy `{p}`)"),
@@ -75,6 +78,11 @@ pub fn constraints(rules: &[PathRule]) -> Constraints {
             RuleKind::TrustedOnly => c.trusted_relays_only = true,
             RuleKind::MaxHops(h) => c.max_hops = Some(c.max_hops.map_or(*h, |m| m.min(*h))),
             RuleKind::Disjoint(d) => c.disjoint_paths = c.disjoint_paths.max(*d),
+            // The intent's own clause comes first, then its policies in order: the first
+            // one that says wins.
+            RuleKind::Objective(o) => {
+                c.objective.get_or_insert(*o);
+            }
         }
     }
     c
@@ -556,7 +564,8 @@ impl PolicyDraft {
                 | ClauseKind::Via(_)
                 | ClauseKind::TrustedRelaysOnly
                 | ClauseKind::MaxHops(_)
-                | ClauseKind::DisjointPaths(_) => {
+                | ClauseKind::DisjointPaths(_)
+                | ClauseKind::Objective(_) => {
                     if let Some(rule) = path_rule(clause, inv, Some(&policy.name.text), &mut seen, diags) {
                         draft.rules.push(rule);
                     }
@@ -568,7 +577,7 @@ impl PolicyDraft {
                         format!("`{}` belongs in an intent, not in a policy", other.keyword()),
                     )
                     .label("not allowed in a policy")
-                    .help("policies hold `applies to`, path constraints (`avoid`, `never via`, `via`, `relay via trusted nodes only`, `max hops`, `disjoint paths`) and minimum `fidelity` or maximum `latency`"),
+                    .help("policies hold `applies to`, path constraints (`avoid`, `never via`, `via`, `relay via trusted nodes only`, `max hops`, `disjoint paths`), `objective`, and minimum `fidelity` or maximum `latency`"),
                 ),
             }
         }
@@ -648,6 +657,15 @@ fn path_rule(
                 return None;
             }
             RuleKind::Disjoint(integer(q, "disjoint paths", 1, 16, diags)? as u32)
+        }
+        ClauseKind::Objective(kind) => {
+            if !seen.once("objective", clause, diags) {
+                return None;
+            }
+            RuleKind::Objective(match kind {
+                ObjectiveKind::Fair => Objective::Fair,
+                ObjectiveKind::Throughput => Objective::Throughput,
+            })
         }
         _ => return None,
     };

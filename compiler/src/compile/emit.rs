@@ -78,6 +78,7 @@ pub fn emit(
             .filter(|s| s.admission == Admission::Rejected)
             .count(),
         objective: round9(alloc.admitted_demand(demands)),
+        optimum: alloc.columns.optimum(demands),
         intents: summary_intents,
     };
     (set, summary)

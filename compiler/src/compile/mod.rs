@@ -3,6 +3,7 @@
 //! documents ([`emit`]) and an explanation for every intent that is not fully met.
 
 pub mod allowed;
+pub mod columns;
 pub mod disjoint;
 pub mod emit;
 pub mod optimise;
@@ -128,11 +129,7 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                 blocked.push(None);
                 fixed.insert(i, pinned.iter().map(|(_, r)| *r).collect());
                 let paths = pinned.into_iter().map(|(c, _)| c).collect();
-                return Demand {
-                    intent,
-                    paths,
-                    rate: intent.min_rate.max(f64::MIN_POSITIVE),
-                };
+                return Demand::new(intent, paths, intent.min_rate.max(f64::MIN_POSITIVE));
             }
             let result = result.unwrap_or_else(|| paths::candidates(&topo, intent, &options.paths));
             let paths = match result {
@@ -145,14 +142,16 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
                     Vec::new()
                 }
             };
-            Demand {
-                intent,
-                paths,
-                rate: intent.min_rate.max(f64::MIN_POSITIVE),
-            }
+            Demand::new(intent, paths, intent.min_rate.max(f64::MIN_POSITIVE))
         })
         .collect();
-    let alloc = optimise::optimise_with(&topo, &demands, &fixed, options.objective);
+    let alloc = optimise::optimise_with(
+        &topo,
+        &mut demands,
+        &fixed,
+        options.objective,
+        &options.paths,
+    );
     let mut lost_protection = vec![None; demands.len()];
     for (&i, lost) in &losses {
         lost_protection[i] =

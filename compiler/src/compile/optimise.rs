@@ -15,11 +15,17 @@
 //! first fit) is computed too, and kept instead whenever it scores better class by class:
 //! the repair step that guarantees strata never admits less than greedy.
 
-use super::paths::Candidate;
+use super::columns::{Pricer, priceable};
+use super::paths::{Candidate, PathOptions};
 use super::resources::{Capacities, Resource, usage};
 use crate::check::CheckedIntent;
+use crate::config::Optimum;
 use crate::topology::Topology;
-use good_lp::{Expression, ProblemVariables, Solution, SolverModel, Variable, variable};
+use good_lp::{
+    DualValues, Expression, ProblemVariables, Solution, SolutionWithDual, SolverModel, Variable,
+    variable,
+};
+use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Relative weight of the path-length tie-break in the objective.
@@ -34,24 +40,37 @@ pub const LEXICOGRAPHIC_LIMIT: usize = 2_000;
 /// solver round-off, not an allocation: it is 0 instead, so that no `0.000000195 of 10/s`
 /// reaches a summary.
 pub const RATE_FLOOR: f64 = 1e-6;
+/// Largest class LP (intents, with the higher-class intents free to reroute) that gets new
+/// columns; a larger one is solved over its candidate paths, and the summary says so.
+pub const COLUMN_LIMIT: usize = 2_500;
+/// Most pricing rounds per LP; the summary says when a round limit ended the search.
+pub const COLUMN_ROUNDS: usize = 40;
+/// A new path enters the LP when its reduced cost exceeds this much per unit of requested
+/// rate (the interior-point duals are accurate to about 1e-8).
+const PRICE_TOLERANCE: f64 = 1e-6;
 
-/// What each priority class maximises.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum Objective {
-    /// First the smallest admitted fraction of requested rate in the class (max-min), then,
-    /// with every intent kept at least at that fraction, the total. Two LPs per class.
-    Fair,
-    /// The total admitted fraction alone: which intent starves does not matter.
-    #[default]
-    Throughput,
-}
+pub use crate::check::Objective;
 
 /// One intent as the optimiser sees it.
 pub struct Demand<'a> {
     pub intent: &'a CheckedIntent,
+    /// Its candidate paths, then any path column generation added.
     pub paths: Vec<Candidate>,
+    /// How many of `paths` are the candidates it started with.
+    pub candidates: usize,
     /// Requested service units per second.
     pub rate: f64,
+}
+
+impl<'a> Demand<'a> {
+    pub fn new(intent: &'a CheckedIntent, paths: Vec<Candidate>, rate: f64) -> Demand<'a> {
+        Demand {
+            intent,
+            candidates: paths.len(),
+            paths,
+            rate,
+        }
+    }
 }
 
 /// Service units per second per demand and per path.
@@ -59,6 +78,63 @@ pub struct Demand<'a> {
 pub struct Allocation {
     pub admitted: Vec<f64>,
     pub path_rates: Vec<Vec<f64>>,
+    /// What column generation did to reach this allocation.
+    pub columns: ColumnReport,
+}
+
+/// What column generation did over a compile's LPs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnReport {
+    /// Paths added to intents' candidates because their reduced cost was positive.
+    pub added: usize,
+    /// Pricing rounds over all LPs.
+    pub rounds: usize,
+    /// LPs whose pricing stopped at [`COLUMN_ROUNDS`] with improving paths left.
+    pub round_limited: usize,
+    /// LPs larger than [`COLUMN_LIMIT`], solved over their candidates only.
+    pub too_large: usize,
+    /// LPs whose dual solve failed, solved over the columns they had.
+    pub failed: usize,
+    /// Intents never priced: pairs and `disjoint paths N` keep their candidate paths.
+    pub candidates_only: usize,
+}
+
+impl ColumnReport {
+    /// Is the allocation optimal over every allowed path of every priceable intent?
+    pub fn proven(&self) -> bool {
+        self.round_limited == 0 && self.too_large == 0 && self.failed == 0
+    }
+
+    /// The summary's account of it: columns that ended with a rate, and why the search
+    /// stopped short, in the operator's terms.
+    pub fn optimum(&self, demands: &[Demand]) -> Optimum {
+        let mut limits = Vec::new();
+        if self.too_large > 0 {
+            limits.push(format!(
+                "{} LP(s) over {COLUMN_LIMIT} intents solved over candidate paths only",
+                self.too_large
+            ));
+        }
+        if self.round_limited > 0 {
+            limits.push(format!(
+                "{} LP(s) stopped after {COLUMN_ROUNDS} pricing rounds",
+                self.round_limited
+            ));
+        }
+        if self.failed > 0 {
+            limits.push(format!(
+                "{} LP(s) could not be priced (dual solve failed)",
+                self.failed
+            ));
+        }
+        Optimum {
+            proven: self.proven(),
+            columns_added: demands.iter().map(|d| d.paths.len() - d.candidates).sum(),
+            pricing_rounds: self.rounds,
+            candidates_only: self.candidates_only,
+            limit: (!limits.is_empty()).then(|| limits.join("; ")),
+        }
+    }
 }
 
 impl Allocation {
@@ -66,6 +142,7 @@ impl Allocation {
         Allocation {
             admitted: vec![0.0; demands.len()],
             path_rates: demands.iter().map(|d| vec![0.0; d.paths.len()]).collect(),
+            columns: ColumnReport::default(),
         }
     }
 
@@ -125,18 +202,26 @@ fn covered(d: &Demand, rates: &[f64]) -> f64 {
 pub type Fixed = BTreeMap<usize, Vec<f64>>;
 
 /// Optimises every demand; returns the better of the LP and the greedy baseline.
-pub fn optimise(topo: &Topology, demands: &[Demand]) -> Allocation {
-    optimise_with(topo, demands, &Fixed::new(), Objective::default())
+pub fn optimise(topo: &Topology, demands: &mut [Demand]) -> Allocation {
+    optimise_with(
+        topo,
+        demands,
+        &Fixed::new(),
+        Objective::default(),
+        &PathOptions::default(),
+    )
 }
 
-/// Like [`optimise`], with some demands' path rates reserved first and left unchanged.
+/// Like [`optimise`], with some demands' path rates reserved first and left unchanged. New
+/// paths found by column generation are appended to the demands' candidates.
 pub fn optimise_with(
     topo: &Topology,
-    demands: &[Demand],
+    demands: &mut [Demand],
     fixed: &Fixed,
     objective: Objective,
+    options: &PathOptions,
 ) -> Allocation {
-    let lp = successive_lp_with(topo, demands, fixed, objective);
+    let mut lp = successive_lp_with(topo, demands, fixed, objective, options);
     let greedy = greedy_with(topo, demands, fixed);
     let better = |a: &[f64], b: &[f64]| {
         for (x, y) in a.iter().zip(b) {
@@ -150,10 +235,36 @@ pub fn optimise_with(
         Objective::Throughput => alloc.scores(demands),
         Objective::Fair => alloc.fair_scores(demands),
     };
-    if better(&scores(&greedy), &scores(&lp)) {
-        greedy
+    let mut chosen = if better(&scores(&greedy), &scores(&lp)) {
+        Allocation {
+            columns: std::mem::take(&mut lp.columns),
+            ..greedy
+        }
     } else {
         lp
+    };
+    drop_unused_columns(demands, &mut chosen, fixed);
+    chosen
+}
+
+/// Generated paths that ended with no rate are dropped again (the k shortest candidates
+/// stay, so explanations and protection see what they always saw).
+fn drop_unused_columns(demands: &mut [Demand], alloc: &mut Allocation, fixed: &Fixed) {
+    for (i, d) in demands.iter_mut().enumerate() {
+        let rates = &mut alloc.path_rates[i];
+        rates.resize(d.paths.len(), 0.0);
+        if fixed.contains_key(&i) {
+            continue;
+        }
+        let keep = d.candidates;
+        let mut p = d.paths.len();
+        while p > keep {
+            p -= 1;
+            if rates[p] <= 0.0 {
+                d.paths.remove(p);
+                rates.remove(p);
+            }
+        }
     }
 }
 
@@ -184,17 +295,25 @@ fn start(topo: &Topology, demands: &[Demand], fixed: &Fixed) -> (Capacities, All
 }
 
 /// Priority classes as successive LPs over the capacity left by earlier classes.
-pub fn successive_lp(topo: &Topology, demands: &[Demand]) -> Allocation {
-    successive_lp_with(topo, demands, &Fixed::new(), Objective::default())
+pub fn successive_lp(topo: &Topology, demands: &mut [Demand]) -> Allocation {
+    successive_lp_with(
+        topo,
+        demands,
+        &Fixed::new(),
+        Objective::default(),
+        &PathOptions::default(),
+    )
 }
 
 fn successive_lp_with(
     topo: &Topology,
-    demands: &[Demand],
+    demands: &mut [Demand],
     fixed: &Fixed,
     objective: Objective,
+    options: &PathOptions,
 ) -> Allocation {
     let (mut caps, mut alloc) = start(topo, demands, fixed);
+    let mut columns = Columns::new(topo, options, demands, fixed);
     let mut classes: BTreeMap<std::cmp::Reverse<i64>, Vec<usize>> = BTreeMap::new();
     for (i, d) in demands.iter().enumerate() {
         if !d.paths.is_empty() && !fixed.contains_key(&i) {
@@ -209,7 +328,7 @@ fn successive_lp_with(
     for members in classes.values() {
         // First the class over what the higher classes hold. When every member fits, or
         // there is no higher class, that is the answer.
-        let alone = solve(topo, &caps, demands, members, objective);
+        let alone = solve(topo, &caps, demands, members, objective, &mut columns);
         let short: Vec<usize> = members
             .iter()
             .zip(&alone)
@@ -255,7 +374,12 @@ fn successive_lp_with(
             release(topo, &mut open, &demands[j], &alloc.path_rates[j]);
         }
         let levels: Vec<f64> = movable.iter().map(|&j| alloc.admitted[j]).collect();
-        match solve_levels(topo, &open, demands, members, &movable, &levels, objective) {
+        let class = Class {
+            members,
+            held: &movable,
+            levels: &levels,
+        };
+        match solve_levels(topo, &open, demands, &class, objective, &mut columns) {
             Some((rates, moved)) => {
                 caps = open;
                 for (&j, r) in movable.iter().zip(moved) {
@@ -275,6 +399,7 @@ fn successive_lp_with(
         }
         solved.extend(members.iter().copied());
     }
+    alloc.columns = columns.report;
     alloc
 }
 
@@ -288,13 +413,23 @@ fn release(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64]) {
     }
 }
 
-/// Upper bound on the admitted demand: one LP over all intents, ignoring priorities.
-pub fn lp_bound(topo: &Topology, demands: &[Demand]) -> f64 {
+/// Upper bound on the admitted demand: one LP over all intents and every allowed path of
+/// each priceable one (column generation), ignoring priorities.
+pub fn lp_bound(topo: &Topology, demands: &mut [Demand]) -> f64 {
     let caps = Capacities::new(topo);
     let members: Vec<usize> = (0..demands.len())
         .filter(|&i| !demands[i].paths.is_empty())
         .collect();
-    let rates = solve(topo, &caps, demands, &members, Objective::Throughput);
+    let mut columns = Columns::new(topo, &PathOptions::default(), demands, &Fixed::new());
+    columns.limit = usize::MAX;
+    let rates = solve(
+        topo,
+        &caps,
+        demands,
+        &members,
+        Objective::Throughput,
+        &mut columns,
+    );
     members
         .iter()
         .zip(rates)
@@ -346,11 +481,17 @@ fn commit(
 fn solve(
     topo: &Topology,
     caps: &Capacities,
-    demands: &[Demand],
+    demands: &mut [Demand],
     members: &[usize],
     objective: Objective,
+    columns: &mut Columns,
 ) -> Vec<Vec<f64>> {
-    match solve_levels(topo, caps, demands, members, &[], &[], objective) {
+    let class = Class {
+        members,
+        held: &[],
+        levels: &[],
+    };
+    match solve_levels(topo, caps, demands, &class, objective, columns) {
         Some((rates, _)) => rates,
         // An LP with only zero-bounded variables is always feasible; a solver failure leaves
         // this class to the greedy baseline.
@@ -361,31 +502,182 @@ fn solve(
     }
 }
 
-/// The LP of one priority class, with the intents in `held` (of higher classes) free to
-/// move but each kept at its `levels` rate. Maximises the class's admitted fraction;
-/// returns the path rates of the members and of the held intents, or `None` when the
-/// solver fails.
-#[allow(clippy::too_many_arguments)]
+/// The intents of one class LP: its members, and the intents of higher classes (`held`)
+/// free to move but each kept at its `levels` rate.
+struct Class<'c> {
+    members: &'c [usize],
+    held: &'c [usize],
+    levels: &'c [f64],
+}
+
+/// The LP of one priority class with its held intents. Returns the path rates of the
+/// members and of the held intents, or `None` when the solver fails. Each LP first prices
+/// new columns.
+///
+/// Throughput: one LP, the most admitted in total. Fair: water-filling — the largest
+/// fraction every member can have at once; the members that cannot have more without
+/// taking it from another at that fraction (those whose max-min row has a positive dual
+/// in the interior-point solution, which is strictly complementary) keep it, and the rest
+/// are raised again, for at most [`WATER_ROUNDS`] levels; then the most in total with every
+/// member kept at its level. A class too large for the interior-point solver
+/// ([`COLUMN_LIMIT`]) gets one level for all (max-min, then throughput).
 fn solve_levels(
     topo: &Topology,
     caps: &Capacities,
-    demands: &[Demand],
-    members: &[usize],
-    held: &[usize],
-    levels: &[f64],
+    demands: &mut [Demand],
+    class: &Class,
     objective: Objective,
+    columns: &mut Columns,
 ) -> Option<(PathRates, PathRates)> {
-    let stage = |s| lp_once(topo, caps, demands, members, held, levels, s);
-    if objective == Objective::Throughput || members.len() < 2 {
-        return stage(Stage::Throughput { floor: 0.0 }).map(|(r, m, _)| (r, m));
+    let m = class.members.len();
+    let throughput = |floors: &[f64], demands: &mut [Demand], columns: &mut Columns| {
+        let stage = Stage::Throughput(floors);
+        columns.generate(topo, caps, demands, class, stage);
+        let (mut rates, _) = ClassLp::build(topo, caps, demands, class, stage).solve()?;
+        let moved = rates.split_off(m);
+        Some((rates, moved))
+    };
+    // Members that share fairly; the others (`objective throughput`) take part in the
+    // total only, from a level of 0.
+    let mut levels: Vec<Option<f64>> = class
+        .members
+        .iter()
+        .map(|&i| {
+            let own = demands[i].intent.constraints.objective;
+            (own.unwrap_or(objective) == Objective::Throughput).then_some(0.0)
+        })
+        .collect();
+    if levels.iter().filter(|l| l.is_none()).count() < 2 {
+        return throughput(&vec![0.0; m], demands, columns);
     }
-    // Max-min first: the largest fraction every member can have at once …
-    let (_, _, fraction) = stage(Stage::MaxMin)?;
-    // … then the most in total with every member kept at that fraction (less round-off).
-    stage(Stage::Throughput {
-        floor: (fraction * (1.0 - 1e-7) - 1e-9).max(0.0),
-    })
-    .map(|(r, m, _)| (r, m))
+    if m + class.held.len() > columns.limit {
+        // One level for all, from the simplex.
+        let (_, t) = ClassLp::build(topo, caps, demands, class, Stage::MaxMin(&levels)).solve()?;
+        let floors: Vec<f64> = levels.iter().map(|l| l.unwrap_or(below(t))).collect();
+        return throughput(&floors, demands, columns);
+    }
+    for _ in 0..WATER_ROUNDS {
+        let stage = Stage::MaxMin(&levels);
+        columns.generate(topo, caps, demands, class, stage);
+        let lp = ClassLp::build(topo, caps, demands, class, stage);
+        let duals = lp.duals(caps.len())?;
+        let t = duals.fraction;
+        let free: Vec<usize> = (0..m).filter(|&k| levels[k].is_none()).collect();
+        let blocked: Vec<usize> = free
+            .iter()
+            .copied()
+            .filter(|&k| duals.tau[k] > BLOCKED_DUAL && t < 1.0 - 1e-9)
+            .collect();
+        // Everyone fully served, or no member provably blocked (round-off): all stay here.
+        let settle = if blocked.is_empty() { &free } else { &blocked };
+        for &k in settle {
+            levels[k] = Some(below(t));
+        }
+        if levels.iter().all(Option::is_some) {
+            break;
+        }
+    }
+    // Members still rising when the rounds ran out keep the last level reached.
+    let last = levels.iter().flatten().copied().fold(0.0, f64::max);
+    let floors: Vec<f64> = levels.iter().map(|l| l.unwrap_or(last)).collect();
+    throughput(&floors, demands, columns)
+}
+
+/// Most water-filling levels per class (each an LP solved twice: priced, then for duals).
+pub const WATER_ROUNDS: usize = 8;
+/// A max-min row whose dual exceeds this binds: its member is blocked at the level.
+const BLOCKED_DUAL: f64 = 1e-7;
+
+/// A level kept as a floor, a hair under the solver's value so that round-off never makes
+/// the next LP infeasible.
+fn below(t: f64) -> f64 {
+    (t * (1.0 - 1e-7) - 1e-9).clamp(0.0, 1.0)
+}
+
+/// Column generation over a compile's class LPs: the pricer and what it did.
+struct Columns<'t, 'a> {
+    pricer: Pricer<'t, 'a>,
+    report: ColumnReport,
+    limit: usize,
+}
+
+impl<'t, 'a> Columns<'t, 'a> {
+    fn new(
+        topo: &'t Topology,
+        options: &PathOptions,
+        demands: &[Demand<'a>],
+        fixed: &Fixed,
+    ) -> Columns<'t, 'a> {
+        let mut pricer = Pricer::new(topo, *options);
+        let open = || {
+            demands
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| !d.paths.is_empty() && !fixed.contains_key(i))
+        };
+        pricer.prepare(open().map(|(_, d)| d.intent));
+        let report = ColumnReport {
+            candidates_only: open().filter(|(_, d)| !priceable(d.intent)).count(),
+            ..ColumnReport::default()
+        };
+        Columns {
+            pricer,
+            report,
+            limit: COLUMN_LIMIT,
+        }
+    }
+
+    /// Adds to the class's intents every path with a positive reduced cost, round after
+    /// round, until there is none (the LP is then optimal over all allowed paths) or a
+    /// limit is reached (counted in the report).
+    fn generate(
+        &mut self,
+        topo: &Topology,
+        caps: &Capacities,
+        demands: &mut [Demand],
+        class: &Class,
+        stage: Stage,
+    ) {
+        let positions: Vec<usize> = class.members.iter().chain(class.held).copied().collect();
+        if !positions.iter().any(|&i| priceable(demands[i].intent)) {
+            return;
+        }
+        if positions.len() > self.limit {
+            self.report.too_large += 1;
+            return;
+        }
+        for _ in 0..COLUMN_ROUNDS {
+            let lp = ClassLp::build(topo, caps, demands, class, stage);
+            let Some(Duals { sigma, pi, .. }) = lp.duals(caps.len()) else {
+                self.report.failed += 1;
+                return;
+            };
+            self.report.rounds += 1;
+            let pricer = &self.pricer;
+            let shared: &[Demand] = demands;
+            let found: Vec<(usize, Candidate)> = positions
+                .par_iter()
+                .zip(&sigma)
+                .filter_map(|(&i, &s)| {
+                    let d = &shared[i];
+                    let tolerance = PRICE_TOLERANCE / d.rate;
+                    if s <= tolerance || !priceable(d.intent) {
+                        return None;
+                    }
+                    let c = pricer.price(d.intent, d.rate, s, &pi, caps, tolerance, HOP_COST)?;
+                    (!d.paths.iter().any(|p| p.links == c.links)).then_some((i, c))
+                })
+                .collect();
+            if found.is_empty() {
+                return;
+            }
+            self.report.added += found.len();
+            for (i, c) in found {
+                demands[i].paths.push(c);
+            }
+        }
+        self.report.round_limited += 1;
+    }
 }
 
 /// Rates per path, per intent.
@@ -393,97 +685,218 @@ type PathRates = Vec<Vec<f64>>;
 
 /// One LP of a class (see [`solve_levels`]).
 #[derive(Debug, Clone, Copy)]
-enum Stage {
-    /// Maximise the smallest admitted fraction of the members.
-    MaxMin,
-    /// Maximise the members' total admitted fraction, each at least `floor` of its rate.
-    Throughput { floor: f64 },
+enum Stage<'s> {
+    /// Maximise the smallest admitted fraction of the members without a level; those with
+    /// one keep at least that fraction.
+    MaxMin(&'s [Option<f64>]),
+    /// Maximise the members' total admitted fraction, each at least its floor.
+    Throughput(&'s [f64]),
 }
 
-/// Builds and solves one LP; the path rates of the members and of the held intents, and
-/// the smallest fraction (max-min stage).
-fn lp_once(
-    topo: &Topology,
-    caps: &Capacities,
-    demands: &[Demand],
-    members: &[usize],
-    held: &[usize],
-    levels: &[f64],
-    stage: Stage,
-) -> Option<(PathRates, PathRates, f64)> {
-    let mut vars = ProblemVariables::new();
-    let fraction = match stage {
-        Stage::MaxMin => Some(vars.add(variable().min(0.0).max(1.0))),
-        Stage::Throughput { .. } => None,
-    };
-    let mut objective = Expression::from(0.0);
-    let mut x: Vec<Vec<Variable>> = Vec::new();
-    let mut rows: BTreeMap<Resource, Expression> = BTreeMap::new();
-    let mut coverage = Vec::new();
-    let all = members
-        .iter()
-        .map(|&i| (i, None))
-        .chain(held.iter().zip(levels).map(|(&j, &l)| (j, Some(l))));
-    for (i, level) in all {
-        let d = &demands[i];
-        let a = match level {
-            // What it had reserved was given back, so its level is always feasible.
-            Some(l) => vars.add(variable().min(l.min(d.rate)).max(d.rate)),
-            None => match stage {
-                Stage::Throughput { floor } => {
-                    let a = vars.add(variable().min(floor * d.rate).max(d.rate));
-                    objective += a * (1.0 / d.rate);
-                    a
-                }
-                Stage::MaxMin => {
-                    let a = vars.add(variable().min(0.0).max(d.rate));
-                    if let Some(t) = fraction {
-                        coverage.push(Expression::from(a).geq(t * d.rate));
-                    }
-                    a
-                }
-            },
+/// The duals of a class LP, as prices of the unscaled LP.
+struct Duals {
+    /// Per LP intent: what one more unit per second of its admitted rate is worth (0
+    /// without a coverage row).
+    sigma: Vec<f64>,
+    /// Per resource: what one more unit of it is worth (0 without a capacity row).
+    pi: Vec<f64>,
+    /// Per member, max-min stage: the dual of its row `level ≤ fraction` (0 otherwise).
+    tau: Vec<f64>,
+    /// The max-min level reached (max-min stage).
+    fraction: f64,
+}
+
+/// One LP of a class (see [`solve_levels`]), built once and solved by either solver: the
+/// simplex (microlp) for the allocation, the interior-point solver (clarabel) for the
+/// duals that price new columns.
+///
+/// The LP is scaled so that both solvers see numbers near 1: each path variable is the
+/// fraction of its intent's requested rate it carries, each admitted variable the fraction
+/// admitted, and each capacity row is divided by the capacity. The objective keeps its
+/// value (Σ admitted / requested − hop tie-break). Every row is written `expression ≤
+/// constant`, so every dual is ≥ 0; [`ClassLp::duals`] turns them back into prices per
+/// unit of rate and per unit of resource.
+struct ClassLp {
+    vars: ProblemVariables,
+    objective: Expression,
+    constraints: Vec<good_lp::Constraint>,
+    /// Per LP intent (members, then held): its requested rate, and its coverage row when it
+    /// has one row over all its paths (not with `disjoint paths N`).
+    coverage: Vec<(f64, Option<usize>)>,
+    /// Capacity rows: the resource, the row, and what the row was divided by.
+    capacity: Vec<(Resource, usize, f64)>,
+    /// Per LP intent, per path: its variable (a fraction of the requested rate).
+    x: Vec<Vec<Variable>>,
+    rates: Vec<f64>,
+    fraction: Option<Variable>,
+    /// Per member, max-min stage: its row `fraction ≤ admitted`, if it has one.
+    level_rows: Vec<Option<usize>>,
+}
+
+impl ClassLp {
+    fn build(
+        topo: &Topology,
+        caps: &Capacities,
+        demands: &[Demand],
+        class: &Class,
+        stage: Stage,
+    ) -> ClassLp {
+        let mut vars = ProblemVariables::new();
+        let fraction = match stage {
+            Stage::MaxMin(_) => Some(vars.add(variable().min(0.0).max(1.0))),
+            Stage::Throughput(_) => None,
         };
-        let xs: Vec<Variable> = d
-            .paths
+        let mut level_rows = Vec::new();
+        let mut objective = Expression::from(0.0);
+        let mut x: Vec<Vec<Variable>> = Vec::new();
+        let mut rows: BTreeMap<Resource, Expression> = BTreeMap::new();
+        let mut constraints = Vec::new();
+        let mut coverage = Vec::new();
+        let mut rates = Vec::new();
+        let all = class
+            .members
             .iter()
-            .map(|_| vars.add(variable().min(0.0)))
+            .enumerate()
+            .map(|(k, &i)| (i, Err(k)))
+            .chain(
+                class
+                    .held
+                    .iter()
+                    .zip(class.levels)
+                    .map(|(&j, &l)| (j, Ok(l))),
+            );
+        for (i, level) in all {
+            let d = &demands[i];
+            // A held intent's admitted fraction is its level, a constant (what it had
+            // reserved was given back, so the level is always feasible); a member's is a
+            // variable.
+            let f: Expression = match level {
+                Ok(l) => Expression::from((l / d.rate).min(1.0)),
+                Err(k) => match stage {
+                    Stage::Throughput(floors) => {
+                        let f = vars.add(variable().min(floors[k]).max(1.0));
+                        objective += f;
+                        f.into()
+                    }
+                    Stage::MaxMin(levels) => match (levels[k], fraction) {
+                        (None, Some(t)) => {
+                            let f = vars.add(variable().min(0.0).max(1.0));
+                            level_rows.push(Some(constraints.len()));
+                            constraints.push((t - f).leq(0.0));
+                            f.into()
+                        }
+                        (level, _) => {
+                            level_rows.push(None);
+                            vars.add(variable().min(level.unwrap_or(0.0)).max(1.0))
+                                .into()
+                        }
+                    },
+                },
+            };
+            let ys: Vec<Variable> = d
+                .paths
+                .iter()
+                .map(|_| vars.add(variable().min(0.0)))
+                .collect();
+            for (p, &yp) in ys.iter().enumerate() {
+                objective -= yp * (HOP_COST * d.paths[p].links.len() as f64);
+                for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
+                    *rows.entry(res).or_insert_with(|| Expression::from(0.0)) +=
+                        yp * (coef * d.rate);
+                }
+            }
+            let n = d.intent.constraints.disjoint_paths;
+            if n > 1 {
+                for &yp in &ys {
+                    constraints.push((f.clone() - yp * f64::from(n - 1)).leq(0.0));
+                }
+                coverage.push((d.rate, None));
+            } else {
+                let all: Expression = ys.iter().map(|&v| Expression::from(v)).sum();
+                coverage.push((d.rate, Some(constraints.len())));
+                constraints.push((f - all).leq(0.0));
+            }
+            x.push(ys);
+            rates.push(d.rate);
+        }
+        if let Some(t) = fraction {
+            objective += t;
+        }
+        let mut capacity = Vec::with_capacity(rows.len());
+        for (res, expr) in rows {
+            // An exhausted resource keeps its row unscaled: nothing may use it.
+            let scale = if caps.cap[res.0] > EPS {
+                caps.cap[res.0]
+            } else {
+                1.0
+            };
+            let bound = if caps.cap[res.0] > EPS { 1.0 } else { 0.0 };
+            capacity.push((res, constraints.len(), scale));
+            constraints.push((expr * (1.0 / scale)).leq(bound));
+        }
+        ClassLp {
+            vars,
+            objective,
+            constraints,
+            coverage,
+            capacity,
+            x,
+            rates,
+            fraction,
+            level_rows,
+        }
+    }
+
+    /// The allocation at a vertex of the LP: path rates (service units per second) per LP
+    /// intent, and the smallest fraction (max-min stage).
+    fn solve(self) -> Option<(PathRates, f64)> {
+        let mut model = self.vars.maximise(self.objective).using(good_lp::microlp);
+        for c in self.constraints {
+            model.add_constraint(c);
+        }
+        let sol = model.solve().ok()?;
+        let rates = self
+            .x
+            .iter()
+            .zip(&self.rates)
+            .map(|(ys, &rate)| ys.iter().map(|&v| sol.value(v).max(0.0) * rate).collect())
             .collect();
-        for (p, &xp) in xs.iter().enumerate() {
-            objective -= xp * (HOP_COST * d.paths[p].links.len() as f64 / d.rate);
-            for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
-                *rows.entry(res).or_insert_with(|| Expression::from(0.0)) += xp * coef;
-            }
+        Some((rates, self.fraction.map_or(0.0, |t| sol.value(t))))
+    }
+
+    /// The duals of the LP (interior point).
+    fn duals(self, resources: usize) -> Option<Duals> {
+        let mut model = self.vars.maximise(self.objective).using(good_lp::clarabel);
+        let refs: Vec<_> = self
+            .constraints
+            .into_iter()
+            .map(|c| model.add_constraint(c))
+            .collect();
+        let mut sol = model.solve().ok()?;
+        let fraction = self.fraction.map_or(0.0, |t| sol.value(t));
+        let duals = sol.compute_dual();
+        let dual = |r: usize| duals.dual(refs[r].clone()).max(0.0);
+        let sigma = self
+            .coverage
+            .iter()
+            .map(|&(rate, row)| row.map_or(0.0, |r| dual(r) / rate))
+            .collect();
+        let mut pi = vec![0.0; resources];
+        for &(res, r, scale) in &self.capacity {
+            pi[res.0] = dual(r) / scale;
         }
-        let n = d.intent.constraints.disjoint_paths;
-        if n > 1 {
-            for &xp in &xs {
-                coverage.push(Expression::from(a).leq(xp * f64::from(n - 1)));
-            }
-        } else {
-            let all: Expression = xs.iter().map(|&v| Expression::from(v)).sum();
-            coverage.push(Expression::from(a).leq(all));
-        }
-        x.push(xs);
+        let tau = self
+            .level_rows
+            .iter()
+            .map(|row| row.map_or(0.0, dual))
+            .collect();
+        Some(Duals {
+            sigma,
+            pi,
+            tau,
+            fraction,
+        })
     }
-    if let Some(t) = fraction {
-        objective += t;
-    }
-    let mut model = vars.maximise(objective).using(good_lp::microlp);
-    for c in coverage {
-        model.add_constraint(c);
-    }
-    for (res, expr) in rows {
-        // What the held intents had reserved was given back, so their levels fit.
-        model.add_constraint(expr.leq(caps.cap[res.0]));
-    }
-    let sol = model.solve().ok()?;
-    let mut rates: Vec<Vec<f64>> = x
-        .iter()
-        .map(|xs| xs.iter().map(|&v| sol.value(v).max(0.0)).collect())
-        .collect();
-    let moved = rates.split_off(members.len());
-    Some((rates, moved, fraction.map_or(0.0, |t| sol.value(t))))
 }
 
 /// Baseline: intents in priority order (then source order), each on its shortest allowed

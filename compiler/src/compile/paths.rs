@@ -564,7 +564,11 @@ fn evaluate(
     }
 }
 
-fn admissible(topo: &Topology, intent: &CheckedIntent, c: &Candidate) -> Result<(), Blocked> {
+pub(super) fn admissible(
+    topo: &Topology,
+    intent: &CheckedIntent,
+    c: &Candidate,
+) -> Result<(), Blocked> {
     let names = || {
         c.nodes
             .iter()
