@@ -67,6 +67,9 @@ pub struct Candidate {
     /// Least rate (delivered pairs/s) at which the purified pairs still meet the intent's
     /// fidelity bound; 0 when any rate does (keys, no purification, memories that keep).
     pub min_rate: f64,
+    /// Most delivered pairs/s the path's scarcest link supplies, after swaps and
+    /// purification (pairs; +∞ for keys).
+    pub max_rate: f64,
     /// Purification with its storage, at the rate the fidelity was evaluated for (pairs).
     pub storage: physics::StoredPurification,
     /// Shortest coherence time of the memories at the path's two ends, s (pairs): where raw
@@ -116,6 +119,8 @@ pub enum Blocked {
         coherence_s: f64,
         /// Least delivered rate that keeps the bound, if any does.
         min_rate: Option<f64>,
+        /// Most delivered pairs/s the path's links supply.
+        max_rate: f64,
     },
 }
 
@@ -156,10 +161,19 @@ impl Blocked {
                 wait_s,
                 coherence_s,
                 min_rate,
+                max_rate,
             } => {
-                let need = min_rate.map_or(String::new(), |m| {
-                    format!("; it needs at least {} pairs/s", significant(m))
-                });
+                let need = match min_rate {
+                    Some(m) if *m <= *max_rate => {
+                        format!("; it needs at least {} pairs/s", significant(*m))
+                    }
+                    Some(m) => format!(
+                        "; it would need at least {} pairs/s, more than the path's links supply ({} pairs/s)",
+                        significant(*m),
+                        significant(*max_rate)
+                    ),
+                    None => String::new(),
+                };
                 format!(
                     "after {rounds} purification round(s) the best allowed path (via {}) reaches fidelity {best:.4}, below the required {target}: at {} pairs/s a raw pair arrives every {} s, and the first of the {} pairs purified together waits {} s for the others in a memory that keeps {} s{need}",
                     path.join(" – "),
@@ -603,6 +617,7 @@ fn evaluate(
             overhead: 1.0,
             wait_s: 0.0,
             min_rate: 0.0,
+            max_rate: f64::INFINITY,
             storage: physics::purify_stored(1.0, 0, 0.0, f64::INFINITY),
             end_coherence_s: f64::INFINITY,
             cost,
@@ -681,6 +696,7 @@ fn evaluate(
                 overhead: swaps / factor.max(1e-12),
                 wait_s,
                 min_rate,
+                max_rate: bottleneck * physics::purify(raw, rounds).1,
                 storage,
                 end_coherence_s,
                 cost,
@@ -720,6 +736,7 @@ pub fn fidelity_shortfall(topo: &Topology, c: &Candidate, target: f64, path: Vec
             wait_s: c.storage.wait_s,
             coherence_s: c.end_coherence_s,
             min_rate: c.min_rate.is_finite().then_some(c.min_rate),
+            max_rate: c.max_rate,
         };
     }
     Blocked::Fidelity {
