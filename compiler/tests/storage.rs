@@ -97,7 +97,10 @@ fn slow_raw_pairs_are_not_purified_past_their_memory() {
             .values()
             .all(|c| c.forwarding.purification.is_empty())
     );
-    assert_eq!(verify(&program, &inv, &out.configs, &out.summary), Vec::<Violation>::new());
+    assert_eq!(
+        verify(&program, &inv, &out.configs, &out.summary),
+        Vec::<Violation>::new()
+    );
 
     // Memories that keep pairs for days: the same rounds serve the same intent.
     let inv = inventory(&network(1e6));
@@ -106,7 +109,10 @@ fn slow_raw_pairs_are_not_purified_past_their_memory() {
     assert_eq!(s.admission, Admission::Met, "{s:?}");
     assert_eq!(s.paths[0].purification_rounds, Some(3));
     assert!(s.fidelity.unwrap() >= 0.907);
-    assert_eq!(verify(&program, &inv, &out.configs, &out.summary), Vec::<Violation>::new());
+    assert_eq!(
+        verify(&program, &inv, &out.configs, &out.summary),
+        Vec::<Violation>::new()
+    );
 }
 
 /// The least rate the refusal names is enough: asked for that many pairs, the raw pairs
@@ -130,10 +136,14 @@ fn the_rate_the_refusal_names_is_served() {
     // reason says so rather than asking for more.
     let (_, out) = compiled(&inventory(&network(0.8).replace("5000", "1000")), &below);
     let reason = out.summary.intents[0].reason.clone().unwrap_or_default();
-    assert!(reason.contains("more than the path's links supply"), "{reason}");
+    assert!(
+        reason.contains("more than the path's links supply"),
+        "{reason}"
+    );
 
     let rate = (min * 1.01 * 1000.0).ceil() / 1000.0;
-    let intent = format!("intent i: entangled pairs between P and Q, fidelity >= 0.907, {rate}/s\n");
+    let intent =
+        format!("intent i: entangled pairs between P and Q, fidelity >= 0.907, {rate}/s\n");
     let (program, out) = compiled(&inv, &intent);
     let s = &out.summary.intents[0];
     assert_eq!(s.admission, Admission::Met, "{s:?}");
@@ -141,10 +151,16 @@ fn the_rate_the_refusal_names_is_served() {
     let entry = &out.configs.nodes["P"].forwarding.purification[0];
     assert_eq!(entry.rounds, 3);
     let stored = physics::purify_stored(entry.fidelity_in, 3, rate, 0.8);
-    assert!((entry.fidelity_out - stored.fidelity).abs() < 1e-8, "{entry:?}");
+    assert!(
+        (entry.fidelity_out - stored.fidelity).abs() < 1e-8,
+        "{entry:?}"
+    );
     assert!((entry.raw_pairs_per_s - stored.raw_rate_per_s).abs() < 1e-6 * stored.raw_rate_per_s);
     assert!((entry.storage_wait_s - 7.0 / stored.raw_rate_per_s).abs() < 1e-6);
-    assert_eq!(verify(&program, &inv, &out.configs, &out.summary), Vec::<Violation>::new());
+    assert_eq!(
+        verify(&program, &inv, &out.configs, &out.summary),
+        Vec::<Violation>::new()
+    );
 
     // A configuration that carries the path below that rate is caught: its raw pairs
     // would wait too long, and the fidelity it states no longer holds.
@@ -208,7 +224,10 @@ classical_links:
             "{protocol:?}: {} admitted, {expected} expected",
             s.admitted_rate
         );
-        assert_eq!(verify(&program, &inv, &out.configs, &out.summary), Vec::<Violation>::new());
+        assert_eq!(
+            verify(&program, &inv, &out.configs, &out.summary),
+            Vec::<Violation>::new()
+        );
     }
     // An unknown protocol is an inventory error that names the field.
     let (_, diags) = load(FileId(0), &net("heralding: double-click, "));
@@ -234,15 +253,21 @@ fn a_share_too_small_to_keep_the_fidelity_is_not_configured() {
     assert_eq!(lo.admission, Admission::Rejected, "{lo:?}");
     let reason = lo.reason.as_deref().unwrap_or_default();
     assert!(reason.contains("it needs at least"), "{reason}");
-    assert!(
-        out.configs
-            .nodes
-            .values()
-            .all(|c| c.forwarding.forwarding_table.iter().all(|e| e.service_unit != "lo"))
+    assert!(out.configs.nodes.values().all(|c| {
+        c.forwarding
+            .forwarding_table
+            .iter()
+            .all(|e| e.service_unit != "lo")
+    }));
+    assert_eq!(
+        verify(&program, &inv, &out.configs, &out.summary),
+        Vec::<Violation>::new()
     );
-    assert_eq!(verify(&program, &inv, &out.configs, &out.summary), Vec::<Violation>::new());
 
     // With the link to itself, the same intent is met.
-    let (_, out) = compiled(&inv, "intent lo: entangled pairs between P and Q, fidelity >= 0.907, 150/s\n");
+    let (_, out) = compiled(
+        &inv,
+        "intent lo: entangled pairs between P and Q, fidelity >= 0.907, 150/s\n",
+    );
     assert_eq!(out.summary.intents[0].admission, Admission::Met);
 }

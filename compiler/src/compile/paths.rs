@@ -718,12 +718,13 @@ pub fn end_coherence(topo: &Topology, nodes: &[usize]) -> f64 {
 /// Why a pair path's purified fidelity misses `target`: storage while raw pairs wait for
 /// their partners when the same rounds would reach it with pairs that never wait, else the
 /// path's links and swaps themselves.
-pub fn fidelity_shortfall(topo: &Topology, c: &Candidate, target: f64, path: Vec<String>) -> Blocked {
-    let ideal = physics::purify(
-        raw_pair_fidelity(topo, c),
-        c.purification_rounds,
-    )
-    .0;
+pub fn fidelity_shortfall(
+    topo: &Topology,
+    c: &Candidate,
+    target: f64,
+    path: Vec<String>,
+) -> Blocked {
+    let ideal = physics::purify(raw_pair_fidelity(topo, c), c.purification_rounds).0;
     if c.purification_rounds > 0 && ideal >= target && c.storage.wait_s > 0.0 {
         let rate = c.storage.raw_rate_per_s * c.storage.factor;
         return Blocked::Storage {

@@ -26,7 +26,11 @@ pub fn too_slow(demands: &[Demand], alloc: &Allocation, fixed: &Fixed) -> Vec<(u
             continue;
         }
         for (p, &r) in rates.iter().enumerate() {
-            if r > 0.0 && d.paths.get(p).is_some_and(|c| r < c.min_rate * (1.0 - TOLERANCE)) {
+            if r > 0.0
+                && d.paths
+                    .get(p)
+                    .is_some_and(|c| r < c.min_rate * (1.0 - TOLERANCE))
+            {
                 out.push((i, p));
             }
         }
@@ -55,7 +59,11 @@ pub fn drop_slow(
             d.paths.remove(p);
         }
         if d.paths.is_empty() {
-            let names = gone.nodes.iter().map(|&n| topo.nodes[n].name.clone()).collect();
+            let names = gone
+                .nodes
+                .iter()
+                .map(|&n| topo.nodes[n].name.clone())
+                .collect();
             let target = d.intent.min_fidelity.unwrap_or(0.0);
             blocked[i] = Some(paths::fidelity_shortfall(topo, &gone, target, names));
         }

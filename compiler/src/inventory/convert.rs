@@ -8,12 +8,12 @@
 use super::codes;
 use super::load::Locator;
 use super::model::{
-    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Inventory, KeyRate, Memory,
-    Heralding, Node, PairRate, QkdLink, Role, Trust,
+    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Heralding, Inventory, KeyRate,
+    Memory, Node, PairRate, QkdLink, Role, Trust,
 };
 use super::raw::{
-    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawInventory,
-    RawHeralding, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
+    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawHeralding,
+    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
 };
 use serde_saphyr::Spanned as S;
 use strata_grammar::{Diagnostic, Span, Spanned};

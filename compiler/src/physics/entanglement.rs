@@ -56,8 +56,7 @@ impl Heralding {
     /// Heralded elementary pairs per second: p / attempt period (see
     /// [`elementary_pair_rate_per_s`], which is the single-click case).
     pub fn pair_rate_per_s(self, loss_db_per_km: f64, length_km: f64, efficiency: f64) -> f64 {
-        elementary_pair_rate_per_s(loss_db_per_km, length_km, efficiency)
-            / f64::from(self.rounds())
+        elementary_pair_rate_per_s(loss_db_per_km, length_km, efficiency) / f64::from(self.rounds())
     }
 }
 
@@ -183,7 +182,10 @@ mod tests {
         let lossier = elementary_success_probability(0.2 + 3.0 / 100.0, 100.0, 0.5);
         assert!(close(lossier / 1.25e-3, 0.501, 1e-3), "{lossier}");
         assert_eq!(Heralding::from_name("two-round"), Some(two));
-        assert_eq!(Heralding::from_name("single-click"), Some(Heralding::default()));
+        assert_eq!(
+            Heralding::from_name("single-click"),
+            Some(Heralding::default())
+        );
         assert_eq!(Heralding::from_name("double-click"), None);
         assert_eq!(two.name(), "two-round");
     }

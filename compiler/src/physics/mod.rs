@@ -18,8 +18,8 @@ pub mod qkd;
 pub mod werner;
 
 pub use entanglement::{
-    Heralding, elementary_attempt_period_s, elementary_pair_rate_per_s, elementary_pairs_per_link_per_s,
-    elementary_success_probability,
+    Heralding, elementary_attempt_period_s, elementary_pair_rate_per_s,
+    elementary_pairs_per_link_per_s, elementary_success_probability,
 };
 pub use fibre::{
     LIGHT_SPEED_IN_FIBRE_KM_PER_S, db_to_transmittance, fibre_delay_s, fibre_loss_db, transmittance,

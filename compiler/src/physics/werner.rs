@@ -123,7 +123,12 @@ fn batch(rounds: u32) -> f64 {
 /// `raw_fidelity` arriving `raw_rate_per_s` per second: the first pair waits
 /// (2^r − 1)/rate for the last, and every pair of the batch is taken at the fidelity of
 /// that oldest one (an upper bound on the storage each pair sees).
-fn purify_batch(raw_fidelity: f64, rounds: u32, raw_rate_per_s: f64, coherence_s: f64) -> (f64, f64) {
+fn purify_batch(
+    raw_fidelity: f64,
+    rounds: u32,
+    raw_rate_per_s: f64,
+    coherence_s: f64,
+) -> (f64, f64) {
     let wait = (batch(rounds) - 1.0) / raw_rate_per_s;
     purify(decohered_fidelity(raw_fidelity, wait, coherence_s), rounds)
 }
@@ -155,7 +160,10 @@ pub fn purify_stored(
     }
     let n = batch(rounds);
     if delivered_per_s <= 0.0 || !delivered_per_s.is_finite() {
-        let (fidelity, factor) = purify(decohered_fidelity(raw_fidelity, f64::INFINITY, coherence_time_s), rounds);
+        let (fidelity, factor) = purify(
+            decohered_fidelity(raw_fidelity, f64::INFINITY, coherence_time_s),
+            rounds,
+        );
         return StoredPurification {
             fidelity,
             factor,
@@ -358,7 +366,10 @@ mod tests {
         // Unreachable even without waiting; reachable at any rate without rounds or decay.
         assert_eq!(purification_min_rate(0.6, 1, t, 0.99), None);
         assert_eq!(purification_min_rate(0.95, 0, t, 0.9), Some(0.0));
-        assert_eq!(purification_min_rate(0.85, 2, f64::INFINITY, 0.9), Some(0.0));
+        assert_eq!(
+            purification_min_rate(0.85, 2, f64::INFINITY, 0.9),
+            Some(0.0)
+        );
         assert_eq!(purification_min_rate(0.85, 2, 0.0, 0.9), None);
     }
 

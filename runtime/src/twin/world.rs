@@ -1186,10 +1186,17 @@ intent f: entangled pairs between P and Q, fidelity >= 0.96, 2/s
             .clone();
         let slow = physics::purify_stored(entry.fidelity_in, entry.rounds, 2.0 / 1000.0, 60.0);
         assert!(slow.wait_s > 100.0, "{slow:?}");
-        assert!((f.fidelity - slow.fidelity).abs() < 1e-6, "{} vs {slow:?}", f.fidelity);
+        assert!(
+            (f.fidelity - slow.fidelity).abs() < 1e-6,
+            "{} vs {slow:?}",
+            f.fidelity
+        );
         assert!(f.fidelity < 0.5, "{}", f.fidelity);
         // At its compiled rate the twin reports what was compiled.
-        assert!(entry.fidelity_out >= 0.96 && entry.storage_wait_s < 1.0, "{entry:?}");
+        assert!(
+            entry.fidelity_out >= 0.96 && entry.storage_wait_s < 1.0,
+            "{entry:?}"
+        );
     }
 
     #[test]
