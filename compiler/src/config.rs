@@ -249,8 +249,16 @@ pub struct PurificationEntry {
     pub peer: String,
     pub protocol: String,
     pub rounds: u32,
+    /// Fidelity of the raw end-to-end pairs as they arrive.
     pub fidelity_in: f64,
+    /// Fidelity of the purified pairs, after the storage below.
     pub fidelity_out: f64,
+    /// Raw end-to-end pairs per second that deliver the path's rate.
+    #[serde(default)]
+    pub raw_pairs_per_s: f64,
+    /// Seconds the first raw pair of a batch of 2^rounds waits in memory for the last.
+    #[serde(default)]
+    pub storage_wait_s: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

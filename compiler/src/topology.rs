@@ -257,13 +257,17 @@ impl Topology {
             };
             let rate = match &l.pair_rate {
                 PairRate::Measured(r) => r.value,
-                PairRate::Physical { efficiency, .. } => {
-                    physics::elementary_pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency)
-                        .min(MAX_SOURCE_PAIR_RATE)
-                }
+                PairRate::Physical { efficiency, .. } => l
+                    .heralding
+                    .pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency)
+                    .min(MAX_SOURCE_PAIR_RATE),
             };
-            let attempts_per_s = 1.0
-                / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
+            // One heralding message per round: a two-round attempt takes twice as long and
+            // sends two.
+            let heralds_per_s = f64::from(l.heralding.rounds())
+                / l.heralding
+                    .attempt_period_s(l.length_km)
+                    .max(1.0 / MAX_SOURCE_PAIR_RATE);
             let (classical_path, latency_ms) = classical(&l.classical_path);
             qlinks.push(QLink {
                 name: l.name.value.clone(),
@@ -275,7 +279,7 @@ impl Topology {
                 qber: 0.0,
                 classical_path,
                 latency_ms: latency_ms + physics::fibre_delay_s(l.length_km) * 1e3,
-                channel_bps: attempts_per_s * HERALD_BITS,
+                channel_bps: heralds_per_s * HERALD_BITS,
                 span: l.span,
             });
         }

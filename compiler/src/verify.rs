@@ -422,13 +422,17 @@ impl<'a> Model<'a> {
         for l in &inv.entanglement_links {
             let rate = match &l.pair_rate {
                 PairRate::Measured(r) => r.value,
-                PairRate::Physical { efficiency, .. } => {
-                    physics::elementary_pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency)
-                        .min(MAX_SOURCE_PAIR_RATE)
-                }
+                PairRate::Physical { efficiency, .. } => l
+                    .heralding
+                    .pair_rate_per_s(l.loss_db_per_km, l.length_km, *efficiency)
+                    .min(MAX_SOURCE_PAIR_RATE),
             };
-            let attempts_per_s = 1.0
-                / physics::elementary_attempt_period_s(l.length_km).max(1.0 / MAX_SOURCE_PAIR_RATE);
+            // One heralding message per round: a two-round attempt takes twice as long and
+            // sends two.
+            let heralds_per_s = f64::from(l.heralding.rounds())
+                / l.heralding
+                    .attempt_period_s(l.length_km)
+                    .max(1.0 / MAX_SOURCE_PAIR_RATE);
             let (classical, latency_ms) = classical(&l.classical_path);
             qlinks.insert(
                 l.name.value.as_str(),
@@ -441,7 +445,7 @@ impl<'a> Model<'a> {
                     qber: 0.0,
                     classical,
                     latency_ms: latency_ms + physics::fibre_delay_s(l.length_km) * 1e3,
-                    channel_bps: attempts_per_s * HERALD_BITS,
+                    channel_bps: heralds_per_s * HERALD_BITS,
                 },
             );
         }
@@ -934,11 +938,18 @@ fn evaluate_pairs(
     } else {
         chain
     };
-    // Purification is run by the two end nodes; their entries must agree.
+    // Purification is run by the two end nodes; their entries must agree. Raw pairs wait
+    // there for their partners, at the rate the path carries.
     let ends = [
         intent.endpoints[0].node.as_str(),
         intent.endpoints[1].node.as_str(),
     ];
+    let end_coherence = ends
+        .iter()
+        .filter_map(|n| model.nodes.get(n).and_then(|n| n.memory))
+        .map(|m| m.coherence_time_s)
+        .fold(f64::INFINITY, f64::min);
+    let stored = |rounds: u32| physics::purify_stored(raw, rounds, f.rate, end_coherence);
     let mut rounds: Option<u32> = None;
     let mut seen_at = Vec::new();
     let here = purification.get(&(unit.to_string(), f.index));
@@ -975,15 +986,26 @@ fn evaluate_pairs(
             ),
             Some(_) => {}
         }
-        let (out, _) = physics::purify(raw, p.rounds);
-        if !close(p.fidelity_in, raw) || !close(p.fidelity_out, out) {
+        let s = stored(p.rounds);
+        if !close(p.fidelity_in, raw) || !close(p.fidelity_out, s.fidelity) {
             v.push(
                 codes::PURIFICATION,
                 Some(node),
                 obj.clone(),
                 format!(
-                    "fidelity {} → {} written, recomputed {raw:.9} → {out:.9} over {} round(s)",
-                    p.fidelity_in, p.fidelity_out, p.rounds
+                    "fidelity {} → {} written, recomputed {raw:.9} → {:.9} over {} round(s) at {} pairs/s",
+                    p.fidelity_in, p.fidelity_out, s.fidelity, p.rounds, f.rate
+                ),
+            );
+        }
+        if !close(p.raw_pairs_per_s, s.raw_rate_per_s) || !close(p.storage_wait_s, s.wait_s) {
+            v.push(
+                codes::PURIFICATION,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "{} raw pairs/s waiting {} s written, recomputed {:.9} pairs/s waiting {:.9} s for {} pairs/s over {} round(s)",
+                    p.raw_pairs_per_s, p.storage_wait_s, s.raw_rate_per_s, s.wait_s, f.rate, p.rounds
                 ),
             );
         }
@@ -1001,7 +1023,31 @@ fn evaluate_pairs(
             }
         }
     }
-    let (fidelity, factor) = physics::purify(raw, rounds);
+    // The reservation is sized for the least rate that keeps the fidelity bound; a path
+    // carrying less would see its raw pairs decay waiting for their partners.
+    let min_rate = match intent.min_fidelity {
+        Some(target) => physics::purification_min_rate(raw, rounds, end_coherence, target)
+            .unwrap_or(f64::INFINITY),
+        None => 0.0,
+    };
+    if rounds > 0 && f.rate > 0.0 && f.rate < min_rate * (1.0 - TOL) {
+        v.push(
+            codes::PURIFICATION,
+            None,
+            obj.clone(),
+            format!(
+                "the path carries {} pairs/s, below the {min_rate:.9} pairs/s at which its raw pairs arrive fast enough to keep fidelity {} after {rounds} round(s)",
+                f.rate,
+                intent.min_fidelity.unwrap_or(0.0)
+            ),
+        );
+    }
+    let fidelity = stored(rounds).fidelity;
+    let factor = if min_rate > 0.0 && min_rate.is_finite() {
+        physics::purify_stored(raw, rounds, min_rate, end_coherence).factor
+    } else {
+        physics::purify(raw, rounds).1
+    };
     let swaps = physics::elementary_pairs_per_link_per_s(1.0, links.len(), SWAP_SUCCESS);
     let overhead = if factor > 0.0 {
         swaps / factor

@@ -48,14 +48,15 @@ classical_links:
 "#;
 
 /// Keys met and partly met (`z` saturates `a-r`), a disjoint pair of paths, trusted relays
-/// only, an application endpoint, and pairs with and without purification.
+/// only, an application endpoint, and pairs with and without purification (`f` asks for
+/// enough pairs that the raw pairs it purifies do not wait long in `Q`'s 0.5 s memory).
 const INTENTS: &str = r#"
 intent x: keys of 256 bits between A and B, fidelity ≥0.9, 10/s
 intent y: keys of 256 bits between app-a and B, 150/s, priority 5
 intent z: keys of 256 bits between A and B, 500/s, disjoint paths 2
 intent t: keys of 128 bits between A and B, 5/s, relay via trusted nodes only, valid for 1h
 intent e: entangled pairs between P and Q, fidelity >= 0.9, rate >= 2/s, latency <= 10 ms
-intent f: entangled pairs between P and Q, fidelity >= 0.96, rate >= 1/s
+intent f: entangled pairs between P and Q, fidelity >= 0.96, rate >= 100/s
 "#;
 
 fn errors(diags: &[Diagnostic]) -> Vec<&Diagnostic> {

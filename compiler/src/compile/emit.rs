@@ -288,16 +288,16 @@ fn emit_paths(
                     } else {
                         path.nodes[0]
                     };
-                    let (out, _) =
-                        crate::physics::purify(raw_fidelity(topo, path), path.purification_rounds);
                     cfg.forwarding.purification.push(PurificationEntry {
                         service_unit: intent.name.clone(),
                         path: p,
                         peer: topo.nodes[peer].name.clone(),
                         protocol: "bbpssw".into(),
                         rounds: path.purification_rounds,
-                        fidelity_in: round9(raw_fidelity(topo, path)),
-                        fidelity_out: round9(out),
+                        fidelity_in: round9(super::paths::raw_pair_fidelity(topo, path)),
+                        fidelity_out: round9(path.storage.fidelity),
+                        raw_pairs_per_s: round9(path.storage.raw_rate_per_s),
+                        storage_wait_s: round9(path.storage.wait_s),
                     });
                 }
             }
@@ -327,31 +327,6 @@ fn emit_paths(
             }
         }
     }
-}
-
-/// End-to-end fidelity of a pair path before purification.
-fn raw_fidelity(topo: &Topology, path: &Candidate) -> f64 {
-    let fids: Vec<f64> = path
-        .links
-        .iter()
-        .map(|&l| topo.qlinks[l].fidelity)
-        .collect();
-    let coherence = path
-        .nodes
-        .iter()
-        .filter_map(|&n| topo.nodes[n].coherence_time_s)
-        .fold(f64::INFINITY, f64::min);
-    let wait = if coherence.is_finite() {
-        crate::physics::memory_wait_cost(path.wait_s, coherence)
-    } else {
-        0.0
-    };
-    crate::physics::fidelity_from_cost(
-        fids.iter()
-            .map(|&f| crate::physics::fidelity_cost(f))
-            .sum::<f64>()
-            + wait,
-    )
 }
 
 fn reservations(

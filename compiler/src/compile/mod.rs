@@ -1,5 +1,6 @@
 //! From checked intents to configuration: candidate paths ([`paths`]), what they consume
-//! ([`resources`]), the optimiser ([`optimise`]), emission of per-node, per-stratum
+//! ([`resources`]), the optimiser ([`optimise`]), the re-check of purified pair paths at
+//! their allocated rates ([`storage`]), emission of per-node, per-stratum
 //! documents ([`emit`]) and an explanation for every intent that is not fully met.
 
 pub mod allowed;
@@ -11,6 +12,7 @@ pub mod paths;
 pub mod protect;
 pub mod repair;
 pub mod resources;
+pub mod storage;
 pub mod yen;
 
 use crate::check::{CheckedIntent, Program, Service};
@@ -145,13 +147,19 @@ pub fn compile(program: &Program, inv: &Inventory, options: &CompileOptions) -> 
             Demand::new(intent, paths, intent.min_rate.max(f64::MIN_POSITIVE))
         })
         .collect();
-    let alloc = optimise::optimise_with(
-        &topo,
-        &mut demands,
-        &fixed,
-        options.objective,
-        &options.paths,
-    );
+    let optimise = |demands: &mut [Demand]| {
+        optimise::optimise_with(&topo, demands, &fixed, options.objective, &options.paths)
+    };
+    let mut alloc = optimise(&mut demands);
+    loop {
+        let slow = storage::too_slow(&demands, &alloc, &fixed);
+        if slow.is_empty() {
+            break;
+        }
+        storage::drop_slow(&topo, &mut demands, &alloc, &mut blocked, &slow);
+        alloc = optimise(&mut demands);
+    }
+    storage::settle(&topo, &mut demands, &alloc);
     let mut lost_protection = vec![None; demands.len()];
     for (&i, lost) in &losses {
         lost_protection[i] =

@@ -3,6 +3,14 @@
 //! fidelity (with purification where it helps), plus a disjoint set when the intent asks
 //! for one. When nothing survives, the reason says which requirement removed the last path.
 //!
+//! Purification counts the storage of raw pairs waiting for their partners
+//! ([`physics::purify_stored`]); that wait depends on the rate a path is given, which only
+//! the optimiser decides. A path is admitted at the most it can carry for the intent (the
+//! intent's rate, or the path's bottleneck if lower): if its fidelity misses the bound even
+//! then, no allocation can help. Each candidate also carries the least rate that keeps the
+//! bound (`min_rate`); the compiler re-checks every allocated path against it
+//! ([`super::storage`]).
+//!
 //! The search runs on index arrays built once per constraint signature
 //! ([`super::allowed`]): Yen's algorithm with Lawler's refinement and A* spur searches
 //! ([`super::yen`]); `disjoint paths N` takes the least-cost N link- and relay-disjoint paths
@@ -56,6 +64,17 @@ pub struct Candidate {
     pub overhead: f64,
     /// Seconds a half-pair waits in memory for the swap outcomes (pairs).
     pub wait_s: f64,
+    /// Least rate (delivered pairs/s) at which the purified pairs still meet the intent's
+    /// fidelity bound; 0 when any rate does (keys, no purification, memories that keep).
+    pub min_rate: f64,
+    /// Most delivered pairs/s the path's scarcest link supplies, after swaps and
+    /// purification (pairs; +∞ for keys).
+    pub max_rate: f64,
+    /// Purification with its storage, at the rate the fidelity was evaluated for (pairs).
+    pub storage: physics::StoredPurification,
+    /// Shortest coherence time of the memories at the path's two ends, s (pairs): where raw
+    /// pairs wait for their partners. Infinite without memories there.
+    pub end_coherence_s: f64,
     cost: u64,
 }
 
@@ -83,6 +102,25 @@ pub enum Blocked {
     Disjoint {
         found: u32,
         wanted: u32,
+    },
+    /// Purification would reach the bound, but raw pairs arrive too seldom: the first of a
+    /// batch decays in memory while it waits for the others.
+    Storage {
+        best: f64,
+        target: f64,
+        path: Vec<String>,
+        rounds: u32,
+        /// Delivered pairs/s the path was evaluated at.
+        rate: f64,
+        /// Seconds between raw end-to-end pairs at that rate.
+        raw_period_s: f64,
+        /// Seconds the first raw pair of a batch waits for the last.
+        wait_s: f64,
+        coherence_s: f64,
+        /// Least delivered rate that keeps the bound, if any does.
+        min_rate: Option<f64>,
+        /// Most delivered pairs/s the path's links supply.
+        max_rate: f64,
     },
 }
 
@@ -113,6 +151,39 @@ impl Blocked {
             Blocked::Disjoint { found, wanted } => {
                 format!("only {found} disjoint allowed path(s) exist, {wanted} are required")
             }
+            Blocked::Storage {
+                best,
+                target,
+                path,
+                rounds,
+                rate,
+                raw_period_s,
+                wait_s,
+                coherence_s,
+                min_rate,
+                max_rate,
+            } => {
+                let need = match min_rate {
+                    Some(m) if *m <= *max_rate => {
+                        format!("; it needs at least {} pairs/s", significant(*m))
+                    }
+                    Some(m) => format!(
+                        "; it would need at least {} pairs/s, more than the path's links supply ({} pairs/s)",
+                        significant(*m),
+                        significant(*max_rate)
+                    ),
+                    None => String::new(),
+                };
+                format!(
+                    "after {rounds} purification round(s) the best allowed path (via {}) reaches fidelity {best:.4}, below the required {target}: at {} pairs/s a raw pair arrives every {} s, and the first of the {} pairs purified together waits {} s for the others in a memory that keeps {} s{need}",
+                    path.join(" – "),
+                    significant(*rate),
+                    significant(*raw_period_s),
+                    1u64 << rounds,
+                    significant(*wait_s),
+                    significant(*coherence_s),
+                )
+            }
         }
     }
 
@@ -130,7 +201,27 @@ impl Blocked {
             Blocked::Disjoint { .. } => {
                 "lower `disjoint paths` or add links that give independent routes"
             }
+            Blocked::Storage { .. } => {
+                "raise the rate or the entanglement capacity of the path so that raw pairs arrive faster, use end-node memories with longer coherence times, or lower the fidelity target"
+            }
         }
+    }
+}
+
+/// Three significant digits, for rates and durations from microseconds to hours.
+fn significant(v: f64) -> String {
+    if !v.is_finite() {
+        return "∞".into();
+    }
+    if v <= 0.0 {
+        return "0".into();
+    }
+    let decimals = (2 - v.log10().floor() as i32).max(0) as usize;
+    let s = format!("{v:.decimals$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }
 
@@ -525,6 +616,10 @@ fn evaluate(
             purification_rounds: 0,
             overhead: 1.0,
             wait_s: 0.0,
+            min_rate: 0.0,
+            max_rate: f64::INFINITY,
+            storage: physics::purify_stored(1.0, 0, 0.0, f64::INFINITY),
+            end_coherence_s: f64::INFINITY,
             cost,
         },
         Service::Pairs => {
@@ -541,27 +636,137 @@ fn evaluate(
                         0.0
                     },
             );
-            let target = intent.min_fidelity.unwrap_or(0.0);
-            let mut rounds = 0;
-            let (mut fidelity, mut factor) = (raw, 1.0);
-            while fidelity < target && rounds < MAX_PURIFICATION_ROUNDS && fidelity > 0.5 {
-                rounds += 1;
-                (fidelity, factor) = physics::purify(raw, rounds);
-            }
+            let end_coherence_s = end_coherence(topo, &nodes);
             let swaps =
                 physics::elementary_pairs_per_link_per_s(1.0, links.len(), options.swap_success);
+            // Delivered pairs/s the path carries at most: its scarcest link, less the swaps
+            // and the purification it runs.
+            let bottleneck = links
+                .iter()
+                .map(|&l| topo.qlinks[l].usable)
+                .fold(f64::INFINITY, f64::min)
+                / swaps;
+            let target = intent.min_fidelity.unwrap_or(0.0);
+            let at = |rounds: u32| {
+                let rate = intent
+                    .min_rate
+                    .min(bottleneck * physics::purify(raw, rounds).1);
+                physics::purify_stored(raw, rounds, rate, end_coherence_s)
+            };
+            // The fewest rounds that reach the target at that rate; else the best any does.
+            let mut rounds = 0;
+            let mut storage = at(0);
+            let mut best = (0, storage);
+            while storage.fidelity < target && rounds < MAX_PURIFICATION_ROUNDS && raw > 0.5 {
+                rounds += 1;
+                storage = at(rounds);
+                if storage.fidelity > best.1.fidelity {
+                    best = (rounds, storage);
+                }
+            }
+            if storage.fidelity < target {
+                // Out of reach: keep the fewest rounds that would reach the target if raw
+                // pairs never waited (so the reason names the storage), else the best found.
+                let ideal = (1..=MAX_PURIFICATION_ROUNDS)
+                    .find(|&r| raw > 0.5 && physics::purify(raw, r).0 >= target);
+                (rounds, storage) = match ideal {
+                    Some(r) => (r, at(r)),
+                    None => best,
+                };
+            }
+            let min_rate = if intent.min_fidelity.is_some() {
+                physics::purification_min_rate(raw, rounds, end_coherence_s, target)
+                    .unwrap_or(f64::INFINITY)
+            } else {
+                0.0
+            };
+            // Reserve for the least rate that keeps the bound: the more slowly raw pairs
+            // arrive, the more they decay and the more often purification fails.
+            let factor = if min_rate > 0.0 && min_rate.is_finite() {
+                physics::purify_stored(raw, rounds, min_rate, end_coherence_s).factor
+            } else {
+                physics::purify(raw, rounds).1
+            };
             Candidate {
                 nodes,
                 links,
                 latency_ms,
-                fidelity,
+                fidelity: storage.fidelity,
                 purification_rounds: rounds,
                 overhead: swaps / factor.max(1e-12),
                 wait_s,
+                min_rate,
+                max_rate: bottleneck * physics::purify(raw, rounds).1,
+                storage,
+                end_coherence_s,
                 cost,
             }
         }
     }
+}
+
+/// Shortest coherence time of the memories at a path's two ends, where raw pairs wait for
+/// their purification partners; infinite when neither end has a memory.
+pub fn end_coherence(topo: &Topology, nodes: &[usize]) -> f64 {
+    [nodes.first(), nodes.last()]
+        .into_iter()
+        .flatten()
+        .filter_map(|&n| topo.nodes[n].coherence_time_s)
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Why a pair path's purified fidelity misses `target`: storage while raw pairs wait for
+/// their partners when the same rounds would reach it with pairs that never wait, else the
+/// path's links and swaps themselves.
+pub fn fidelity_shortfall(
+    topo: &Topology,
+    c: &Candidate,
+    target: f64,
+    path: Vec<String>,
+) -> Blocked {
+    let ideal = physics::purify(raw_pair_fidelity(topo, c), c.purification_rounds).0;
+    if c.purification_rounds > 0 && ideal >= target && c.storage.wait_s > 0.0 {
+        let rate = c.storage.raw_rate_per_s * c.storage.factor;
+        return Blocked::Storage {
+            best: c.fidelity,
+            target,
+            path,
+            rounds: c.purification_rounds,
+            rate,
+            raw_period_s: 1.0 / c.storage.raw_rate_per_s,
+            wait_s: c.storage.wait_s,
+            coherence_s: c.end_coherence_s,
+            min_rate: c.min_rate.is_finite().then_some(c.min_rate),
+            max_rate: c.max_rate,
+        };
+    }
+    Blocked::Fidelity {
+        best: c.fidelity,
+        target,
+        path,
+    }
+}
+
+/// End-to-end fidelity of a pair path before purification: the swapped chain of its links,
+/// decayed for the path's classical latency in the shortest-lived memory on it.
+pub fn raw_pair_fidelity(topo: &Topology, path: &Candidate) -> f64 {
+    let coherence = path
+        .nodes
+        .iter()
+        .filter_map(|&n| topo.nodes[n].coherence_time_s)
+        .fold(f64::INFINITY, f64::min);
+    let wait = if coherence.is_finite() {
+        physics::memory_wait_cost(path.wait_s, coherence)
+    } else {
+        0.0
+    };
+    physics::fidelity_from_cost(
+        path.links
+            .iter()
+            .map(|&l| physics::fidelity_cost(topo.qlinks[l].fidelity))
+            .sum::<f64>()
+            + wait,
+    )
 }
 
 pub(super) fn admissible(
@@ -596,11 +801,7 @@ pub(super) fn admissible(
         && let Some(target) = intent.min_fidelity
         && c.fidelity < target
     {
-        return Err(Blocked::Fidelity {
-            best: c.fidelity,
-            target,
-            path: names(),
-        });
+        return Err(fidelity_shortfall(topo, c, target, names()));
     }
     Ok(())
 }

@@ -8,12 +8,12 @@
 use super::codes;
 use super::load::Locator;
 use super::model::{
-    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Inventory, KeyRate, Memory,
-    Node, PairRate, QkdLink, Role, Trust,
+    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Heralding, Inventory, KeyRate,
+    Memory, Node, PairRate, QkdLink, Role, Trust,
 };
 use super::raw::{
-    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawInventory,
-    RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
+    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawHeralding,
+    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
 };
 use serde_saphyr::Spanned as S;
 use strata_grammar::{Diagnostic, Span, Spanned};
@@ -562,6 +562,13 @@ impl Cx<'_, '_> {
             parts.push(self.span(v));
         }
         let pair_rate = self.pair_rate(&name, &l);
+        let heralding = l.heralding.as_ref().map_or(Heralding::SingleClick, |h| {
+            parts.push(self.span(h));
+            match h.value {
+                RawHeralding::SingleClick => Heralding::SingleClick,
+                RawHeralding::TwoRound => Heralding::TwoRound,
+            }
+        });
         let classical_path = self.classical_path(l.classical_path, &mut parts);
         EntanglementLink {
             span: cover(entry, &parts),
@@ -570,6 +577,7 @@ impl Cx<'_, '_> {
             length_km,
             loss_db_per_km,
             pair_rate,
+            heralding,
             fidelity,
             classical_path,
         }

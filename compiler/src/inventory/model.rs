@@ -3,6 +3,7 @@
 //! read from so that inventory and intent diagnostics can point at the YAML. Values are in
 //! SI-style units named by the field (`_km`, `_db`, `_bps`, `_hz`, `_ms`, `_s`).
 
+pub use crate::physics::Heralding;
 use strata_grammar::{FileId, Span, Spanned};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -152,6 +153,9 @@ pub struct EntanglementLink {
     pub length_km: f64,
     pub loss_db_per_km: f64,
     pub pair_rate: PairRate,
+    /// How the link heralds its pairs: sets the attempt period (and so the physical pair
+    /// rate) and the heralding messages per second.
+    pub heralding: Heralding,
     /// Fidelity of the elementary pairs this link delivers.
     pub fidelity: Spanned<f64>,
     pub classical_path: Vec<Spanned<String>>,

@@ -49,6 +49,14 @@ pub(super) enum RawRole {
     Repeater,
 }
 
+/// Heralding protocol of an entanglement link.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum RawHeralding {
+    SingleClick,
+    TwoRound,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawMemory {
@@ -142,6 +150,9 @@ pub(super) struct RawEntanglementLink {
     /// `pair_rate_hz`.
     #[serde(default)]
     pub efficiency: Option<S<f64>>,
+    /// Heralding protocol; single-click when absent.
+    #[serde(default)]
+    pub heralding: Option<S<RawHeralding>>,
     pub fidelity: S<f64>,
     #[serde(default)]
     pub classical_path: Option<S<Vec<S<String>>>>,

@@ -1,7 +1,64 @@
-//! Elementary entanglement generation (heralded, midpoint station) and the elementary-pair
-//! overhead of entanglement swapping along a chain of links (DESIGN §4, §5).
+//! Elementary entanglement generation (heralded, midpoint station) under a heralding
+//! protocol, and the elementary-pair overhead of entanglement swapping along a chain of links
+//! (DESIGN §4, §5).
 
 use super::fibre::{LIGHT_SPEED_IN_FIBRE_KM_PER_S, transmittance};
+
+/// How an entanglement link heralds its elementary pairs.
+///
+/// Both protocols succeed with p = ½·η_A·η_B per attempt
+/// ([`elementary_success_probability`]); they differ in how long an attempt takes
+/// ([`Heralding::attempt_period_s`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Heralding {
+    /// One emission per attempt: photons travel L/2 to the midpoint station and its herald
+    /// L/2 back, so one attempt per L/c (DESIGN §5).
+    #[default]
+    SingleClick,
+    /// Barrett–Kok (Phys. Rev. A 71, 060310(R), 2005): two emission rounds with a spin flip
+    /// in between, and a pair only when each round gives exactly one click. Each round waits
+    /// for the midpoint's herald of the previous one, so an attempt takes 2·L/c. Success
+    /// needs one detected photon in each round: p = ½·η_A·η_B (η²/2 for equal arms).
+    TwoRound,
+}
+
+impl Heralding {
+    /// The inventory's name of the protocol (`heralding:`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Heralding::SingleClick => "single-click",
+            Heralding::TwoRound => "two-round",
+        }
+    }
+
+    /// The protocol an inventory name stands for.
+    pub fn from_name(name: &str) -> Option<Heralding> {
+        match name {
+            "single-click" => Some(Heralding::SingleClick),
+            "two-round" => Some(Heralding::TwoRound),
+            _ => None,
+        }
+    }
+
+    /// Photon-plus-herald round trips (each L/c) per attempt: 1 or 2.
+    pub fn rounds(self) -> u32 {
+        match self {
+            Heralding::SingleClick => 1,
+            Heralding::TwoRound => 2,
+        }
+    }
+
+    /// Time of one attempt on a link of `length_km`, in seconds: rounds × L/c.
+    pub fn attempt_period_s(self, length_km: f64) -> f64 {
+        f64::from(self.rounds()) * elementary_attempt_period_s(length_km)
+    }
+
+    /// Heralded elementary pairs per second: p / attempt period (see
+    /// [`elementary_pair_rate_per_s`], which is the single-click case).
+    pub fn pair_rate_per_s(self, loss_db_per_km: f64, length_km: f64, efficiency: f64) -> f64 {
+        elementary_pair_rate_per_s(loss_db_per_km, length_km, efficiency) / f64::from(self.rounds())
+    }
+}
 
 /// Heralding success probability per attempt for a link of `length_km` with a midpoint
 /// station: p = ½·η_A·η_B, where each side's η = `efficiency_per_side` ×
@@ -101,6 +158,36 @@ mod tests {
         assert!(close(elementary_attempt_period_s(100.0), 5e-4, 1e-18));
         assert!(elementary_pair_rate_per_s(0.2, 0.0, 0.5).is_infinite());
         assert!(close(elementary_pair_rate_per_s(0.2, 0.0, 0.0), 0.0, 0.0));
+    }
+
+    #[test]
+    fn two_round_reference_values() {
+        // Barrett–Kok at 10 km, 0.2 dB/km, efficiency 0.5 per side: η_side = 0.5 × 10^(−0.1)
+        // = 0.397 18, p = ½·η² = 0.078 87; an attempt is two 10 km / 2·10⁵ km/s rounds =
+        // 100 µs, so 788.7 pairs/s — half of single-click's 1 577 pairs/s.
+        let p = elementary_success_probability(0.2, 10.0, 0.5);
+        assert!(close(p, 0.078_87, 1e-5), "p = {p}");
+        let two = Heralding::TwoRound;
+        assert!(close(two.attempt_period_s(10.0), 1e-4, 1e-18));
+        assert!(close(two.pair_rate_per_s(0.2, 10.0, 0.5), 788.7, 0.1));
+        assert!(close(
+            Heralding::SingleClick.pair_rate_per_s(0.2, 10.0, 0.5),
+            1577.4,
+            0.1
+        ));
+        // 100 km: p = 1.25·10⁻³ per 1 ms attempt → 1.25 pairs/s (single-click 2.5).
+        assert!(close(two.pair_rate_per_s(0.2, 100.0, 0.5), 1.25, 1e-12));
+        assert!(close(two.attempt_period_s(100.0), 1e-3, 1e-18));
+        // Success scales with η_A·η_B: 3 dB more loss (1.5 dB per arm) halves p (10^−0.3).
+        let lossier = elementary_success_probability(0.2 + 3.0 / 100.0, 100.0, 0.5);
+        assert!(close(lossier / 1.25e-3, 0.501, 1e-3), "{lossier}");
+        assert_eq!(Heralding::from_name("two-round"), Some(two));
+        assert_eq!(
+            Heralding::from_name("single-click"),
+            Some(Heralding::default())
+        );
+        assert_eq!(Heralding::from_name("double-click"), None);
+        assert_eq!(two.name(), "two-round");
     }
 
     #[test]

@@ -6,9 +6,11 @@
 //! * [`fibre`] — fibre transmittance and propagation delay.
 //! * [`qkd`] — binary entropy, the repeaterless (PLOB) bound, decoy-state BB84 key rate and
 //!   QBER thresholds.
-//! * [`entanglement`] — heralded elementary pair generation and swap overhead.
+//! * [`entanglement`] — heralded elementary pair generation (single-click or two-round
+//!   Barrett–Kok heralding) and swap overhead.
 //! * [`werner`] — Werner-state fidelity algebra: swapping chains, the additive fidelity cost,
-//!   memory decoherence and BBPSSW purification.
+//!   memory decoherence and BBPSSW purification, with the storage a pair spends waiting for
+//!   its partners.
 
 pub mod entanglement;
 pub mod fibre;
@@ -16,8 +18,8 @@ pub mod qkd;
 pub mod werner;
 
 pub use entanglement::{
-    elementary_attempt_period_s, elementary_pair_rate_per_s, elementary_pairs_per_link_per_s,
-    elementary_success_probability,
+    Heralding, elementary_attempt_period_s, elementary_pair_rate_per_s,
+    elementary_pairs_per_link_per_s, elementary_success_probability,
 };
 pub use fibre::{
     LIGHT_SPEED_IN_FIBRE_KM_PER_S, db_to_transmittance, fibre_delay_s, fibre_loss_db, transmittance,
@@ -28,7 +30,7 @@ pub use qkd::{
     qber_threshold,
 };
 pub use werner::{
-    bbpssw, bbpssw_fidelity, bbpssw_success_probability, chain_fidelity, decohered_fidelity,
-    fidelity_cost, fidelity_from_cost, fidelity_from_werner, memory_wait_cost, purify,
-    werner_parameter,
+    StoredPurification, bbpssw, bbpssw_fidelity, bbpssw_success_probability, chain_fidelity,
+    decohered_fidelity, fidelity_cost, fidelity_from_cost, fidelity_from_werner, memory_wait_cost,
+    purification_min_rate, purify, purify_stored, werner_parameter,
 };

@@ -1,6 +1,7 @@
 //! Werner-state fidelity algebra (DESIGN §4, §5): conversion between fidelity F and Werner
 //! parameter w, fidelity of a swapped chain, the additive fidelity cost used by path search
-//! and the LP, memory decoherence, and BBPSSW purification.
+//! and the LP, memory decoherence, and BBPSSW purification — including the storage a pair
+//! spends waiting for the pairs it is purified with.
 //!
 //! Fidelities are dimensionless in [¼, 1] (¼ is the maximally mixed state); times are in
 //! seconds.
@@ -100,6 +101,144 @@ pub fn purify(fidelity: f64, rounds: u32) -> (f64, f64) {
     (f, factor)
 }
 
+/// Purification of raw end-to-end pairs that wait in memory for their partners.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StoredPurification {
+    /// Fidelity of the purified pairs.
+    pub fidelity: f64,
+    /// Purified pairs per raw pair, Π p_s/2 over the rounds (1 without purification).
+    pub factor: f64,
+    /// Raw end-to-end pairs per second it takes to deliver the rate asked for.
+    pub raw_rate_per_s: f64,
+    /// Seconds the first raw pair of a batch waits for the last: (2^r − 1)/raw rate.
+    pub wait_s: f64,
+}
+
+/// Raw pairs a batch of `rounds` recurrence rounds combines: 2^r.
+fn batch(rounds: u32) -> f64 {
+    2f64.powi(i32::try_from(rounds).unwrap_or(i32::MAX))
+}
+
+/// Fidelity and rate factor of `rounds` BBPSSW rounds on a batch of raw pairs of fidelity
+/// `raw_fidelity` arriving `raw_rate_per_s` per second: the first pair waits
+/// (2^r − 1)/rate for the last, and every pair of the batch is taken at the fidelity of
+/// that oldest one (an upper bound on the storage each pair sees).
+fn purify_batch(
+    raw_fidelity: f64,
+    rounds: u32,
+    raw_rate_per_s: f64,
+    coherence_s: f64,
+) -> (f64, f64) {
+    let wait = (batch(rounds) - 1.0) / raw_rate_per_s;
+    purify(decohered_fidelity(raw_fidelity, wait, coherence_s), rounds)
+}
+
+/// `rounds` rounds of BBPSSW purification delivering `delivered_per_s` purified pairs per
+/// second from raw end-to-end pairs of fidelity `raw_fidelity`, held while they wait in a
+/// memory of coherence time `coherence_time_s` (not finite: no decay).
+///
+/// Recurrence purification of r rounds combines 2^r raw pairs into one. Raw pairs arrive at
+/// λ per second, so the first of a batch waits t = (2^r − 1)/λ for the last and decays to
+/// F(t) = ¼ + (F0 − ¼)·e^(−t/T); all 2^r pairs are taken at that fidelity and purified
+/// with [`purify`]. λ is the raw rate that delivers the rate asked for,
+/// λ · factor(F(t(λ))) = delivered, found by bisection (the left side grows with λ, and
+/// factor lies in [4^(−r), 2^(−r)] since 0.5 ≤ p_s ≤ 1). Zero rounds: no batch, no wait.
+/// A delivered rate ≤ 0 means raw pairs never meet their partners: the batch decays fully.
+pub fn purify_stored(
+    raw_fidelity: f64,
+    rounds: u32,
+    delivered_per_s: f64,
+    coherence_time_s: f64,
+) -> StoredPurification {
+    if rounds == 0 {
+        return StoredPurification {
+            fidelity: raw_fidelity,
+            factor: 1.0,
+            raw_rate_per_s: delivered_per_s.max(0.0),
+            wait_s: 0.0,
+        };
+    }
+    let n = batch(rounds);
+    if delivered_per_s <= 0.0 || !delivered_per_s.is_finite() {
+        let (fidelity, factor) = purify(
+            decohered_fidelity(raw_fidelity, f64::INFINITY, coherence_time_s),
+            rounds,
+        );
+        return StoredPurification {
+            fidelity,
+            factor,
+            raw_rate_per_s: 0.0,
+            wait_s: f64::INFINITY,
+        };
+    }
+    let delivered = |rate: f64| rate * purify_batch(raw_fidelity, rounds, rate, coherence_time_s).1;
+    let raw_rate = if coherence_time_s.is_finite() {
+        let (mut lo, mut hi) = (delivered_per_s * n, delivered_per_s * n * n);
+        for _ in 0..64 {
+            let mid = (lo * hi).sqrt();
+            if delivered(mid) < delivered_per_s {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        hi
+    } else {
+        delivered_per_s / purify(raw_fidelity, rounds).1
+    };
+    let (fidelity, factor) = purify_batch(raw_fidelity, rounds, raw_rate, coherence_time_s);
+    StoredPurification {
+        fidelity,
+        factor,
+        raw_rate_per_s: raw_rate,
+        wait_s: (n - 1.0) / raw_rate,
+    }
+}
+
+/// The smallest delivered rate (purified pairs/s) at which [`purify_stored`] still reaches
+/// `target`: below it the pairs wait too long for their partners. `Some(0)` when any rate
+/// does (no rounds, or a memory that does not decay); `None` when none does — not even
+/// raw pairs that never wait.
+///
+/// The batch may decay to the lowest input fidelity F_in whose r rounds still reach the
+/// target (by bisection); that allows a wait t = T·ln((F0 − ¼)/(F_in − ¼)), so raw pairs
+/// must arrive at λ ≥ (2^r − 1)/t, which delivers λ·factor(F_in).
+pub fn purification_min_rate(
+    raw_fidelity: f64,
+    rounds: u32,
+    coherence_time_s: f64,
+    target: f64,
+) -> Option<f64> {
+    if purify(raw_fidelity, rounds).0 < target {
+        return None;
+    }
+    if rounds == 0 || !coherence_time_s.is_finite() {
+        return Some(0.0);
+    }
+    if coherence_time_s <= 0.0 {
+        return None;
+    }
+    let (mut lo, mut hi) = (0.25, raw_fidelity);
+    if purify(lo, rounds).0 >= target {
+        return Some(0.0);
+    }
+    for _ in 0..64 {
+        let mid = 0.5 * (lo + hi);
+        if purify(mid, rounds).0 >= target {
+            hi = mid;
+        } else {
+            lo = mid;
+        }
+    }
+    let wait = coherence_time_s * ((raw_fidelity - 0.25) / (hi - 0.25)).ln();
+    if wait <= 0.0 {
+        return None;
+    }
+    let raw_rate = (batch(rounds) - 1.0) / wait;
+    // A hair above the boundary, so that the rate found keeps the target after round-off.
+    Some(raw_rate * purify(hi, rounds).1 * (1.0 + 1e-9))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -179,6 +318,84 @@ mod tests {
             p / 2.0 * bbpssw_success_probability(f1) / 2.0,
             1e-15
         ));
+    }
+
+    #[test]
+    fn storage_while_waiting_for_partners() {
+        // Three rounds combine eight raw pairs of F 0.85. Raw pairs every ~28 s deliver
+        // 1/28 × 4⁻³ purified pairs/s (each round keeps half of its pairs at p_s = ½); the
+        // first waits 7 × 28 s in a 0.8 s memory: e^(−245) leaves nothing, and purifying
+        // a fully mixed batch gives ¼ again.
+        let slow = purify_stored(0.85, 3, 1.0 / 28.0 / 64.0, 0.8);
+        assert!(close(slow.fidelity, 0.25, 1e-9), "{slow:?}");
+        let period = 1.0 / slow.raw_rate_per_s;
+        assert!(close(period, 28.0, 1e-6), "raw pair every {period} s");
+        assert!(close(slow.wait_s, 7.0 * period, 1e-9));
+        // Without the wait the same rounds promise 0.907 or more.
+        assert!(purify(0.85, 3).0 > 0.907);
+        // Fast raw pairs hardly wait: 1 000 purified pairs/s.
+        let fast = purify_stored(0.85, 3, 1000.0, 0.8);
+        assert!(fast.fidelity > purify(0.85, 3).0 - 1e-3);
+        // Delivered rate = raw rate × factor, and the factor is that of the decayed batch.
+        for s in [slow, fast, purify_stored(0.9, 2, 3.0, 2.0)] {
+            let rate = s.raw_rate_per_s * s.factor;
+            assert!(rate > 0.0);
+        }
+        let mid = purify_stored(0.9, 2, 3.0, 2.0);
+        assert!(close(mid.raw_rate_per_s * mid.factor, 3.0, 1e-9));
+        let decayed = decohered_fidelity(0.9, 3.0 / mid.raw_rate_per_s, 2.0);
+        assert!(close(mid.wait_s, 3.0 / mid.raw_rate_per_s, 1e-12));
+        assert!(close(mid.fidelity, purify(decayed, 2).0, 1e-12));
+        // No rounds, no wait; no memory decay, the plain rounds.
+        let none = purify_stored(0.9, 0, 5.0, 0.1);
+        assert_eq!((none.fidelity, none.factor, none.wait_s), (0.9, 1.0, 0.0));
+        let ideal = purify_stored(0.9, 2, 5.0, f64::INFINITY);
+        assert!(close(ideal.fidelity, purify(0.9, 2).0, 0.0));
+        assert!(close(ideal.raw_rate_per_s * ideal.factor, 5.0, 1e-12));
+        // Nothing delivered: the batch never completes.
+        assert!(close(purify_stored(0.9, 1, 0.0, 1.0).fidelity, 0.25, 1e-12));
+    }
+
+    #[test]
+    fn minimum_rate_for_a_target() {
+        let (f0, t, target) = (0.85, 0.8, 0.9);
+        let min = purification_min_rate(f0, 3, t, target).expect("reachable");
+        assert!(min > 0.0);
+        assert!(purify_stored(f0, 3, min, t).fidelity >= target);
+        assert!(purify_stored(f0, 3, min * 0.99, t).fidelity < target);
+        // Unreachable even without waiting; reachable at any rate without rounds or decay.
+        assert_eq!(purification_min_rate(0.6, 1, t, 0.99), None);
+        assert_eq!(purification_min_rate(0.95, 0, t, 0.9), Some(0.0));
+        assert_eq!(
+            purification_min_rate(0.85, 2, f64::INFINITY, 0.9),
+            Some(0.0)
+        );
+        assert_eq!(purification_min_rate(0.85, 2, 0.0, 0.9), None);
+    }
+
+    proptest! {
+        #[test]
+        fn stored_purification_is_monotone_in_rate(
+            f0 in 0.55f64..0.99, rounds in 1u32..=3, x in 0.001f64..1e4, k in 1.0f64..10.0, t in 0.01f64..10.0,
+        ) {
+            let a = purify_stored(f0, rounds, x, t);
+            let b = purify_stored(f0, rounds, x * k, t);
+            prop_assert!(b.fidelity >= a.fidelity - 1e-12);
+            prop_assert!(a.fidelity <= purify(f0, rounds).0 + 1e-12);
+            prop_assert!((a.raw_rate_per_s * a.factor - x).abs() <= 1e-9 * x);
+        }
+
+        #[test]
+        fn minimum_rate_is_the_boundary(f0 in 0.6f64..0.99, rounds in 1u32..=3, t in 0.01f64..10.0, gap in 0.0f64..1.0) {
+            let best = purify(f0, rounds).0;
+            let target = f0.min(best) + gap * (best - f0).max(0.0) * 0.999;
+            if let Some(min) = purification_min_rate(f0, rounds, t, target) {
+                prop_assert!(purify_stored(f0, rounds, min.max(1e-12), t).fidelity >= target - 1e-12);
+                if min > 0.0 {
+                    prop_assert!(purify_stored(f0, rounds, min * 0.9, t).fidelity < target);
+                }
+            }
+        }
     }
 
     proptest! {

@@ -36,8 +36,9 @@
 //! * **Fidelity.** Keys: 1 − the worst QBER of the links used. Pairs: the Werner chain
 //!   fidelity of the current link fidelities ([`physics::chain_fidelity`]), decohered for
 //!   the path's classical latency in the shortest-lived memory on it, then purified for the
-//!   configured BBPSSW rounds — the compiler's own model, so an untouched network reports
-//!   what was compiled.
+//!   configured BBPSSW rounds with the storage of raw pairs waiting for their partners in
+//!   the end nodes' memories at the rate the path carries ([`physics::purify_stored`]) —
+//!   the compiler's own model, so an untouched network reports what was compiled.
 //!
 //! Delivery is fluid: fractions of a unit carry over from step to step, `delivered_total`
 //! counts whole units, and `delivered_rate` is the amount delivered over the trailing
@@ -288,6 +289,9 @@ struct PathState {
     wait_s: f64,
     /// Shortest memory coherence time on the path, s; infinite without memories.
     coherence_s: f64,
+    /// Shortest memory coherence time at the path's two ends, where raw pairs wait for
+    /// their purification partners, s; infinite without memories there.
+    end_coherence_s: f64,
     /// Delivered in the last step.
     last: f64,
 }
@@ -469,8 +473,19 @@ impl State {
                 .iter()
                 .map(|&l| 1.0 - self.links[l].qber)
                 .fold(1.0, f64::min),
-            UnitKind::EntangledPairs => physics::purify(self.raw_pair_fidelity(p), p.rounds).0,
+            UnitKind::EntangledPairs => self.purified(p).fidelity,
         }
+    }
+
+    /// Purification of a pair path at the rate it carries, raw pairs waiting in the end
+    /// nodes' memories for their partners.
+    fn purified(&self, p: &PathState) -> physics::StoredPurification {
+        physics::purify_stored(
+            self.raw_pair_fidelity(p),
+            p.rounds,
+            p.rate,
+            p.end_coherence_s,
+        )
     }
 
     /// Pool units (key bits or elementary pairs) one delivered unit takes from every link
@@ -479,7 +494,7 @@ impl State {
         match unit.kind {
             UnitKind::Keys => unit.key_size_bits,
             UnitKind::EntangledPairs => {
-                let factor = physics::purify(self.raw_pair_fidelity(p), p.rounds).1;
+                let factor = self.purified(p).factor;
                 1.0 / p.swap_success.max(1e-12) / factor.max(1e-12)
             }
         }
@@ -682,6 +697,10 @@ impl State {
             .iter()
             .filter_map(|&n| self.topo.nodes[n].coherence_time_s)
             .fold(f64::INFINITY, f64::min);
+        let end_coherence_s = [start, last]
+            .iter()
+            .filter_map(|&n| self.topo.nodes[n].coherence_time_s)
+            .fold(f64::INFINITY, f64::min);
         Some(PathState {
             index: first.path,
             nodes,
@@ -691,6 +710,7 @@ impl State {
             swap_success,
             wait_s,
             coherence_s,
+            end_coherence_s,
             last: 0.0,
         })
     }
@@ -967,7 +987,8 @@ mod tests {
 
     /// Keys A–B over the trusted relay R only; keys C–D over two disjoint routes (direct, or
     /// via S); pairs P–Q over the repeater M. Every rate is measured, so the expected numbers
-    /// come straight from this text.
+    /// come straight from this text. P and Q keep pairs for a minute or more, long enough for
+    /// `f`'s raw pairs to wait for their purification partners at 2/s.
     const NET: &str = r#"
 name: twin-lab
 domains:
@@ -979,8 +1000,8 @@ nodes:
   - { name: C, domain: home, role: endpoint }
   - { name: D, domain: home, role: endpoint }
   - { name: S, domain: home, role: trusted-relay }
-  - { name: P, domain: home, role: endpoint, memory: { qubits: 10, coherence_time_s: 1.0 } }
-  - { name: Q, domain: home, role: endpoint, memory: { qubits: 10, coherence_time_s: 0.5 } }
+  - { name: P, domain: home, role: endpoint, memory: { qubits: 10, coherence_time_s: 100.0 } }
+  - { name: Q, domain: home, role: endpoint, memory: { qubits: 10, coherence_time_s: 60.0 } }
   - { name: M, domain: home, role: repeater, memory: { qubits: 20, coherence_time_s: 2.0 } }
 qkd_links:
   - { name: a-r, ends: [A, R], length_km: 10, skr_bps: 20000, qber: 0.02, classical_path: [c-a-r] }
@@ -1135,6 +1156,47 @@ intent f: entangled pairs between P and Q, fidelity >= 0.96, 2/s
         assert_rate(&f, 2.0);
         assert!(f.fidelity >= 0.96, "{}", f.fidelity);
         assert!((f.fidelity - compiled_unit_fidelity(&out, "Q", "f")).abs() < 1e-6);
+    }
+
+    #[test]
+    fn purified_pairs_decay_while_raw_pairs_wait_at_a_slow_rate() {
+        // `f` configured at a thousandth of its rate everywhere: each raw pair waits ~2 min
+        // for its partner in Q's 60 s memory, so the purified pairs fall far below 0.96 —
+        // to what the decay law gives for that wait, not to the compiled fidelity.
+        let inv = inventory();
+        let out = compiled(&inv, INTENTS);
+        let world = World::new(&inv);
+        for (node, cfg) in &out.configs.nodes {
+            let mut cfg = cfg.clone();
+            for e in &mut cfg.forwarding.forwarding_table {
+                if e.service_unit == "f" {
+                    e.rate /= 1000.0;
+                }
+            }
+            world.install(node, cfg);
+        }
+        run(&world, 1.0);
+        let f = unit(&world, "Q", "f");
+        let entry = out.configs.nodes["Q"]
+            .forwarding
+            .purification
+            .iter()
+            .find(|x| x.service_unit == "f")
+            .expect("f purifies")
+            .clone();
+        let slow = physics::purify_stored(entry.fidelity_in, entry.rounds, 2.0 / 1000.0, 60.0);
+        assert!(slow.wait_s > 100.0, "{slow:?}");
+        assert!(
+            (f.fidelity - slow.fidelity).abs() < 1e-6,
+            "{} vs {slow:?}",
+            f.fidelity
+        );
+        assert!(f.fidelity < 0.5, "{}", f.fidelity);
+        // At its compiled rate the twin reports what was compiled.
+        assert!(
+            entry.fidelity_out >= 0.96 && entry.storage_wait_s < 1.0,
+            "{entry:?}"
+        );
     }
 
     #[test]
