@@ -231,6 +231,115 @@ impl Document {
     }
 }
 
+/// Checks what the YANG modules require of a document beyond its JSON shape: UUIDs in
+/// `yang:uuid` syntax, identities that `etsi-qkd-node-types` defines for each leaf, unique
+/// list keys, and link ends naming interfaces of the node.
+pub fn check(doc: &Document) -> Result<(), String> {
+    let mut bad = Vec::new();
+    let n = &doc.qkd_node;
+    let mut uuid = |what: &str, v: &str| {
+        let ok = v.len() == 36 && uuid::Uuid::parse_str(v).is_ok() && v == v.to_lowercase();
+        if !ok {
+            bad.push(format!("{what} `{v}` is not a lower-case UUID"));
+        }
+    };
+    uuid("qkdn_id", &n.qkdn_id);
+    for l in &n.qkd_links.qkd_link {
+        uuid("qkdl_id", &l.qkdl_id);
+        for e in [&l.qkdl_local, &l.qkdl_remote].into_iter().flatten() {
+            if let Some(id) = &e.qkdn_id {
+                uuid("qkdn_id", id);
+            }
+        }
+        for id in l
+            .qkdl_applications
+            .iter()
+            .chain(&l.virt_next_hop)
+            .chain(&l.virt_prev_hop)
+        {
+            uuid("link reference", id);
+        }
+    }
+    for a in &n.qkd_applications.qkd_app {
+        uuid("app_id", &a.app_id);
+        for id in a
+            .backing_qkdl_id
+            .iter()
+            .chain(&a.local_qkdn_id)
+            .chain(&a.remote_qkdn_id)
+        {
+            uuid("application reference", id);
+        }
+    }
+    let mut ident = |what: &str, v: &Option<String>, allowed: &[&str]| {
+        if let Some(v) = v {
+            let known = v
+                .strip_prefix(TYPES_MODULE)
+                .and_then(|r| r.strip_prefix(':'))
+                .is_some_and(|name| allowed.contains(&name));
+            if !known {
+                bad.push(format!(
+                    "{what} `{v}` is none of {}",
+                    allowed
+                        .iter()
+                        .map(|a| identity(a))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+        }
+    };
+    for l in &n.qkd_links.qkd_link {
+        ident("qkdl_type", &l.qkdl_type, &["VIRT", "PHYS"]);
+        ident(
+            "qkdl_status",
+            &l.qkdl_status,
+            &["ACTIVE", "PASSIVE", "PENDING", "OFF"],
+        );
+        for p in l.qkdl_performance.iter().flat_map(|p| &p.phys_perf) {
+            ident("perf_type", &Some(p.perf_type.clone()), &["QBER", "SNR"]);
+        }
+    }
+    for a in &n.qkd_applications.qkd_app {
+        ident("app_type", &a.app_type, &["CLIENT", "INTERNAL"]);
+    }
+    let mut keys = std::collections::BTreeSet::new();
+    for l in &n.qkd_links.qkd_link {
+        if !keys.insert(("qkd_link", l.qkdl_id.clone())) {
+            bad.push(format!("two qkd_link entries {}", l.qkdl_id));
+        }
+    }
+    for a in &n.qkd_applications.qkd_app {
+        if !keys.insert(("qkd_app", a.app_id.clone())) {
+            bad.push(format!("two qkd_app entries {}", a.app_id));
+        }
+    }
+    let interfaces: std::collections::BTreeSet<u32> = n
+        .qkd_interfaces
+        .qkd_interface
+        .iter()
+        .map(|i| i.qkdi_id)
+        .collect();
+    if interfaces.len() != n.qkd_interfaces.qkd_interface.len() {
+        bad.push("two qkd_interface entries with one qkdi_id".into());
+    }
+    for l in &n.qkd_links.qkd_link {
+        if let Some(i) = l.qkdl_local.as_ref().and_then(|e| e.qkdi_id)
+            && !interfaces.contains(&i)
+        {
+            bad.push(format!(
+                "link {} uses interface {i}, which the node does not have",
+                l.qkdl_id
+            ));
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(bad.join("; "))
+    }
+}
+
 /// A `decimal64` with three fraction digits, as RFC 7951 writes it (a string).
 pub fn decimal3(v: f64) -> String {
     format!("{:.3}", v.max(0.0))
