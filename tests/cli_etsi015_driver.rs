@@ -1,7 +1,8 @@
 //! `strata agent --driver etsi015` against a deliberately minimal RESTCONF server written
 //! here (std sockets, hand-parsed HTTP/1.1, one resource): apply writes a valid 015
 //! document to every device, a device refusing a commit rolls the apply back everywhere,
-//! and an unreachable device aborts it before anything is written.
+//! and an unreachable device aborts it before anything is written. Then against the
+//! twin's RESTCONF servers over HTTPS with the twin's CA and the controller's certificate.
 
 mod common;
 #[path = "common/yang.rs"]
@@ -153,6 +154,16 @@ struct Agent(Child);
 
 impl Agent {
     fn start(node: &str, port: u16, device: u16, dir: &std::path::Path) -> Agent {
+        Self::start_with(node, port, &format!("http://127.0.0.1:{device}"), &[], dir)
+    }
+
+    fn start_with(
+        node: &str,
+        port: u16,
+        device: &str,
+        tls: &[&str],
+        dir: &std::path::Path,
+    ) -> Agent {
         let child = bin()
             .args([
                 "agent",
@@ -165,8 +176,9 @@ impl Agent {
                 "--driver",
                 "etsi015",
                 "--device",
-                &format!("http://127.0.0.1:{device}"),
+                device,
             ])
+            .args(tls)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -323,5 +335,170 @@ fn apply_writes_015_documents_and_a_refused_commit_rolls_back_everywhere() {
     let b = devices[2].1.doc().unwrap();
     let app = &b["etsi-qkd-sdn-node:qkd_node"]["qkd_applications"]["qkd_app"][0];
     assert_eq!(app["app_qos"]["min_bandwidth"], 14 * 256);
+    drop(agents);
+}
+
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// GET of a twin node's resource with the controller's certificate.
+fn twin_get(url: &str, r: &Value) -> Value {
+    let a = twin_request(url, r);
+    assert_eq!(a.status, 200, "{}", a.body);
+    a.body
+}
+
+/// GET of a twin node's resource with the certificate and key `r` names.
+fn twin_request(url: &str, r: &Value) -> strata_runtime::agent::driver::restconf::Answer {
+    use strata_runtime::agent::driver::restconf::{Restconf, TlsFiles};
+    let tls = TlsFiles {
+        ca: Some(r["ca"].as_str().unwrap().into()),
+        cert: Some(r["cert"].as_str().unwrap().into()),
+        key: Some(r["key"].as_str().unwrap().into()),
+    };
+    let client = Restconf::new(url, &tls).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(client.request("GET", RESOURCE, None)).unwrap()
+}
+
+#[test]
+fn the_driver_configures_the_twins_restconf_nodes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("net.yaml"), NETWORK).unwrap();
+    let qi = dir.path().join("x.qi");
+    std::fs::write(
+        &qi,
+        "use network \"net.yaml\"\nintent x: keys of 256 bits between A and B, 10/s\n",
+    )
+    .unwrap();
+    let twin_file = dir.path().join("twin.json");
+    let _twin = Process(
+        bin()
+            .args(["twin", "up", dir.path().join("net.yaml").to_str().unwrap()])
+            .args(["--agents-file", twin_file.to_str().unwrap()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let start = Instant::now();
+    let restconf = loop {
+        if let Ok(text) = std::fs::read_to_string(&twin_file)
+            && let Ok(v) = serde_json::from_str::<Value>(&text)
+            && v["restconf"].is_object()
+        {
+            break v["restconf"].clone();
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "twin did not come up"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let tls: Vec<String> = ["ca", "cert", "key"]
+        .iter()
+        .flat_map(|k| {
+            [
+                format!("--device-{k}"),
+                restconf[*k].as_str().unwrap().to_string(),
+            ]
+        })
+        .collect();
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let state_dir = dir.path().join("agents");
+    let mut agents = Vec::new();
+    let mut addrs = Vec::new();
+    for node in ["A", "R", "B"] {
+        let port = free_port();
+        let url = restconf["nodes"][node].as_str().unwrap();
+        assert!(url.starts_with("https://"), "{url}");
+        agents.push(Agent::start_with(node, port, url, &tls, &state_dir));
+        addrs.push(format!("\"{node}\": \"127.0.0.1:{port}\""));
+    }
+    let drivers = dir.path().join("drivers.json");
+    std::fs::write(
+        &drivers,
+        format!(
+            "{{\"network\": \"trio\", \"agents\": {{{}}}}}",
+            addrs.join(", ")
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state.json");
+    let applied = strata(&[
+        "apply",
+        qi.to_str().unwrap(),
+        "--agents",
+        drivers.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+        "--intervals",
+        "1",
+    ]);
+    assert!(
+        text(&applied).contains("applied generation 1"),
+        "{}",
+        text(&applied)
+    );
+    for node in ["A", "R", "B"] {
+        let doc = twin_get(restconf["nodes"][node].as_str().unwrap(), &restconf);
+        let s = serde_json::to_string_pretty(&doc).unwrap();
+        yang::validate(yang::Modules::WhenPrefixed, "data", &s)
+            .unwrap_or_else(|e| panic!("{node}: {e}\n{s}"));
+        let n = &doc["etsi-qkd-sdn-node:qkd_node"];
+        assert_eq!(n["qkdn_location_id"], node, "{s}");
+        for l in n["qkd_links"]["qkd_link"].as_array().unwrap() {
+            if l["qkdl_type"] == "etsi-qkd-node-types:PHYS" {
+                assert_eq!(l["qkdl_status"], "etsi-qkd-node-types:ACTIVE", "{s}");
+                assert!(l["qkdl_performance"]["skr"].as_u64().unwrap() > 0, "{s}");
+            }
+        }
+        if node != "R" {
+            assert_eq!(
+                n["qkd_applications"]["qkd_app"].as_array().unwrap().len(),
+                1,
+                "{s}"
+            );
+        }
+    }
+
+    // A cut link shows in the node's live state.
+    let cut = strata(&[
+        "twin",
+        "fault",
+        "--agents",
+        twin_file.to_str().unwrap(),
+        "cut",
+        "q2",
+    ]);
+    assert_eq!(cut.status.code(), Some(0), "{}", text(&cut));
+    let b = twin_get(restconf["nodes"]["B"].as_str().unwrap(), &restconf);
+    let q2 = b["etsi-qkd-sdn-node:qkd_node"]["qkd_links"]["qkd_link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["qkdl_type"] == "etsi-qkd-node-types:PHYS")
+        .cloned()
+        .unwrap();
+    assert_eq!(q2["qkdl_status"], "etsi-qkd-node-types:OFF", "{q2}");
+
+    // An SAE's certificate is not the controller's: the node refuses it.
+    let kme = strata_runtime::kme::KmeDirectory::load(&twin_file).unwrap();
+    let sae = &kme.saes["A"];
+    let mut as_sae = restconf.clone();
+    as_sae["cert"] = Value::from(sae.cert.to_str().unwrap());
+    as_sae["key"] = Value::from(sae.key.to_str().unwrap());
+    let refused = twin_request(restconf["nodes"]["A"].as_str().unwrap(), &as_sae);
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert_eq!(
+        refused.body["ietf-restconf:errors"]["error"][0]["error-tag"],
+        "access-denied"
+    );
     drop(agents);
 }
