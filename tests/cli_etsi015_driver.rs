@@ -488,6 +488,33 @@ fn the_driver_configures_the_twins_restconf_nodes() {
         .unwrap();
     assert_eq!(q2["qkdl_status"], "etsi-qkd-node-types:OFF", "{q2}");
 
+    // The driver's telemetry reads the device: q2 down at B, q1 up with its rate at A.
+    let sample = |port: &str| {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let mut c =
+                strata_runtime::pb::agent_client::AgentClient::connect(format!("http://{port}"))
+                    .await
+                    .unwrap();
+            let mut stream = c
+                .telemetry(strata_runtime::pb::TelemetryRequest { interval_ms: 0 })
+                .await
+                .unwrap()
+                .into_inner();
+            stream.message().await.unwrap().unwrap()
+        })
+    };
+    let ports: Vec<String> = addrs
+        .iter()
+        .map(|a| a.rsplit('"').nth(1).unwrap().to_string())
+        .collect();
+    let at_b = sample(&ports[2]);
+    let q2 = at_b.links.iter().find(|l| l.link == "q2").unwrap();
+    assert!(!q2.up, "{at_b:?}");
+    let at_a = sample(&ports[0]);
+    let q1 = at_a.links.iter().find(|l| l.link == "q1").unwrap();
+    assert!(q1.up && q1.skr > 0.0 && q1.qber > 0.0, "{at_a:?}");
+
     // An SAE's certificate is not the controller's: the node refuses it.
     let kme = strata_runtime::kme::KmeDirectory::load(&twin_file).unwrap();
     let sae = &kme.saes["A"];

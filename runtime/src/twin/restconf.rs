@@ -354,3 +354,31 @@ impl RestconfDirectory {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_patch_merges_containers_and_list_entries_by_key() {
+        let mut base = json!({"n": {"qkdn_id": "a", "qkd_links": {"qkd_link": [
+            {"qkdl_id": "1", "qkdl_enable": true},
+            {"qkdl_id": "2", "qkdl_enable": true}
+        ]}}});
+        merge(
+            &mut base,
+            &json!({"n": {"qkdn_location_id": "x", "qkd_links": {"qkd_link": [
+                {"qkdl_id": "2", "qkdl_enable": false},
+                {"qkdl_id": "3"}
+            ]}}}),
+        );
+        assert_eq!(
+            base,
+            json!({"n": {"qkdn_id": "a", "qkdn_location_id": "x", "qkd_links": {"qkd_link": [
+                {"qkdl_id": "1", "qkdl_enable": true},
+                {"qkdl_id": "2", "qkdl_enable": false},
+                {"qkdl_id": "3"}
+            ]}}})
+        );
+    }
+}

@@ -242,3 +242,42 @@ pub fn error_message(body: &Value) -> Option<String> {
         .collect();
     (!parts.is_empty()).then(|| parts.join("; "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_the_restconf_root() {
+        let plain = |u: &str| Restconf::new(u, &TlsFiles::default());
+        let r = plain("http://10.0.0.7:8080").unwrap();
+        assert_eq!(
+            r.data_path("etsi-qkd-sdn-node:qkd_node"),
+            "/restconf/data/etsi-qkd-sdn-node:qkd_node"
+        );
+        assert_eq!((r.host.as_str(), r.port), ("10.0.0.7", 8080));
+        let r = plain("http://node/api/restconf/").unwrap();
+        assert_eq!(r.data_path("x:y"), "/api/restconf/data/x:y");
+        assert_eq!(r.port, 80);
+        assert!(plain("ftp://node").unwrap_err().contains("http://"));
+        assert!(plain("https://node").unwrap_err().contains("--device-ca"));
+        let tls = TlsFiles {
+            ca: Some("ca.pem".into()),
+            ..TlsFiles::default()
+        };
+        assert!(Restconf::new("http://node", &tls).is_err());
+    }
+
+    #[test]
+    fn restconf_errors_are_read() {
+        let body = serde_json::json!({"ietf-restconf:errors": {"error": [
+            {"error-type": "application", "error-tag": "operation-failed", "error-message": "busy"},
+            {"error-type": "protocol", "error-tag": "lock-denied"}
+        ]}});
+        assert_eq!(
+            error_message(&body).as_deref(),
+            Some("operation-failed (busy); lock-denied")
+        );
+        assert_eq!(error_message(&Value::Null), None);
+    }
+}
