@@ -31,7 +31,7 @@ pub struct TlsFiles {
 }
 
 /// Where a device's RESTCONF server is and how to reach it.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Restconf {
     /// The URL given, for messages.
     url: String,
