@@ -8,6 +8,7 @@ pub mod change;
 pub mod check;
 pub mod compile;
 pub mod config;
+pub mod etsi015;
 pub mod frontend;
 pub mod inventory;
 pub mod physics;

@@ -106,6 +106,9 @@ pub mod codes {
     pub const URN: &str = "strata::verify-urn";
     /// A session missing, or its token bucket or QoS not at the admitted rate.
     pub const SESSION: &str = "strata::verify-session";
+    /// A node's ETSI GS QKD 015 document (`qkd_node.json`) missing, unreadable, or saying
+    /// something else than its strata documents.
+    pub const ETSI015: &str = "strata::verify-etsi015";
 }
 
 /// Share of a QKD link's secret key rate kept free of reservations (DESIGN §4 headroom).

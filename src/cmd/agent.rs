@@ -1,12 +1,15 @@
 //! `strata agent`: the node agent for one node, serving the gRPC protocol on an address and
-//! keeping its running generation in a state directory across restarts.
+//! keeping its running generation in a state directory across restarts; with
+//! `--driver etsi015` it configures an SD-QKD node over RESTCONF.
 
 use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
-use strata_runtime::agent::ConfigOnly;
+use strata_runtime::agent::driver::etsi015::Etsi015Driver;
+use strata_runtime::agent::driver::restconf::{Restconf, TlsFiles};
 use strata_runtime::agent::service::AgentService;
+use strata_runtime::agent::{Backend, ConfigOnly};
 
 /// Run the agent of a single node.
 #[derive(clap::Args)]
@@ -20,10 +23,64 @@ pub struct Args {
     /// Directory for the running generation.
     #[arg(long, value_name = "DIR", default_value = ".strata/agent")]
     state_dir: PathBuf,
+    /// What the agent configures: `config-only` keeps and reports the configuration;
+    /// `etsi015` writes it to the SD-QKD node at --device as an ETSI GS QKD 015 document.
+    #[arg(long, value_enum, default_value_t = Driver::ConfigOnly)]
+    driver: Driver,
+    /// The device's RESTCONF server, `https://HOST:PORT` or `http://HOST:PORT` (`--driver etsi015`).
+    #[arg(long, value_name = "URL")]
+    device: Option<String>,
+    /// CA certificate (PEM) that issued the device's server certificate.
+    #[arg(long, value_name = "FILE")]
+    device_ca: Option<PathBuf>,
+    /// Client certificate (PEM) the agent presents to the device.
+    #[arg(long, value_name = "FILE")]
+    device_cert: Option<PathBuf>,
+    /// Private key (PEM) of --device-cert.
+    #[arg(long, value_name = "FILE")]
+    device_key: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Driver {
+    ConfigOnly,
+    Etsi015,
+}
+
+impl Args {
+    fn backend(&self) -> anyhow::Result<Arc<dyn Backend>> {
+        let tls = TlsFiles {
+            ca: self.device_ca.clone(),
+            cert: self.device_cert.clone(),
+            key: self.device_key.clone(),
+        };
+        match (self.driver, &self.device) {
+            (Driver::ConfigOnly, None) => {
+                if tls.ca.is_some() || tls.cert.is_some() || tls.key.is_some() {
+                    anyhow::bail!(
+                        "--device-ca, --device-cert and --device-key need --driver etsi015 and --device"
+                    );
+                }
+                Ok(Arc::new(ConfigOnly::new()))
+            }
+            (Driver::ConfigOnly, Some(_)) => {
+                anyhow::bail!(
+                    "--device needs --driver etsi015 (the config-only agent drives no device)"
+                )
+            }
+            (Driver::Etsi015, None) => anyhow::bail!(
+                "--driver etsi015 needs --device URL, the SD-QKD node's RESTCONF server"
+            ),
+            (Driver::Etsi015, Some(url)) => Ok(Arc::new(Etsi015Driver::new(
+                Restconf::new(url, &tls).map_err(anyhow::Error::msg)?,
+            ))),
+        }
+    }
 }
 
 impl Args {
     pub fn run(self) -> anyhow::Result<Outcome> {
+        let backend = self.backend()?;
         tokio::runtime::Runtime::new()?.block_on(async move {
             std::fs::create_dir_all(&self.state_dir)
                 .with_context(|| format!("cannot create `{}`", self.state_dir.display()))?;
@@ -31,18 +88,25 @@ impl Args {
                 "{}.json",
                 strata_compiler::config::file_name(&self.node)
             ));
-            let service = AgentService::new(self.node.clone(), Arc::new(ConfigOnly::new()))
+            let service = AgentService::new(self.node.clone(), backend)
                 .persisted(path)
                 .map_err(anyhow::Error::msg)?;
             let addr = self
                 .listen
                 .parse()
                 .with_context(|| format!("`{}` is not an address", self.listen))?;
-            outln!(
-                "agent for node `{}` listening on {}",
-                self.node,
-                self.listen
-            );
+            match &self.device {
+                Some(url) => outln!(
+                    "agent for node `{}` listening on {}, configuring the SD-QKD node at {url}",
+                    self.node,
+                    self.listen
+                ),
+                None => outln!(
+                    "agent for node `{}` listening on {}",
+                    self.node,
+                    self.listen
+                ),
+            }
             tonic::transport::Server::builder()
                 .add_service(service.into_server())
                 .serve_with_shutdown(addr, async {

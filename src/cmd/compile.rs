@@ -54,7 +54,9 @@ impl Args {
             return Ok(Outcome::Failed);
         };
         let compiled = super::compile_what_if(&program, &inventory, &self.fail, self.objective)?;
-        write_out(&self.out, &compiled.configs.render(), &compiled.summary)?;
+        let mut docs = compiled.configs.render();
+        docs.extend(strata_compiler::etsi015::render(&compiled.configs));
+        write_out(&self.out, &docs, &compiled.summary)?;
         fe.diagnostics.extend(compiled.diagnostics);
         let warnings = fe.warning_count();
         print_diagnostics(&mut fe, format);
@@ -82,7 +84,12 @@ pub fn write_out(dir: &Path, docs: &[(String, String)], summary: &Summary) -> an
     for entry in std::fs::read_dir(dir)?.flatten() {
         let path = entry.path();
         if path.is_dir() {
-            for doc in ["service.yaml", "forwarding.yaml", "connectivity.yaml"] {
+            for doc in [
+                "service.yaml",
+                "forwarding.yaml",
+                "connectivity.yaml",
+                strata_compiler::etsi015::FILE,
+            ] {
                 let f = path.join(doc);
                 if f.is_file() {
                     std::fs::remove_file(&f)?;

@@ -131,6 +131,9 @@ async fn up(
     .await
     .map_err(anyhow::Error::msg)?;
     save_agents_file(&twin.agents, twin.kme.as_ref(), &agents_file).map_err(anyhow::Error::msg)?;
+    if let Some(r) = &twin.restconf {
+        r.save_into(&agents_file).map_err(anyhow::Error::msg)?;
+    }
     outln!(
         "digital twin of `{}`: {} agents, {}× real time",
         inventory.name,
@@ -148,6 +151,16 @@ async fn up(
         );
         for (node, addr) in &kme.kmes {
             outln!("  {node:<24} https://{addr}");
+        }
+        if let Some(r) = &twin.restconf {
+            outln!(
+                "ETSI GS QKD 015 RESTCONF servers (controller certificate {}, key {}):",
+                r.cert.display(),
+                r.key.display()
+            );
+            for (node, url) in &r.nodes {
+                outln!("  {node:<24} {url}");
+            }
         }
         outln!("SAE client certificates (CN = SAE id):");
         for (sae, c) in &kme.saes {

@@ -6,6 +6,7 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::{Path, PathBuf};
 use strata_compiler::config::SUMMARY_FILE;
+use strata_compiler::etsi015;
 use strata_compiler::verify::{read_dir_documents, verify};
 
 /// Verify compiled configuration against its intents and network (capacities, flow
@@ -43,7 +44,12 @@ impl Args {
         let files = read_output_dir(&self.config)?;
         let (configs, summary) = read_dir_documents(&files)
             .map_err(|e| anyhow::anyhow!("{}: {e}", self.config.display()))?;
-        let violations = verify(&program, &inventory, &configs, &summary);
+        let mut violations = verify(&program, &inventory, &configs, &summary);
+        violations.extend(etsi015::agree::check(
+            &configs,
+            &etsi015::documents_in(&files),
+        ));
+        violations.sort();
         if self.json {
             outln!("{}", serde_json::to_string_pretty(&violations)?);
         } else {
@@ -73,7 +79,7 @@ impl Args {
     }
 }
 
-/// Reads `NODE/STRATUM.yaml` documents and the summary of an output directory as
+/// Reads `NODE/STRATUM.yaml` documents, `NODE/qkd_node.json` and the summary of an output directory as
 /// (relative path, text) pairs.
 fn read_output_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
@@ -92,7 +98,12 @@ fn read_output_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
-        for doc in ["service.yaml", "forwarding.yaml", "connectivity.yaml"] {
+        for doc in [
+            "service.yaml",
+            "forwarding.yaml",
+            "connectivity.yaml",
+            etsi015::FILE,
+        ] {
             let path = sub.join(doc);
             if path.is_file() {
                 let text = std::fs::read_to_string(&path)

@@ -103,6 +103,7 @@ codes! {
     "strata::verify-service-unit", false, VERIFY, "A service unit missing at an endpoint, stray, or with the wrong role, peer or rate.";
     "strata::verify-urn", false, VERIFY, "A URN that is not RFC 8141, lacks its q-component, or does not pair with the other end.";
     "strata::verify-session", false, VERIFY, "A session missing, or its token bucket or QoS not at the admitted rate.";
+    "strata::verify-etsi015", false, VERIFY, "A node's ETSI GS QKD 015 document missing, unreadable, or saying something else than its strata documents.";
 }
 
 /// The entry of `code`, if the table has one.

@@ -1,9 +1,11 @@
 //! The node agent: a gRPC server ([`service::AgentService`]) around one node's generation
 //! state machine ([`core::AgentCore`]), with a [`Backend`] that installs committed
-//! configuration and reports telemetry — the digital twin's emulated network, or
-//! [`ConfigOnly`] for a standalone agent without a device driver.
+//! configuration and reports telemetry — the digital twin's emulated network,
+//! [`ConfigOnly`] for a standalone agent without a device driver, or a device driver
+//! ([`driver`]).
 
 pub mod core;
+pub mod driver;
 pub mod service;
 
 use crate::pb;
@@ -12,8 +14,21 @@ use strata_compiler::config::NodeConfig;
 
 /// What sits under an agent: the thing that runs the configuration.
 pub trait Backend: Send + Sync + 'static {
-    /// The node committed `config`.
+    /// The node committed `config` (or restarted running it).
     fn install(&self, node: &str, config: &NodeConfig);
+    /// A generation with `config` is being prepared: check that it can be installed. An
+    /// error refuses the prepare.
+    fn prepare(&self, _node: &str, _config: &NodeConfig) -> Result<(), String> {
+        Ok(())
+    }
+    /// The prepared `config` is committed: install it. An error means the node still runs
+    /// what it ran before, and the commit fails.
+    fn commit(&self, node: &str, config: &NodeConfig) -> Result<(), String> {
+        self.install(node, config);
+        Ok(())
+    }
+    /// The prepared generation was dropped.
+    fn abort(&self, _node: &str) {}
     /// The node's current telemetry.
     fn sample(&self, node: &str, generation: u64) -> pb::TelemetrySample;
     /// Digital twin only: break or repair something.

@@ -110,13 +110,22 @@ impl Agent for AgentService {
             }));
         }
         let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
-        let reply = match core.prepare(
-            r.generation,
-            &r.digest,
-            &r.node,
-            r.base_generation,
-            documents,
-        ) {
+        let staged = core
+            .prepare(
+                r.generation,
+                &r.digest,
+                &r.node,
+                r.base_generation,
+                documents,
+            )
+            .and_then(|()| match &core.prepared {
+                Some(g) => self.backend.prepare(&self.node, &g.config),
+                None => Ok(()),
+            });
+        if staged.is_err() {
+            core.prepared = None;
+        }
+        let reply = match staged {
             Ok(()) => pb::PrepareReply {
                 ok: true,
                 error: String::new(),
@@ -132,10 +141,26 @@ impl Agent for AgentService {
     ) -> Result<Response<pb::CommitReply>, Status> {
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
-        let reply = match core.commit(generation) {
-            Ok(config) => {
-                let config = config.clone();
-                self.backend.install(&self.node, &config);
+        let before = core.clone();
+        let installed = core.commit(generation).cloned().and_then(|config| {
+            self.backend.commit(&self.node, &config).map_err(|e| {
+                format!(
+                    "node `{}` could not install generation {generation}, it still runs generation {}: {e}",
+                    self.node, before.running.number
+                )
+            })
+        });
+        if installed.is_err()
+            && before
+                .prepared
+                .as_ref()
+                .is_some_and(|g| g.number == generation)
+        {
+            *core = before;
+            core.prepared = None;
+        }
+        let reply = match installed {
+            Ok(_) => {
                 self.save(&core)?;
                 pb::CommitReply {
                     ok: true,
@@ -158,6 +183,13 @@ impl Agent for AgentService {
     ) -> Result<Response<pb::AbortReply>, Status> {
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
+        if core
+            .prepared
+            .as_ref()
+            .is_some_and(|g| g.number == generation)
+        {
+            self.backend.abort(&self.node);
+        }
         core.abort(generation);
         Ok(Response::new(pb::AbortReply {
             running_generation: core.running.number,

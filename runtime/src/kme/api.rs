@@ -19,8 +19,13 @@
 //! size and also `max_key_size` (the compiler reserved link rate for keys of that size);
 //! `min_key_size` is 64 bits (or the key size when smaller); `max_key_per_request` is the
 //! session's token-bucket depth (a larger request could never be served);
-//! `max_SAE_ID_count` is 0, since a service unit joins exactly two applications, so
-//! `additional_slave_SAE_IDs` must be empty. The one mandatory extension understood is
+//! `max_SAE_ID_count` is, for a master, the number of other slaves it is joined to at this
+//! KME by key service units: a service unit joins exactly two applications, so key
+//! multicast (`additional_slave_SAE_IDs`) names slaves of the master's other service units.
+//! Every named slave then gets the same key, under the same key_ID, relayed along its own
+//! unit's path from its own KME, and each unit's session pays for it; a slave that is not
+//! joined to the master, a repeated one, or a key size above its unit's is a 400 (nothing
+//! is drawn unless every slave can be served). The one mandatory extension understood is
 //! `{"strata_service_unit": "ID"}`, which picks the service unit when two applications share
 //! several. Query parameters other than the standard's are refused (400); unknown JSON
 //! members are ignored.
@@ -500,7 +505,7 @@ fn status(kms: &Kms, node: &str, caller: &str, other: &str, query: Option<&str>)
         "max_key_per_request": view.max_per_request(),
         "max_key_size": view.key_size(),
         "min_key_size": view.min_key_size(),
-        "max_SAE_ID_count": 0,
+        "max_SAE_ID_count": if as_master { other_slaves(&s, node, caller, other) } else { 0 },
         "strata_service_unit": ext,
     }))
 }
@@ -668,13 +673,10 @@ fn enc_keys(kms: &Kms, node: &str, caller: &str, slave: &str, request: Request<'
             "above max_key_per_request",
         );
     }
-    if !req.additional.is_empty() {
-        return Reply::bad(
-            "additional_slave_SAE_IDs are not supported: max_SAE_ID_count is 0 (a service unit joins two applications)",
-            "additional_slave_SAE_IDs",
-            "above max_SAE_ID_count",
-        );
-    }
+    let extra = match additional_units(&s, node, caller, slave, &req.additional, size) {
+        Ok(v) => v,
+        Err(reply) => return reply,
+    };
     let unit = view.unit.id.clone();
     let unavailable = |message: String, reason: Value| {
         Reply::error(
@@ -727,6 +729,61 @@ fn enc_keys(kms: &Kms, node: &str, caller: &str, slave: &str, request: Request<'
             json!(reasons),
         );
     };
+    let mut extra_paths = Vec::with_capacity(extra.len());
+    for v in &extra {
+        let up = relay::paths(&s.configs, &v.unit.id, node, &v.slave_node)
+            .into_iter()
+            .find(|p| p.nodes.iter().all(|n| kms.world.node_up(n)));
+        match up {
+            Some(p) => extra_paths.push(p),
+            None => {
+                return unavailable(
+                    format!(
+                        "no key for additional slave SAE {}: service unit {} has no path up to KME {}",
+                        v.slave_sae, v.unit.id, v.slave_node
+                    ),
+                    json!("no path"),
+                );
+            }
+        }
+    }
+    if !extra.is_empty() {
+        let mut demand: std::collections::BTreeMap<&str, usize> = Default::default();
+        for p in std::iter::once(&path).chain(&extra_paths) {
+            for l in &p.links {
+                *demand.entry(l.as_str()).or_default() += total;
+            }
+        }
+        for (l, need) in demand {
+            let have = s.pools.get(l).filter(|x| x.up).map_or(0, |x| x.available());
+            if have < need {
+                return unavailable(
+                    format!(
+                        "no key for every slave now: the key pool of QKD link {l} holds {} bits, the multicast needs {}",
+                        have * 8,
+                        need * 8
+                    ),
+                    json!("pool short"),
+                );
+            }
+        }
+        for v in &extra {
+            let b = s
+                .buckets
+                .entry((v.unit.id.clone(), node.to_string()))
+                .or_insert_with(|| TokenBucket::new(v.bucket.0, v.bucket.1, now));
+            if let Err(wait) = b.check(number as f64, now) {
+                let real = wait / kms.speed;
+                return unavailable(
+                    format!(
+                        "rate limit: the session of service unit {} (additional slave SAE {}) allows {} keys/s with a burst of {}; {number} key(s) available in {real:.3} s",
+                        v.unit.id, v.slave_sae, b.rate, b.burst
+                    ),
+                    json!({ "rate": b.rate, "burst": b.burst, "retry_after_s": real }),
+                );
+            }
+        }
+    }
     let bucket_key = (view.unit.id.clone(), node.to_string());
     let bucket = s
         .buckets
@@ -759,6 +816,11 @@ fn enc_keys(kms: &Kms, node: &str, caller: &str, slave: &str, request: Request<'
     if let Some(b) = s.buckets.get_mut(&bucket_key) {
         b.take(number as f64);
     }
+    for v in &extra {
+        if let Some(b) = s.buckets.get_mut(&(v.unit.id.clone(), node.to_string())) {
+            b.take(number as f64);
+        }
+    }
     let valid_until = view.unit.valid_for_s.map(|t| now + t);
     let mut keys = Vec::with_capacity(number as usize);
     for _ in 0..number {
@@ -768,18 +830,41 @@ fn enc_keys(kms: &Kms, node: &str, caller: &str, slave: &str, request: Request<'
         };
         debug_assert_eq!(relayed.master_key, relayed.slave_key);
         let key_id = new_uuid();
-        s.stores
-            .entry(view.slave_node.clone())
-            .or_default()
-            .insert(StoredKey {
+        // Per slave KME: the key as it arrived there, and the SAEs that may fetch it.
+        let mut arrivals: Vec<(String, String, Vec<u8>, Vec<String>)> = vec![(
+            view.slave_node.clone(),
+            view.unit.id.clone(),
+            relayed.slave_key,
+            vec![view.slave_sae.clone()],
+        )];
+        for (v, p) in extra.iter().zip(&extra_paths) {
+            let arrived = match relay::relay_given(&mut s.pools, p, &relayed.master_key) {
+                Ok(k) => k,
+                Err(e) => {
+                    return unavailable(format!("relay failed: {e}"), json!(e.to_string()));
+                }
+            };
+            match arrivals.iter_mut().find(|a| a.0 == v.slave_node) {
+                Some(a) => a.3.push(v.slave_sae.clone()),
+                None => arrivals.push((
+                    v.slave_node.clone(),
+                    v.unit.id.clone(),
+                    arrived,
+                    vec![v.slave_sae.clone()],
+                )),
+            }
+        }
+        for (kme, unit, key, slaves) in arrivals {
+            s.stores.entry(kme).or_default().insert(StoredKey {
                 key_id: key_id.clone(),
-                service_unit: view.unit.id.clone(),
+                service_unit: unit,
                 master_sae: view.master_sae.clone(),
-                slave_saes: vec![view.slave_sae.clone()],
-                key: relayed.slave_key,
+                slave_saes: slaves,
+                key,
                 created_s: now,
                 valid_until_s: valid_until,
             });
+        }
         keys.push(json!({
             "key_ID": key_id,
             "key": base64::engine::general_purpose::STANDARD.encode(&relayed.master_key),
@@ -799,6 +884,92 @@ fn enc_keys(kms: &Kms, node: &str, caller: &str, slave: &str, request: Request<'
         ),
     );
     Reply::ok(json!({ "keys": keys }))
+}
+
+/// The other slaves master SAE `master` is joined to at `node` by key service units
+/// (`max_SAE_ID_count` towards `slave`).
+fn other_slaves(s: &KmsState, node: &str, master: &str, slave: &str) -> usize {
+    let Some(cfg) = s.configs.get(node) else {
+        return 0;
+    };
+    let mut peers: Vec<String> = Vec::new();
+    for u in cfg
+        .service
+        .service_units
+        .iter()
+        .filter(|u| u.kind == UnitKind::Keys && u.role == EndRole::Master)
+        .filter(|u| names(master, session_app(cfg, &u.id), &u.urns.local))
+    {
+        let far = s.configs.get(&u.peer).and_then(|p| {
+            p.service
+                .service_units
+                .iter()
+                .find(|x| x.id == u.id && x.role == EndRole::Slave)
+                .map(|x| session_app(p, &x.id).unwrap_or(&x.urns.local).to_string())
+        });
+        if let Some(f) = far
+            && f != slave
+            && !peers.contains(&f)
+        {
+            peers.push(f);
+        }
+    }
+    peers.len()
+}
+
+/// The service unit joining master SAE `master` to each additional slave, checked: none
+/// repeated or equal to `slave`, each joined to the master here, each taking keys of `size`.
+fn additional_units(
+    s: &KmsState,
+    node: &str,
+    master: &str,
+    slave: &str,
+    additional: &[String],
+    size: u64,
+) -> Result<Vec<UnitView>, Reply> {
+    let mut out: Vec<UnitView> = Vec::new();
+    let max = other_slaves(s, node, master, slave);
+    if additional.len() > max {
+        return Err(Reply::bad(
+            format!(
+                "{} additional_slave_SAE_IDs, but master SAE {master} is joined to {max} other slave SAE(s) at KME {node} (max_SAE_ID_count)",
+                additional.len()
+            ),
+            "additional_slave_SAE_IDs",
+            "above max_SAE_ID_count",
+        ));
+    }
+    for (i, extra) in additional.iter().enumerate() {
+        if extra == slave || additional[..i].contains(extra) {
+            return Err(Reply::bad(
+                format!("additional_slave_SAE_IDs names SAE {extra} twice (or as the slave)"),
+                "additional_slave_SAE_IDs",
+                format!("{extra} repeated"),
+            ));
+        }
+        let Some(v) = units_as_master(s, node, master, extra).into_iter().next() else {
+            return Err(Reply::bad(
+                format!(
+                    "SAE {extra} is not joined to master SAE {master} by a key service unit at KME {node}, so it cannot share its keys; an intent between them makes it so"
+                ),
+                "additional_slave_SAE_IDs",
+                format!("{extra} not a slave of {master}"),
+            ));
+        };
+        if size > u64::from(v.key_size()) {
+            return Err(Reply::bad(
+                format!(
+                    "size {size} is above the key size {} of service unit {} towards additional slave SAE {extra}",
+                    v.key_size(),
+                    v.unit.id
+                ),
+                "size",
+                format!("above {extra}'s key size"),
+            ));
+        }
+        out.push(v);
+    }
+    Ok(out)
 }
 
 // ---------------------------------------------------------------- dec_keys
@@ -917,12 +1088,17 @@ fn dec_keys(kms: &Kms, node: &str, caller: &str, master: &str, request: Request<
     let mut keys = Vec::with_capacity(ids.len());
     let mut unit = String::new();
     for id in &ids {
-        if let Some(k) = store.remove(id) {
-            unit = k.service_unit;
+        if let Some(mut k) = store.remove(id) {
             keys.push(json!({
                 "key_ID": id,
                 "key": base64::engine::general_purpose::STANDARD.encode(&k.key),
             }));
+            // A multicast key stays for the other slaves attached here.
+            k.slave_saes.retain(|x| x != caller);
+            unit = k.service_unit.clone();
+            if !k.slave_saes.is_empty() {
+                store.insert(k);
+            }
         }
     }
     let urn = s

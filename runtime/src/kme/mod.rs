@@ -356,6 +356,8 @@ pub struct Running {
     pub kms: Arc<Kms>,
     pub directory: KmeDirectory,
     pub tasks: Vec<JoinHandle<()>>,
+    /// The certificates, for the twin's other servers.
+    pub pki: Arc<pki::Pki>,
 }
 
 /// Every SAE of an inventory: its applications, and its nodes (intents that name a node as
@@ -440,5 +442,6 @@ pub async fn start(
         kms,
         directory,
         tasks,
+        pki: Arc::new(pki),
     })
 }

@@ -48,7 +48,13 @@ pub struct Pki {
     pub kmes: BTreeMap<String, Identity>,
     /// SAE id → its client identity.
     pub saes: BTreeMap<String, Identity>,
+    /// The client identity of the SDN controller (strata's agents), distinct from every
+    /// SAE's: the only caller the twin's RESTCONF servers accept.
+    pub controller: Identity,
 }
+
+/// Common name of the SDN controller's client certificate.
+pub const CONTROLLER_CN: &str = "strata SDN controller";
 
 fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
     move |e| format!("cannot create {what}: {e}")
@@ -114,12 +120,28 @@ impl Pki {
         let issuer = Issuer::new(ca, ca_key);
         let ca_path = dir.join("ca.pem");
         write(&ca_path, &ca_pem, false)?;
+        let (cert_pem, key_pem) = leaf(
+            CONTROLLER_CN,
+            &[],
+            ExtendedKeyUsagePurpose::ClientAuth,
+            &issuer,
+        )?;
+        let (cert_path, key_path) = (dir.join("controller.pem"), dir.join("controller.key"));
+        write(&cert_path, &cert_pem, false)?;
+        write(&key_path, &key_pem, true)?;
+        let controller = Identity {
+            cert_pem,
+            key_pem,
+            cert_path,
+            key_path: Some(key_path),
+        };
         let mut pki = Pki {
             dir: dir.to_path_buf(),
             ca_pem,
             ca_path,
             kmes: BTreeMap::new(),
             saes: BTreeMap::new(),
+            controller,
         };
         for node in kmes {
             let (cert_pem, key_pem) = leaf(

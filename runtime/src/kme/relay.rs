@@ -211,6 +211,32 @@ pub fn relay(pools: &mut Pools, path: &RelayPath, bytes: usize) -> Result<Relaye
     })
 }
 
+/// Relays a given key (one already drawn for another path: key multicast) from the first
+/// to the last node of `path`: the master encrypts it with the first link's pad, every hop
+/// decrypts with its copy and re-encrypts with the next pad. Returns what the last node
+/// decrypts. Each hop consumes the key's length from both ends of its link.
+pub fn relay_given(pools: &mut Pools, path: &RelayPath, key: &[u8]) -> Result<Vec<u8>, RelayError> {
+    let bytes = key.len();
+    check(pools, path, bytes)?;
+    let short = |l: &str| RelayError::PoolShort {
+        link: l.to_string(),
+        available_bits: 0,
+        needed_bits: bytes as u64 * 8,
+    };
+    let mut clear = key.to_vec();
+    for (i, link) in path.links.iter().enumerate() {
+        let pad_out = pools
+            .take(link, &path.nodes[i], bytes)
+            .ok_or_else(|| short(link))?;
+        let sent = xor(&clear, &pad_out);
+        let pad_in = pools
+            .take(link, &path.nodes[i + 1], bytes)
+            .ok_or_else(|| short(link))?;
+        clear = xor(&sent, &pad_in);
+    }
+    Ok(clear)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,6 +273,22 @@ mod tests {
         let r2 = relay(&mut p, &path, 32).unwrap();
         assert_ne!(r.master_key, r2.master_key);
         assert_eq!(r2.master_key, r2.slave_key);
+    }
+
+    #[test]
+    fn a_given_key_arrives_intact_and_uses_the_pads() {
+        let mut p = pools();
+        let path = RelayPath {
+            index: 0,
+            nodes: ["B", "C", "D"].map(String::from).to_vec(),
+            links: ["bc", "cd"].map(String::from).to_vec(),
+        };
+        let key = vec![0x5a; 16];
+        assert_eq!(relay_given(&mut p, &path, &key).unwrap(), key);
+        for l in ["bc", "cd"] {
+            assert_eq!(p.get(l).unwrap().available(), 10_000 - 16);
+        }
+        assert_eq!(p.get("ab").unwrap().available(), 10_000);
     }
 
     #[test]

@@ -1,8 +1,10 @@
 //! Hosting the digital twin: one agent per node of an inventory, each on its own loopback
 //! listener, all backed by one emulated [`World`] whose clock runs `speed` times faster
 //! than real time — and, unless turned off, one ETSI GS QKD 014 KME per node over mutual TLS
-//! ([`crate::kme`]), fed every configuration the node's agent commits.
+//! ([`crate::kme`]), fed every configuration the node's agent commits, and one ETSI GS QKD
+//! 015 RESTCONF server per node ([`super::restconf`]).
 
+use super::restconf::{Devices, RestconfDirectory};
 use super::world::{Fault, NodeSample, World};
 use crate::agent::Backend;
 use crate::agent::service::AgentService;
@@ -47,6 +49,8 @@ pub struct Twin {
     pub kme: Option<KmeDirectory>,
     /// The KMEs themselves: pools, stores and log.
     pub kms: Option<Arc<Kms>>,
+    /// Where the nodes' RESTCONF servers listen (with the KMEs, which hold the CA).
+    pub restconf: Option<RestconfDirectory>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     /// The certificates' temporary directory, removed with the twin.
@@ -132,12 +136,14 @@ pub fn to_pb(s: NodeSample, generation: u64) -> pb::TelemetrySample {
 struct WithKms {
     inner: WorldBackend,
     kms: Arc<Kms>,
+    devices: Arc<Devices>,
 }
 
 impl Backend for WithKms {
     fn install(&self, node: &str, config: &NodeConfig) {
         self.inner.install(node, config);
         self.kms.install(node, config);
+        self.devices.installed(node, config);
     }
 
     fn sample(&self, node: &str, generation: u64) -> pb::TelemetrySample {
@@ -199,7 +205,9 @@ impl Twin {
             world: world.clone(),
             period,
         };
-        let (backend, kme_dir, kms, pki_temp): (Arc<dyn Backend>, _, _, _) = if kme.enabled {
+        let (backend, kme_dir, kms, pki_temp, restconf): (Arc<dyn Backend>, _, _, _, _) = if kme
+            .enabled
+        {
             let (dir, temp) = match &kme.pki_dir {
                 Some(d) => (d.clone(), None),
                 None => {
@@ -221,13 +229,29 @@ impl Twin {
             )
             .await?;
             tasks.extend(running.tasks);
+            let devices = Arc::new(Devices::new(world.clone()));
+            let (restconf, servers) = super::restconf::start(
+                devices.clone(),
+                &running.pki,
+                &world.nodes(),
+                watcher.clone(),
+            )
+            .await?;
+            tasks.extend(servers);
             let backend = Arc::new(WithKms {
                 inner: world_backend,
                 kms: running.kms.clone(),
+                devices,
             });
-            (backend, Some(running.directory), Some(running.kms), temp)
+            (
+                backend,
+                Some(running.directory),
+                Some(running.kms),
+                temp,
+                Some(restconf),
+            )
         } else {
-            (Arc::new(world_backend), None, None, None)
+            (Arc::new(world_backend), None, None, None, None)
         };
         let mut addresses = BTreeMap::new();
         for node in world.nodes() {
@@ -289,6 +313,7 @@ impl Twin {
             agents,
             kme: kme_dir,
             kms,
+            restconf,
             shutdown,
             tasks,
             _pki_temp: pki_temp,

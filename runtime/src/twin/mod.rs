@@ -2,4 +2,5 @@
 //! hardware. [`world`] is the emulation itself — pure logic in simulated time.
 
 pub mod host;
+pub mod restconf;
 pub mod world;
