@@ -9,6 +9,7 @@ pub mod check;
 pub mod compile;
 pub mod config;
 pub mod frontend;
+pub mod graph;
 pub mod inventory;
 pub mod physics;
 pub mod plan;
