@@ -253,8 +253,11 @@ impl Controller {
     pub fn observe(&mut self, sample: &pb::TelemetrySample) -> Vec<Event> {
         let events = self.monitor.observe(sample);
         self.metrics.observe(sample);
-        self.metrics
-            .record_intents(self.monitor.summary(), &self.monitor.statuses());
+        // Intents change with what their slave ends measure, or with an event.
+        if !sample.units.is_empty() || !events.is_empty() {
+            self.metrics
+                .record_intents(self.monitor.summary(), &self.monitor.statuses());
+        }
         self.awaiting.remove(&sample.node);
         if !events.is_empty() {
             if self.pending_since.is_none() {
