@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// Seconds to listen to the agents' telemetry at most, with `--agents`.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     wait: f64,
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
