@@ -48,6 +48,7 @@ enum Command {
     Verify(cmd::verify::Args),
     Plan(cmd::plan::Args),
     Diff(cmd::diff::Args),
+    Graph(cmd::graph::Args),
     Apply(cmd::apply::Args),
     /// Apply, then watch telemetry and repair drift until interrupted.
     Run(cmd::apply::Args),
@@ -113,6 +114,7 @@ fn main() -> ExitCode {
         Command::Verify(args) => args.run(),
         Command::Plan(args) => args.run(),
         Command::Diff(args) => args.run(),
+        Command::Graph(args) => args.run(),
         Command::Apply(args) => args.run(false),
         Command::Run(args) => args.run(true),
         Command::Status(args) => args.run(),

@@ -10,6 +10,7 @@ pub mod compile;
 pub mod config;
 pub mod etsi015;
 pub mod frontend;
+pub mod graph;
 pub mod inventory;
 pub mod physics;
 pub mod plan;

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod apply;
 pub mod control;
 pub mod kme;
+pub mod metrics;
 pub mod monitor;
 pub mod pb;
 pub mod running;

@@ -67,6 +67,10 @@ pub struct Args {
     /// agents run, overwriting it.
     #[arg(long)]
     force_generation: bool,
+    /// Serve Prometheus metrics (OpenMetrics text) on http://ADDR/metrics while running,
+    /// e.g. `127.0.0.1:9464`.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<String>,
 }
 
 impl Args {
@@ -149,6 +153,19 @@ impl Args {
         fe.diagnostics
             .extend(controller.compiled.diagnostics.clone());
         print_diagnostics(&mut fe, format);
+        // One controller without an election leads on its own.
+        controller.metrics.record_leadership(true, 0);
+        let _metrics_server = match &self.metrics {
+            Some(addr) => {
+                let (bound, task) =
+                    strata_runtime::metrics::serve(controller.metrics.clone(), addr)
+                        .await
+                        .map_err(anyhow::Error::msg)?;
+                eprintln!("serving Prometheus metrics on http://{bound}/metrics");
+                Some(AbortOnDrop(task))
+            }
+            None => None,
+        };
 
         let mut telemetry = subscribe(&agents, Duration::from_millis(200));
         let report = controller.apply().await?;
@@ -281,6 +298,15 @@ impl Args {
         } else {
             Outcome::Failed
         })
+    }
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

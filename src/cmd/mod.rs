@@ -6,6 +6,7 @@ pub mod check;
 pub mod compile;
 pub mod diff;
 pub mod fmt;
+pub mod graph;
 pub mod plan;
 pub mod state;
 pub mod status;

@@ -5,9 +5,13 @@ use super::FsLoader;
 use crate::Outcome;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
 use strata_compiler::frontend::{self, Options};
 use strata_runtime::apply::{Agents, connect};
+use strata_runtime::control::subscribe;
 use strata_runtime::kme::{KmeOptions, save_agents_file};
+use strata_runtime::metrics::{Metrics, serve};
 use strata_runtime::pb;
 use strata_runtime::twin::host::{Twin, TwinOptions};
 
@@ -39,6 +43,9 @@ enum TwinCommand {
         /// Run the agents only, without ETSI GS QKD 014 KMEs.
         #[arg(long)]
         no_kme: bool,
+        /// Serve the twin's node and link metrics for Prometheus on http://ADDR/metrics.
+        #[arg(long, value_name = "ADDR")]
+        metrics: Option<String>,
     },
     /// Break or repair something in a running twin.
     Fault {
@@ -80,6 +87,7 @@ impl Args {
                     speed,
                     pki_dir,
                     no_kme,
+                    metrics,
                 } => {
                     let pki_dir = pki_dir.unwrap_or_else(|| {
                         agents_file
@@ -92,7 +100,7 @@ impl Args {
                         pki_dir: Some(pki_dir),
                         ..KmeOptions::default()
                     };
-                    up(network, agents_file, speed, kme).await
+                    up(network, agents_file, speed, kme, metrics).await
                 }
                 TwinCommand::Fault { fault, agents } => inject(fault, agents).await,
             }
@@ -105,6 +113,7 @@ async fn up(
     agents_file: PathBuf,
     speed: f64,
     kme: KmeOptions,
+    metrics: Option<String>,
 ) -> anyhow::Result<Outcome> {
     let mut fe = frontend::run(
         std::slice::from_ref(&network),
@@ -171,6 +180,17 @@ async fn up(
                 c.key.display()
             );
         }
+    }
+    if let Some(addr) = &metrics {
+        let m = Arc::new(Metrics::new(&inventory.name));
+        let (bound, _) = serve(m.clone(), addr).await.map_err(anyhow::Error::msg)?;
+        let mut telemetry = subscribe(&twin.agents, Duration::from_millis(200));
+        tokio::spawn(async move {
+            while let Some(sample) = telemetry.recv().await {
+                m.observe(&sample);
+            }
+        });
+        outln!("Prometheus metrics of the nodes and links on http://{bound}/metrics");
     }
     outln!(
         "addresses written to {}; stop with Ctrl-C",

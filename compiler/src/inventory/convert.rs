@@ -9,7 +9,7 @@ use super::codes;
 use super::load::Locator;
 use super::model::{
     Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Heralding, Inventory, KeyRate,
-    Memory, Node, PairRate, QkdLink, Role, Trust,
+    Location, Memory, Node, PairRate, QkdLink, Role, Trust,
 };
 use super::raw::{
     RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawHeralding,
@@ -67,6 +67,8 @@ const PROBABILITY: Range = Range::new(0.0, true, 1.0, false);
 const QBER: Range = Range::new(0.0, false, 0.5, false);
 /// Werner-state fidelity: 1/4 is the maximally mixed state.
 const FIDELITY: Range = Range::new(0.25, true, 1.0, false);
+const LATITUDE: Range = Range::new(-90.0, false, 90.0, false);
+const LONGITUDE: Range = Range::new(-180.0, false, 180.0, false);
 const AT_LEAST_ONE: Range = Range::new(1.0, false, f64::INFINITY, true);
 /// Beyond 1/2 the detector labels are simply swapped; such a value is a typo.
 const MISALIGNMENT: Range = Range::new(0.0, true, 0.5, false);
@@ -259,6 +261,23 @@ impl Cx<'_, '_> {
         if let Some(a) = &agent {
             parts.push(a.span);
         }
+        let location = n.location.map(|l| {
+            parts.push(self.span(&l));
+            Location {
+                lat: self.num(
+                    "lat",
+                    &l.value.lat,
+                    LATITUDE,
+                    "latitude in degrees, −90 (south) to 90 (north), e.g. `40.45`",
+                ),
+                lon: self.num(
+                    "lon",
+                    &l.value.lon,
+                    LONGITUDE,
+                    "longitude in degrees, −180 (west) to 180 (east), e.g. `-3.69`",
+                ),
+            }
+        });
         Node {
             span: cover(entry, &parts),
             name,
@@ -266,6 +285,7 @@ impl Cx<'_, '_> {
             role,
             memory,
             agent,
+            location,
         }
     }
 

@@ -71,7 +71,18 @@ pub struct Node {
     pub memory: Option<Memory>,
     /// `host:port` of the node's agent, when it runs one outside the twin.
     pub agent: Option<Spanned<String>>,
+    /// Where the node is, for pictures of the network.
+    pub location: Option<Location>,
     pub span: Span,
+}
+
+/// A node's geographic position, WGS 84 degrees.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    /// Latitude, −90 to 90 (north positive).
+    pub lat: f64,
+    /// Longitude, −180 to 180 (east positive).
+    pub lon: f64,
 }
 
 /// An application (SAE) attached to a node's KME.

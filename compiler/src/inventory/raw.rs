@@ -74,6 +74,15 @@ pub(super) struct RawNode {
     pub memory: Option<S<RawMemory>>,
     #[serde(default)]
     pub agent: Option<S<String>>,
+    #[serde(default)]
+    pub location: Option<S<RawLocation>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawLocation {
+    pub lat: S<f64>,
+    pub lon: S<f64>,
 }
 
 #[derive(Debug, Deserialize)]

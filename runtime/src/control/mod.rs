@@ -19,11 +19,13 @@ pub use alarms::{FLAP_MEMORY, MAX_HOLD_OFF_FACTOR};
 use narrate::names;
 
 use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply, connect};
+use crate::metrics::Metrics;
 use crate::monitor::{Event, Monitor};
 use crate::pb;
 use crate::state::StateStore;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
 use strata_compiler::check::Program;
 use strata_compiler::compile::optimise::Objective;
 use strata_compiler::compile::repair::{replan_options, survivors};
@@ -136,6 +138,8 @@ pub struct Controller {
     pub log: Vec<LogLine>,
     /// The generation the network runs, as of the last apply.
     pub generation: u64,
+    /// What the loop and the telemetry say, for Prometheus.
+    pub metrics: Arc<Metrics>,
     /// Alarms gathered since the first one not yet acted on, and when it came.
     pending: Vec<Event>,
     pending_since: Option<f64>,
@@ -164,7 +168,9 @@ impl Controller {
     ) -> Controller {
         let compiled = compile(&program, &inventory, &CompileOptions::default());
         let monitor = Monitor::new(compiled.summary.clone());
+        let metrics = Arc::new(Metrics::new(&inventory.name));
         Controller {
+            metrics,
             program,
             inventory,
             agents,
@@ -211,7 +217,8 @@ impl Controller {
 
     /// Applies the current compile.
     pub async fn apply(&mut self) -> Result<ApplyReport, ApplyError> {
-        let report = apply(
+        let started = Instant::now();
+        let applied = apply(
             self.store.as_ref(),
             &self.agents,
             &self.compiled.configs,
@@ -219,7 +226,8 @@ impl Controller {
             &self.options,
             None,
         )
-        .await?;
+        .await;
+        let report = self.measured(started, applied)?;
         self.generation = report.generation;
         self.monitor.set_plan(self.compiled.summary.clone());
         self.monitor
@@ -244,6 +252,12 @@ impl Controller {
     /// acts on them once they have settled. Returns the alarms.
     pub fn observe(&mut self, sample: &pb::TelemetrySample) -> Vec<Event> {
         let events = self.monitor.observe(sample);
+        self.metrics.observe(sample);
+        // Intents change with what their slave ends measure, or with an event.
+        if !sample.units.is_empty() || !events.is_empty() {
+            self.metrics
+                .record_intents(self.monitor.summary(), &self.monitor.statuses());
+        }
         self.awaiting.remove(&sample.node);
         if !events.is_empty() {
             if self.pending_since.is_none() {
@@ -441,6 +455,19 @@ impl Controller {
         self.replan(moved, restore, true).await
     }
 
+    /// Records an apply that started at `started` in the metrics and passes its result on.
+    fn measured(
+        &self,
+        started: Instant,
+        applied: Result<ApplyReport, ApplyError>,
+    ) -> Result<ApplyReport, ApplyError> {
+        self.metrics.record_apply(
+            started.elapsed(),
+            applied.as_ref().ok().map(|r| r.generation),
+        );
+        applied
+    }
+
     /// Compiles with every intent outside `moved` pinned (those in `restore` keep their
     /// surviving paths), on the network as it is now (`overlay`) or as declared, and
     /// applies the difference.
@@ -469,7 +496,9 @@ impl Controller {
             skip_unreachable: true,
             ..self.options.clone()
         };
-        let report = apply(
+        self.metrics.record_replan();
+        let started = Instant::now();
+        let applied = apply(
             self.store.as_ref(),
             &self.agents,
             &compiled.configs,
@@ -477,7 +506,8 @@ impl Controller {
             &options,
             None,
         )
-        .await?;
+        .await;
+        let report = self.measured(started, applied)?;
         self.generation = report.generation;
         let before = std::mem::replace(&mut self.compiled, compiled);
         self.monitor.set_plan(self.compiled.summary.clone());
