@@ -856,6 +856,14 @@ proptest! {
         let v = verify(&program, &inv, &out.configs, &out.summary);
         let shown: Vec<String> = v.iter().map(ToString::to_string).collect();
         prop_assert!(v.is_empty(), "{net}\n{text}\n{}", shown.join("\n"));
+        // No solver residue reaches the summary: an admitted rate is 0 or a real share.
+        for i in &out.summary.intents {
+            prop_assert!(
+                i.admitted_rate == 0.0
+                    || i.admitted_rate >= i.requested_rate * strata_compiler::compile::optimise::RATE_FLOOR,
+                "{}: {} of {}", i.name, i.admitted_rate, i.requested_rate
+            );
+        }
     }
 }
 

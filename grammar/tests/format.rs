@@ -274,3 +274,16 @@ fn formatting_is_idempotent_and_meaning_preserving_on_assorted_inputs() {
         assert_eq!(fmt(&once), once);
     }
 }
+
+#[test]
+fn objective_clauses_parse_and_print_canonically() {
+    let text = "policy bulk { applies to intents a\n objective   throughput }\nintent a: keys of 256 bits between X and Y, 10/s, objective fair\n";
+    let (unit, diags) = parse(FileId(0), text);
+    assert!(diags.is_empty(), "{diags:#?}");
+    let out = format(&unit, text);
+    assert!(out.contains("objective throughput"), "{out}");
+    assert!(out.contains("objective fair"), "{out}");
+    let (again, diags) = parse(FileId(0), &out);
+    assert!(diags.is_empty(), "{diags:#?}");
+    assert_eq!(format(&again, &out), out);
+}

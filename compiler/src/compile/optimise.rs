@@ -586,7 +586,7 @@ fn solve_levels(
 /// Most water-filling levels per class (each an LP solved twice: priced, then for duals).
 pub const WATER_ROUNDS: usize = 8;
 /// A max-min row whose dual exceeds this binds: its member is blocked at the level.
-const BLOCKED_DUAL: f64 = 1e-7;
+const BLOCKED_DUAL: f64 = 1e-6;
 
 /// A level kept as a floor, a hair under the solver's value so that round-off never makes
 /// the next LP infeasible.
@@ -655,6 +655,10 @@ impl<'t, 'a> Columns<'t, 'a> {
             self.report.rounds += 1;
             let pricer = &self.pricer;
             let shared: &[Demand] = demands;
+            let hop_cost = match stage {
+                Stage::MaxMin(_) => 0.0,
+                Stage::Throughput(_) => HOP_COST,
+            };
             let found: Vec<(usize, Candidate)> = positions
                 .par_iter()
                 .zip(&sigma)
@@ -664,7 +668,7 @@ impl<'t, 'a> Columns<'t, 'a> {
                     if s <= tolerance || !priceable(d.intent) {
                         return None;
                     }
-                    let c = pricer.price(d.intent, d.rate, s, &pi, caps, tolerance, HOP_COST)?;
+                    let c = pricer.price(d.intent, d.rate, s, &pi, caps, tolerance, hop_cost)?;
                     (!d.paths.iter().any(|p| p.links == c.links)).then_some((i, c))
                 })
                 .collect();
@@ -799,7 +803,11 @@ impl ClassLp {
                 .map(|_| vars.add(variable().min(0.0)))
                 .collect();
             for (p, &yp) in ys.iter().enumerate() {
-                objective -= yp * (HOP_COST * d.paths[p].links.len() as f64);
+                // The hop tie-break belongs to the throughput stage: in a max-min LP it would
+                // make every member's level row bind and hide which members are blocked.
+                if fraction.is_none() {
+                    objective -= yp * (HOP_COST * d.paths[p].links.len() as f64);
+                }
                 for (res, coef) in usage(topo, caps, d.intent.service, &d.paths[p]) {
                     *rows.entry(res).or_insert_with(|| Expression::from(0.0)) +=
                         yp * (coef * d.rate);
