@@ -413,15 +413,15 @@ fn release(topo: &Topology, caps: &mut Capacities, d: &Demand, rates: &[f64]) {
     }
 }
 
-/// Upper bound on the admitted demand: one LP over all intents and every allowed path of
-/// each priceable one (column generation), ignoring priorities.
+/// Upper bound on the admitted demand: one LP over all intents, ignoring priorities, and
+/// over every allowed path of each priceable intent when the LP is within
+/// [`COLUMN_LIMIT`] (over the candidates otherwise).
 pub fn lp_bound(topo: &Topology, demands: &mut [Demand]) -> f64 {
     let caps = Capacities::new(topo);
     let members: Vec<usize> = (0..demands.len())
         .filter(|&i| !demands[i].paths.is_empty())
         .collect();
     let mut columns = Columns::new(topo, &PathOptions::default(), demands, &Fixed::new());
-    columns.limit = usize::MAX;
     let rates = solve(
         topo,
         &caps,
@@ -550,7 +550,7 @@ fn solve_levels(
     if levels.iter().filter(|l| l.is_none()).count() < 2 {
         return throughput(&vec![0.0; m], demands, columns);
     }
-    if m + class.held.len() > columns.limit {
+    if m + class.held.len() > COLUMN_LIMIT {
         // One level for all, from the simplex.
         let (_, t) = ClassLp::build(topo, caps, demands, class, Stage::MaxMin(&levels)).solve()?;
         let floors: Vec<f64> = levels.iter().map(|l| l.unwrap_or(below(t))).collect();
@@ -598,7 +598,6 @@ fn below(t: f64) -> f64 {
 struct Columns<'t, 'a> {
     pricer: Pricer<'t, 'a>,
     report: ColumnReport,
-    limit: usize,
 }
 
 impl<'t, 'a> Columns<'t, 'a> {
@@ -620,11 +619,7 @@ impl<'t, 'a> Columns<'t, 'a> {
             candidates_only: open().filter(|(_, d)| !priceable(d.intent)).count(),
             ..ColumnReport::default()
         };
-        Columns {
-            pricer,
-            report,
-            limit: COLUMN_LIMIT,
-        }
+        Columns { pricer, report }
     }
 
     /// Adds to the class's intents every path with a positive reduced cost, round after
@@ -642,7 +637,7 @@ impl<'t, 'a> Columns<'t, 'a> {
         if !positions.iter().any(|&i| priceable(demands[i].intent)) {
             return;
         }
-        if positions.len() > self.limit {
+        if positions.len() > COLUMN_LIMIT {
             self.report.too_large += 1;
             return;
         }
