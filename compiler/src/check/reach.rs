@@ -4,8 +4,8 @@
 //! conditions only; the optimiser decides what is actually admitted.
 
 use super::checked::{Endpoint, Service};
-use super::clauses::{PathRule, RuleKind};
 use super::codes;
+use super::rules::{PathRule, RuleKind};
 use crate::topology::{LinkKind, Topology};
 use std::collections::VecDeque;
 use strata_grammar::{Diagnostic, Span};

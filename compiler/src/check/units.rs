@@ -46,13 +46,26 @@ const SIZES: &[(&str, f64)] = &[
 
 const TIMES: &[(&str, f64)] = &[
     ("us", 1e-6),
+    ("µs", 1e-6),
+    ("μs", 1e-6),
     ("ms", 1e-3),
     ("s", 1.0),
     ("sec", 1.0),
+    ("second", 1.0),
+    ("seconds", 1.0),
     ("min", 60.0),
+    ("minute", 60.0),
+    ("minutes", 60.0),
     ("h", 3600.0),
+    ("hour", 3600.0),
+    ("hours", 3600.0),
     ("d", 86400.0),
+    ("day", 86400.0),
+    ("days", 86400.0),
 ];
+
+/// Frequencies read as rates: `10 Hz` is ten service units per second.
+const FREQUENCIES: &[(&str, f64)] = &[("Hz", 1.0), ("kHz", 1e3), ("MHz", 1e6)];
 
 const COUNTS: &[&str] = &["", "keys", "key", "pairs", "pair", "units", "unit"];
 
@@ -72,6 +85,9 @@ pub fn lookup(unit: &str) -> Option<(Dimension, f64)> {
     if let Some(&(_, f)) = BIT_RATES.iter().find(|(u, _)| *u == unit) {
         return Some((Dimension::BitRate, f));
     }
+    if let Some(&(_, f)) = FREQUENCIES.iter().find(|(u, _)| *u == unit) {
+        return Some((Dimension::Rate, f));
+    }
     let (num, den) = unit.split_once('/')?;
     let (_, per) = TIMES.iter().find(|(u, _)| *u == den)?;
     if COUNTS.contains(&num) {
@@ -87,6 +103,7 @@ pub fn known_units() -> Vec<String> {
         .iter()
         .chain(TIMES)
         .chain(BIT_RATES)
+        .chain(FREQUENCIES)
         .map(|(u, _)| u.to_string())
         .collect();
     for (t, _) in TIMES {
@@ -101,12 +118,34 @@ pub fn known_units() -> Vec<String> {
     all
 }
 
-/// The dimension and base-unit value of a quantity, if its unit is known.
+/// The dimension and base-unit value of a quantity, if its unit is known. The parts of
+/// a compound duration (`1h30min`) add up; parts of another dimension give `None` (the
+/// checker says why, see [`compound_parts_agree`]).
 pub fn measure(q: &Quantity) -> Option<(Dimension, f64)> {
-    match &q.unit {
-        None => Some((Dimension::Number, q.value)),
-        Some(u) => lookup(&u.text).map(|(d, f)| (d, q.value * f)),
+    let (dim, mut value) = match &q.unit {
+        None => (Dimension::Number, q.value),
+        Some(u) => lookup(&u.text).map(|(d, f)| (d, q.value * f))?,
+    };
+    for part in &q.rest {
+        let (d, v) = measure(part)?;
+        if d != Dimension::Duration || dim != Dimension::Duration {
+            return None;
+        }
+        value += v;
     }
+    Some((dim, value))
+}
+
+/// Whether every part of a compound quantity has a known unit and all are durations.
+pub fn compound_parts_agree(q: &Quantity) -> bool {
+    q.rest.is_empty()
+        || std::iter::once(q).chain(&q.rest).all(|p| {
+            p.unit
+                .as_ref()
+                .and_then(|u| lookup(&u.text))
+                .map(|(d, _)| d)
+                == Some(Dimension::Duration)
+        })
 }
 
 /// A bit rate as people write it: four significant digits and an SI prefix
@@ -164,6 +203,10 @@ mod tests {
         assert_eq!(lookup("pairs/min"), Some((Dimension::Rate, 1.0 / 60.0)));
         assert_eq!(lookup("bytes"), Some((Dimension::Size, 8.0)));
         assert_eq!(lookup("furlongs"), None);
+        assert_eq!(lookup("Hz"), Some((Dimension::Rate, 1.0)));
+        assert_eq!(lookup("µs"), Some((Dimension::Duration, 1e-6)));
+        assert_eq!(lookup("hours"), Some((Dimension::Duration, 3600.0)));
+        assert_eq!(lookup("keys/minute"), Some((Dimension::Rate, 1.0 / 60.0)));
         for u in known_units() {
             assert!(lookup(&u).is_some(), "{u}");
         }
