@@ -8,9 +8,9 @@ use super::names::resolve_endpoint;
 use super::policy::PolicyDraft;
 use super::reach::Reach;
 use super::rules::{PathRule, RuleKind, Seen, constraints, path_rule};
-use super::units::Dimension;
+use super::units::{self, Dimension};
 use super::values::{
-    fidelity_bound, fmt_num, integer, key_size, latency_bound, positive, rate_value,
+    fidelity_bound, fmt_num, integer, key_size, latency_bound, positive, quantity_text, rate_value,
 };
 use crate::inventory::{Inventory, Role, Trust};
 use strata_grammar::ast::{self, Clause, ClauseKind, Cmp};
@@ -52,11 +52,44 @@ impl IntentDraft {
         let mut burst = None;
         let mut rules = Vec::new();
 
-        for clause in &intent.clauses {
+        // What the intent says it delivers, to phrase the help of other clauses.
+        let written_service = intent.clauses.iter().find_map(|c| match c.kind {
+            ClauseKind::Keys(_) => Some(Service::Keys { size_bits: 0 }),
+            ClauseKind::Pairs => Some(Service::Pairs),
+            _ => None,
+        });
+        // `keys 256 bits`: the size without `of` parses as a bare rate after `keys`.
+        let size_without_of = size_without_of(&intent.clauses);
+        for (k, clause) in intent.clauses.iter().enumerate() {
+            if size_without_of.is_some_and(|(_, size)| size == k) {
+                continue;
+            }
             match &clause.kind {
                 ClauseKind::Keys(size) => {
                     if seen.once("service", clause, diags) {
-                        let bits = key_size(size.as_ref(), clause.span, diags);
+                        let size = match size_without_of {
+                            Some((at, size)) if at == k => {
+                                let written = &intent.clauses[size];
+                                let ClauseKind::Rate(bound) = &written.kind else {
+                                    unreachable!("size_without_of finds a rate");
+                                };
+                                diags.push(
+                                    Diagnostic::error(
+                                        codes::KEY_SIZE,
+                                        Span::new(clause.span.file, clause.span.start, written.span.end),
+                                        "a key size follows `keys of`",
+                                    )
+                                    .label("`of` is missing")
+                                    .help(format!(
+                                        "write `keys of {}`",
+                                        quantity_text(&bound.value)
+                                    )),
+                                );
+                                Some(&bound.value)
+                            }
+                            _ => size.as_ref(),
+                        };
+                        let bits = key_size(size, clause.span, diags);
                         service = bits.map(|b| (Service::Keys { size_bits: b }, clause.span));
                     }
                 }
@@ -86,7 +119,8 @@ impl IntentDraft {
                 }
                 ClauseKind::Fidelity(bound) => {
                     if seen.once("fidelity", clause, diags) {
-                        fidelity = fidelity_bound(bound, diags).map(|f| (f, clause.span));
+                        fidelity =
+                            fidelity_bound(bound, written_service, diags).map(|f| (f, clause.span));
                     }
                 }
                 ClauseKind::Latency(bound) => {
@@ -163,20 +197,35 @@ impl IntentDraft {
                 .help("add `between NODE and NODE` (nodes, applications or URNs)"),
             );
         }
+        let upper = intent.clauses.iter().find(|c| {
+            matches!(&c.kind, ClauseKind::Rate(b) if b.cmp == Cmp::AtMost)
+        });
         if !intent
             .clauses
             .iter()
-            .any(|c| matches!(c.kind, ClauseKind::Rate(_)))
+            .any(|c| matches!(&c.kind, ClauseKind::Rate(b) if b.cmp == Cmp::AtLeast))
         {
-            diags.push(
-                Diagnostic::error(
+            let d = match upper {
+                Some(upper) => Diagnostic::error(
+                    codes::MISSING_RATE,
+                    upper.span,
+                    format!(
+                        "intent `{}` caps its rate but does not say what it needs",
+                        intent.name.text
+                    ),
+                )
+                .label("an upper bound only")
+                .related(intent.name.span, "intent without a minimum rate")
+                .help("add the rate the intent needs: `rate >= 10/s`, or both bounds at once: `rate >= 10/s and <= 20/s`"),
+                None => Diagnostic::error(
                     codes::MISSING_RATE,
                     intent.name.span,
                     format!("intent `{}` has no rate", intent.name.text),
                 )
                 .label("how many per second?")
                 .help("add `rate >= 10/s` (or a bit rate such as `rate >= 2.5 kbit/s` for keys)"),
-            );
+            };
+            diags.push(d);
         }
 
         let mut min_rate = None;
@@ -300,6 +349,13 @@ impl IntentDraft {
             diags.push(diag);
             return None;
         }
+        if let (Service::Keys { .. }, Some(fidelity)) = (self.service, self.fidelity)
+            && let Some(diag) =
+                reach.explain_key_fidelity(&self.name, (a, b), &self.rules, fidelity, self.name_span)
+        {
+            diags.push(diag);
+            return None;
+        }
         let (min_rate, rate_span) = self.min_rate.unwrap_or((0.0, self.span));
         Some(CheckedIntent {
             name: self.name,
@@ -402,4 +458,18 @@ impl IntentDraft {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// `keys 256 bits`: a `keys` clause without a size right before a bare rate that is a
+/// size. Returns the positions of the two clauses.
+fn size_without_of(clauses: &[Clause]) -> Option<(usize, usize)> {
+    clauses.windows(2).enumerate().find_map(|(k, pair)| {
+        let (ClauseKind::Keys(None), ClauseKind::Rate(bound)) = (&pair[0].kind, &pair[1].kind)
+        else {
+            return None;
+        };
+        let bare = bound.cmp_span.start == bound.cmp_span.end;
+        let size = units::measure(&bound.value).is_some_and(|(d, _)| d == Dimension::Size);
+        (bare && size).then_some((k, k + 1))
+    })
 }

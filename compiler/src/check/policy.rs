@@ -63,7 +63,7 @@ impl PolicyDraft {
                 }
                 ClauseKind::Fidelity(bound) => {
                     if seen.once("fidelity", clause, diags) {
-                        draft.fidelity = fidelity_bound(bound, diags).map(|f| (f, clause.span));
+                        draft.fidelity = fidelity_bound(bound, None, diags).map(|f| (f, clause.span));
                     }
                 }
                 ClauseKind::Latency(bound) => {

@@ -38,6 +38,8 @@ const SIZES: &[(&str, f64)] = &[
     ("kbits", 1e3),
     ("Mbit", 1e6),
     ("Mbits", 1e6),
+    ("Gbit", 1e9),
+    ("Gbits", 1e9),
     ("byte", 8.0),
     ("bytes", 8.0),
     ("B", 8.0),
@@ -113,6 +115,7 @@ pub fn known_units() -> Vec<String> {
         all.push(format!("bit/{t}"));
         all.push(format!("kbit/{t}"));
         all.push(format!("Mbit/{t}"));
+        all.push(format!("Gbit/{t}"));
     }
     all.push("%".into());
     all
@@ -163,8 +166,18 @@ pub fn format_bit_rate(bps: f64) -> String {
     format!("{} {prefix}bit/s", significant(value, 4))
 }
 
+/// An amount in a unit as it reads in a message: bit rates with an SI prefix
+/// (`255.8 Mbit/s of key`), anything else with four significant digits (`760.6 qubits`).
+pub fn format_amount(v: f64, unit: &str) -> String {
+    match unit.strip_prefix("bit/s") {
+        Some(rest) => format!("{}{rest}", format_bit_rate(v)),
+        None if unit.starts_with('/') => format!("{}{unit}", significant(v, 4)),
+        None => format!("{} {unit}", significant(v, 4)),
+    }
+}
+
 /// `v` with at most `digits` significant digits, without trailing zeros.
-fn significant(v: f64, digits: i32) -> String {
+pub fn significant(v: f64, digits: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -191,6 +204,12 @@ mod tests {
         assert_eq!(format_bit_rate(144_000.0), "144 kbit/s");
         assert_eq!(format_bit_rate(2.5e9), "2.5 Gbit/s");
         assert_eq!(format_bit_rate(0.0), "0 bit/s");
+        assert_eq!(
+            format_amount(255_805_281.959, "bit/s of key"),
+            "255.8 Mbit/s of key"
+        );
+        assert_eq!(format_amount(760.617, "/s"), "760.6/s");
+        assert_eq!(format_amount(0.09999999999999999, "ms"), "0.1 ms");
     }
 
     #[test]

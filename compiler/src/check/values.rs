@@ -24,7 +24,28 @@ pub(super) fn measure(
     what: &str,
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Dimension, f64)> {
+    if !units::compound_parts_agree(q)
+        && std::iter::once(q)
+            .chain(&q.rest)
+            .all(|p| p.unit.as_ref().is_some_and(|u| units::lookup(&u.text).is_some()))
+    {
+        diags.push(
+            Diagnostic::error(
+                codes::WRONG_DIMENSION,
+                q.span,
+                format!("only a duration is written in parts, but `{}` is not one", quantity_text(q)),
+            )
+            .label("parts of different kinds")
+            .help(format!("write {what} as one number and unit: {}", want[0].describe())),
+        );
+        return None;
+    }
     let Some((dim, value)) = units::measure(q) else {
+        // The part whose unit is unknown.
+        let q = std::iter::once(q)
+            .chain(&q.rest)
+            .find(|p| p.unit.as_ref().is_some_and(|u| units::lookup(&u.text).is_none()))
+            .unwrap_or(q);
         let unit = q.unit.as_ref().map_or("", |u| u.text.as_str());
         let known = units::known_units();
         let mut d = Diagnostic::error(
@@ -84,11 +105,16 @@ pub(super) fn measure(
 }
 
 pub(super) fn quantity_text(q: &Quantity) -> String {
-    match &q.unit {
-        Some(u) if u.text.starts_with('/') => format!("{}{}", q.number, u.text),
+    let mut out = match &q.unit {
+        Some(u) if !q.rest.is_empty() => format!("{}{}", q.number, u.text),
+        Some(u) if u.text.starts_with('/') || u.text == "%" => format!("{}{}", q.number, u.text),
         Some(u) => format!("{} {}", q.number, u.text),
         None => q.number.clone(),
+    };
+    for part in &q.rest {
+        out.push_str(&quantity_text(part).replace(' ', ""));
     }
+    out
 }
 
 pub(super) fn key_size(
@@ -166,7 +192,17 @@ pub(super) fn rate_value(
     Some(per_s)
 }
 
-pub(super) fn fidelity_bound(bound: &Bound, diags: &mut Vec<Diagnostic>) -> Option<f64> {
+const KEY_FIDELITY_HELP: &str = "for keys, fidelity F admits QKD links whose QBER is at most 1 − F (`fidelity >= 0.9` allows 10 % QBER); BB84 distils no key above about 11 % QBER, so useful values are 0.89–0.99";
+const PAIR_FIDELITY_HELP: &str =
+    "0.25 is a fully mixed state and 1 a perfect pair; typical targets are 0.8–0.99";
+
+/// A fidelity bound, checked for the service it constrains (`None` in a policy, which may
+/// select both).
+pub(super) fn fidelity_bound(
+    bound: &Bound,
+    service: Option<Service>,
+    diags: &mut Vec<Diagnostic>,
+) -> Option<f64> {
     let (_, f) = measure(&bound.value, &[Dimension::Number], "a fidelity", diags)?;
     if bound.cmp != Cmp::AtLeast {
         diags.push(
@@ -191,7 +227,11 @@ pub(super) fn fidelity_bound(bound: &Bound, diags: &mut Vec<Diagnostic>) -> Opti
                 ),
             )
             .label("outside (0.25, 1]")
-            .help("0.25 is a fully mixed state and 1 a perfect pair; typical targets are 0.8–0.99"),
+            .help(match service {
+                Some(Service::Keys { .. }) => KEY_FIDELITY_HELP,
+                Some(Service::Pairs) => PAIR_FIDELITY_HELP,
+                None => "for keys, fidelity F admits QKD links with QBER ≤ 1 − F (typically 0.89–0.99); for entangled pairs, 0.25 is a fully mixed state and 1 a perfect pair (typically 0.8–0.99)",
+            }),
         );
         return None;
     }
