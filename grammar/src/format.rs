@@ -393,7 +393,10 @@ fn place_comments<'a>(lines: &[Line], comments: &'a [Comment], source: &str) -> 
 
 /// The column (in characters) of byte `at` of `source`.
 fn column(source: &str, at: usize) -> usize {
-    let line_start = source.get(..at).and_then(|t| t.rfind('\n')).map_or(0, |n| n + 1);
+    let line_start = source
+        .get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |n| n + 1);
     source.get(line_start..at).map_or(0, |t| t.chars().count())
 }
 
@@ -418,7 +421,11 @@ fn trailing_columns(lines: &[Line], placed: &Placed) -> Vec<usize> {
         }
     }
     for members in groups.values().filter(|m| m.len() > 1) {
-        let col = members.iter().map(|&j| width(&lines[j]) + 2).max().unwrap_or(0);
+        let col = members
+            .iter()
+            .map(|&j| width(&lines[j]) + 2)
+            .max()
+            .unwrap_or(0);
         for &j in members {
             out[j] = col;
         }

@@ -254,12 +254,9 @@ fn syntax_help(found: &str, expected: &str, before: &str) -> Option<String> {
         .chars()
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '"');
-    let list = words.iter().rposition(|w| {
-        matches!(
-            *w,
-            "intents" | "nodes" | "links" | "domains"
-        )
-    });
+    let list = words
+        .iter()
+        .rposition(|w| matches!(*w, "intents" | "nodes" | "links" | "domains"));
     if word_like && let Some(k) = list {
         let kind = words[k];
         let names = &words[k + 1..];

@@ -23,8 +23,14 @@ const HEAD: &str = "intent x: keys of 256 bits between A and B";
 
 #[test]
 fn rates_in_words_and_windows() {
-    same_as(&format!("{HEAD}, at least 10/s"), &format!("{HEAD}, rate >= 10/s"));
-    same_as(&format!("{HEAD}, at most 20/s"), &format!("{HEAD}, rate <= 20/s"));
+    same_as(
+        &format!("{HEAD}, at least 10/s"),
+        &format!("{HEAD}, rate >= 10/s"),
+    );
+    same_as(
+        &format!("{HEAD}, at most 20/s"),
+        &format!("{HEAD}, rate <= 20/s"),
+    );
     same_as(
         &format!("{HEAD}, rate at least 10/s"),
         &format!("{HEAD}, rate >= 10/s"),

@@ -76,7 +76,11 @@ impl IntentDraft {
                                 diags.push(
                                     Diagnostic::error(
                                         codes::KEY_SIZE,
-                                        Span::new(clause.span.file, clause.span.start, written.span.end),
+                                        Span::new(
+                                            clause.span.file,
+                                            clause.span.start,
+                                            written.span.end,
+                                        ),
                                         "a key size follows `keys of`",
                                     )
                                     .label("`of` is missing")
@@ -197,9 +201,10 @@ impl IntentDraft {
                 .help("add `between NODE and NODE` (nodes, applications or URNs)"),
             );
         }
-        let upper = intent.clauses.iter().find(|c| {
-            matches!(&c.kind, ClauseKind::Rate(b) if b.cmp == Cmp::AtMost)
-        });
+        let upper = intent
+            .clauses
+            .iter()
+            .find(|c| matches!(&c.kind, ClauseKind::Rate(b) if b.cmp == Cmp::AtMost));
         if !intent
             .clauses
             .iter()
@@ -350,8 +355,13 @@ impl IntentDraft {
             return None;
         }
         if let (Service::Keys { .. }, Some(fidelity)) = (self.service, self.fidelity)
-            && let Some(diag) =
-                reach.explain_key_fidelity(&self.name, (a, b), &self.rules, fidelity, self.name_span)
+            && let Some(diag) = reach.explain_key_fidelity(
+                &self.name,
+                (a, b),
+                &self.rules,
+                fidelity,
+                self.name_span,
+            )
         {
             diags.push(diag);
             return None;

@@ -85,10 +85,7 @@ impl Reach<'_> {
             }
             for &(v, link) in &adj[u] {
                 let v = &v;
-                if dist[*v] == u32::MAX
-                    && self.node_ok(*v, f)
-                    && self.link_ok(link, f)
-                {
+                if dist[*v] == u32::MAX && self.node_ok(*v, f) && self.link_ok(link, f) {
                     dist[*v] = dist[u] + 1;
                     queue.push_back(*v);
                 }
@@ -437,7 +434,11 @@ fn round(v: f64, digits: i32) -> String {
 /// `v` rounded down to `digits` decimals (a bound that the value still meets).
 fn floor(v: f64, digits: i32) -> String {
     let scale = 10f64.powi(digits);
-    trim(format!("{:.*}", digits as usize, (v * scale + 1e-9).floor() / scale))
+    trim(format!(
+        "{:.*}",
+        digits as usize,
+        (v * scale + 1e-9).floor() / scale
+    ))
 }
 
 fn trim(s: String) -> String {

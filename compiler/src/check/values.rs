@@ -25,18 +25,26 @@ pub(super) fn measure(
     diags: &mut Vec<Diagnostic>,
 ) -> Option<(Dimension, f64)> {
     if !units::compound_parts_agree(q)
-        && std::iter::once(q)
-            .chain(&q.rest)
-            .all(|p| p.unit.as_ref().is_some_and(|u| units::lookup(&u.text).is_some()))
+        && std::iter::once(q).chain(&q.rest).all(|p| {
+            p.unit
+                .as_ref()
+                .is_some_and(|u| units::lookup(&u.text).is_some())
+        })
     {
         diags.push(
             Diagnostic::error(
                 codes::WRONG_DIMENSION,
                 q.span,
-                format!("only a duration is written in parts, but `{}` is not one", quantity_text(q)),
+                format!(
+                    "only a duration is written in parts, but `{}` is not one",
+                    quantity_text(q)
+                ),
             )
             .label("parts of different kinds")
-            .help(format!("write {what} as one number and unit: {}", want[0].describe())),
+            .help(format!(
+                "write {what} as one number and unit: {}",
+                want[0].describe()
+            )),
         );
         return None;
     }
@@ -44,7 +52,11 @@ pub(super) fn measure(
         // The part whose unit is unknown.
         let q = std::iter::once(q)
             .chain(&q.rest)
-            .find(|p| p.unit.as_ref().is_some_and(|u| units::lookup(&u.text).is_none()))
+            .find(|p| {
+                p.unit
+                    .as_ref()
+                    .is_some_and(|u| units::lookup(&u.text).is_none())
+            })
             .unwrap_or(q);
         let unit = q.unit.as_ref().map_or("", |u| u.text.as_str());
         let known = units::known_units();
