@@ -60,9 +60,38 @@ impl IntentDraft {
         });
         // `keys 256 bits`: the size without `of` parses as a bare rate after `keys`.
         let size_without_of = size_without_of(&intent.clauses);
+        // `valid for 2h 15min`: the second part parses as a bare rate.
+        let split = split_duration(&intent.clauses);
         for (k, clause) in intent.clauses.iter().enumerate() {
             if size_without_of.is_some_and(|(_, size)| size == k) {
                 continue;
+            }
+            if let Some((at, part)) = split {
+                if part == k {
+                    continue;
+                }
+                if at == k {
+                    let rest = &intent.clauses[part];
+                    let (ClauseKind::ValidFor(q), ClauseKind::Rate(b)) = (&clause.kind, &rest.kind)
+                    else {
+                        unreachable!("split_duration finds a lifetime and a rate");
+                    };
+                    let joined = format!(
+                        "{}{}",
+                        quantity_text(q).replace(' ', ""),
+                        quantity_text(&b.value).replace(' ', "")
+                    );
+                    diags.push(
+                        Diagnostic::error(
+                            codes::WRONG_DIMENSION,
+                            Span::new(clause.span.file, q.span.start, rest.span.end),
+                            "the parts of a duration are written without a space between them",
+                        )
+                        .label("one duration?")
+                        .help(format!("write `valid for {joined}`")),
+                    );
+                    continue;
+                }
             }
             match &clause.kind {
                 ClauseKind::Keys(size) => {
@@ -481,5 +510,20 @@ fn size_without_of(clauses: &[Clause]) -> Option<(usize, usize)> {
         let bare = bound.cmp_span.start == bound.cmp_span.end;
         let size = units::measure(&bound.value).is_some_and(|(d, _)| d == Dimension::Size);
         (bare && size).then_some((k, k + 1))
+    })
+}
+
+/// `valid for 2h 15min`: a lifetime right before a bare rate that is a duration. Returns
+/// the positions of the two clauses.
+fn split_duration(clauses: &[Clause]) -> Option<(usize, usize)> {
+    let duration =
+        |q: &ast::Quantity| units::measure(q).is_some_and(|(d, _)| d == Dimension::Duration);
+    clauses.windows(2).enumerate().find_map(|(k, pair)| {
+        let (ClauseKind::ValidFor(q), ClauseKind::Rate(bound)) = (&pair[0].kind, &pair[1].kind)
+        else {
+            return None;
+        };
+        let bare = bound.cmp_span.start == bound.cmp_span.end;
+        (bare && duration(q) && duration(&bound.value)).then_some((k, k + 1))
     })
 }
