@@ -71,8 +71,8 @@ fn runnable_doc_examples_print_what_they_show() {
     let mut count = 0;
     for path in files {
         let name = path.strip_prefix(root).unwrap().display().to_string();
-        let text = std::fs::read_to_string(&path).unwrap();
-        for ex in examples(&name, &text) {
+        let doc = std::fs::read_to_string(&path).unwrap();
+        for ex in examples(&name, &doc) {
             for (cmd, expected) in ex.runs {
                 let words: Vec<&str> = cmd.split_whitespace().collect();
                 assert_eq!(words.first(), Some(&"strata"), "{}: {cmd}", ex.at);
