@@ -133,3 +133,58 @@ fn main() -> ExitCode {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every subcommand says what it does in one line, and every argument and option says
+    /// what it takes, down to the last nested subcommand.
+    #[test]
+    fn every_command_and_argument_explains_itself() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for sub in cmd.get_subcommands() {
+                let here = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() {
+                    missing.push(format!("`{here}` has no description"));
+                }
+                for arg in sub.get_arguments() {
+                    let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                    if !builtin && arg.get_help().is_none() {
+                        missing.push(format!("`{here}` argument `{}` has no help", arg.get_id()));
+                    }
+                }
+                walk(sub, &here, missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "strata", &mut missing);
+        missing.retain(|m| !m.starts_with("`strata help"));
+        assert!(missing.is_empty(), "{missing:#?}");
+    }
+
+    /// The commands that print results take `--format human|json`, and `--json` as before.
+    #[test]
+    fn results_take_format_and_json() {
+        let cmd = Cli::command();
+        for name in ["compile", "plan", "verify", "apply", "run", "status"] {
+            let sub = cmd.find_subcommand(name).unwrap();
+            for flag in ["format", "json"] {
+                assert!(
+                    sub.get_arguments().any(|a| a.get_long() == Some(flag)),
+                    "{name} --{flag}"
+                );
+            }
+        }
+        for name in ["compile", "plan"] {
+            let sub = cmd.find_subcommand(name).unwrap();
+            assert!(
+                sub.get_arguments().any(|a| a.get_short() == Some('o')),
+                "{name} -o"
+            );
+        }
+    }
+}

@@ -229,3 +229,38 @@ fn fmt_is_a_fixed_point_that_checks_like_its_input() {
         "intent   x :keys of 256 bits between A and B,10/s   # note\n"
     );
 }
+
+/// Every shipped intent file is in the layout `strata fmt` prints, so that running it on a
+/// fresh checkout changes nothing. `syntax.qi` cannot be formatted (it does not parse, by
+/// design); it must fail with its one syntax error and nothing else.
+#[test]
+fn shipped_intent_files_are_canonical() {
+    let mut all: Vec<String> = files("intents", &["qi"]).iter().map(|p| rel(p)).collect();
+    let invalid: Vec<String> = files("intents/invalid", &["qi"])
+        .iter()
+        .map(|p| rel(p))
+        .collect();
+    assert!(invalid.len() >= 25);
+    all.extend(invalid.into_iter().filter(|f| !f.ends_with("syntax.qi")));
+    let mut args = vec!["fmt", "--check"];
+    args.extend(all.iter().map(String::as_str));
+    let out = strata(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "not canonical:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = strata(&[
+        "fmt",
+        "--check",
+        "--format",
+        "json",
+        "intents/invalid/syntax.qi",
+    ]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let diags = json["diagnostics"].as_array().unwrap();
+    assert_eq!(diags.len(), 1, "{json:#}");
+    assert_eq!(diags[0]["code"], "strata::syntax");
+}

@@ -110,7 +110,7 @@ fn sarif_is_valid_and_complete() {
         loc["artifactLocation"]["uri"],
         "intents/invalid/unknown-endpoint.qi"
     );
-    assert_eq!(loc["region"]["startLine"], 3);
+    assert_eq!(loc["region"]["startLine"], 4);
     assert_eq!(loc["region"]["startColumn"], 60);
     assert_eq!(loc["region"]["endColumn"], 66);
     let msg = unknown["message"]["text"].as_str().unwrap();
@@ -330,12 +330,12 @@ fn github_annotations_point_at_the_span() {
     // The two files define the same intent: an error with the first definition named.
     assert_eq!(lines.len(), 3, "{stdout}");
     assert!(
-        lines[1].contains("%0Aintents/invalid/unknown-endpoint.qi:3:8: first defined here"),
+        lines[1].contains("%0Aintents/invalid/unknown-endpoint.qi:4:8: first defined here"),
         "{stdout}"
     );
     assert!(
         lines[0].starts_with(
-            "::error file=intents/invalid/unknown-endpoint.qi,line=3,col=60,endLine=3,endColumn=66,title=strata%3A%3Aunknown-endpoint::`Moncla` is neither"
+            "::error file=intents/invalid/unknown-endpoint.qi,line=4,col=60,endLine=4,endColumn=66,title=strata%3A%3Aunknown-endpoint::`Moncla` is neither"
         ),
         "{stdout}"
     );
@@ -382,7 +382,7 @@ fn json_commands_print_one_document_when_they_fail() {
             json["diagnostics"][0]["code"], "strata::unknown-endpoint",
             "{json:#}"
         );
-        assert_eq!(json["diagnostics"][0]["line"], 3);
+        assert_eq!(json["diagnostics"][0]["line"], 4);
         assert!(json.get("error").is_none());
     }
     // Failures that are not diagnostics: a missing config directory, a missing state.

@@ -92,7 +92,10 @@ fn identical_revisions_exit_0_with_every_intent_the_same() {
 fn raising_vpn_core_shows_its_new_rate_and_exit_2_when_an_intent_gets_worse() {
     let dir = tempfile::tempdir().unwrap();
     let src = metro_intents();
-    let raised = src.replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 100000/s");
+    let raised = src.replace(
+        "fidelity >= 0.95, rate >= 10/s",
+        "fidelity >= 0.95, rate >= 100000/s",
+    );
     assert_ne!(raised, src);
     let head = revision(&dir.path().join("head"), &raised, &metro_network());
     let head = head.to_str().unwrap();

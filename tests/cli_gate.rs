@@ -84,8 +84,8 @@ fn changes_that_make_an_intent_unmeetable_fail_the_gate_at_its_line() {
     for (from, to, code) in [
         // 730/s of it can be admitted.
         (
-            "fidelity ≥0.95, 10/s",
-            "fidelity ≥0.95, 100000/s",
+            "fidelity >= 0.95, rate >= 10/s",
+            "fidelity >= 0.95, rate >= 100000/s",
             "strata::partially-met",
         ),
         // No link of the metro network is that good.
@@ -116,8 +116,8 @@ fn changes_that_make_an_intent_unmeetable_fail_the_gate_at_its_line() {
     }
     let raised = metro_with(
         dir.path(),
-        "fidelity ≥0.95, 10/s",
-        "fidelity ≥0.95, 100000/s",
+        "fidelity >= 0.95, rate >= 10/s",
+        "fidelity >= 0.95, rate >= 100000/s",
     );
     let (_, json) = check_json(&[raised.to_str().unwrap()]);
     let d = diagnostics(&json, "strata::partially-met");

@@ -283,11 +283,17 @@ impl Topology {
                 span: l.span,
             });
         }
+        // The quantum links riding on each classical link, in one pass over the links.
+        let mut riding: Vec<Vec<usize>> = vec![Vec::new(); clinks.len()];
+        for (q, link) in qlinks.iter().enumerate() {
+            for &c in &link.classical_path {
+                if riding[c].last() != Some(&q) {
+                    riding[c].push(q);
+                }
+            }
+        }
         for (c, link) in clinks.iter().enumerate() {
-            let riders: Vec<&QLink> = qlinks
-                .iter()
-                .filter(|q| q.classical_path.contains(&c))
-                .collect();
+            let riders: Vec<&QLink> = riding[c].iter().map(|&q| &qlinks[q]).collect();
             let need: f64 = riders.iter().map(|q| q.channel_bps).sum();
             if need > link.bandwidth_bps {
                 let names: Vec<String> = riders.iter().map(|q| format!("`{}`", q.name)).collect();

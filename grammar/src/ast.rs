@@ -216,6 +216,8 @@ pub struct Quantity {
     /// The number's text exactly as written (the formatter reprints it verbatim).
     pub number: String,
     pub unit: Option<Unit>,
+    /// The further parts of a compound duration (`30min` of `1h30min`), each with a unit.
+    pub rest: Vec<Quantity>,
     pub span: Span,
 }
 

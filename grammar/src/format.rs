@@ -10,7 +10,9 @@
 //!
 //! Comments are all kept, in source order. Each printed line stands for a source range; a
 //! comment inside that range or after its end on the same source line is *attached* to it
-//! (the first attached comment ends the printed line after two spaces, any further ones
+//! (the first attached comment ends the printed line after two spaces — or, when two or
+//! more trailing comments of one item started in the same source column, all of them at
+//! one column two spaces after the longest of their lines — any further ones
 //! move to their own lines just before the next printed line); a comment on a line of its
 //! own *leads* the next printed line (inside a block when that is a clause or the `}`), or
 //! stays at the end of the file. Blank lines between top-level comment groups are kept
@@ -240,6 +242,13 @@ fn bound(b: &Bound) -> String {
 }
 
 fn quantity(q: &Quantity) -> String {
+    if !q.rest.is_empty() {
+        // A compound duration stays one word: `1h30min`.
+        return std::iter::once(q)
+            .chain(&q.rest)
+            .map(|p| format!("{}{}", p.number, p.unit.as_ref().map_or("", |u| &u.text)))
+            .collect();
+    }
     match &q.unit {
         None => q.number.clone(),
         Some(u) if u.text.starts_with('/') || u.text == "%" => format!("{}{}", q.number, u.text),
@@ -297,6 +306,8 @@ fn quote(s: &str) -> String {
 /// A comment printed on a line of its own.
 struct Own<'a> {
     text: &'a str,
+    /// Where it starts in the source.
+    start: usize,
     /// A blank line separated it from what came before it in the source.
     blank_before: bool,
 }
@@ -304,8 +315,9 @@ struct Own<'a> {
 struct Placed<'a> {
     /// Per printed line: the comments on their own lines right before it.
     leading: Vec<Vec<Own<'a>>>,
-    /// Per printed line: the comment that ends it.
-    trailing: Vec<Option<&'a str>>,
+    /// Per printed line: the comment that ends it, and the column it started at in the
+    /// source (in characters).
+    trailing: Vec<Option<(&'a str, usize)>>,
     /// Comments after the last printed line.
     end: Vec<Own<'a>>,
     /// A blank line separated the file's opening comments from the first item.
@@ -332,6 +344,7 @@ fn place_comments<'a>(lines: &[Line], comments: &'a [Comment], source: &str) -> 
         let has_prev = prev_comment_end.is_some() || before.is_some();
         let own = Own {
             text: c.text.trim_end(),
+            start: c.span.start,
             blank_before: has_prev && has_blank_line(source, prev_end, p),
         };
         prev_comment_end = Some(c.span.end.max(prev_comment_end.unwrap_or(0)));
@@ -363,7 +376,7 @@ fn place_comments<'a>(lines: &[Line], comments: &'a [Comment], source: &str) -> 
     let mut trailing = Vec::with_capacity(lines.len());
     for (j, list) in attached.into_iter().enumerate() {
         let mut list = list.into_iter();
-        trailing.push(list.next().map(|o| o.text));
+        trailing.push(list.next().map(|o| (o.text, column(source, o.start))));
         let rest: Vec<Own<'a>> = list.collect();
         if rest.is_empty() {
             continue;
@@ -377,6 +390,48 @@ fn place_comments<'a>(lines: &[Line], comments: &'a [Comment], source: &str) -> 
         end,
         gap_after_opening,
     }
+}
+
+/// The column (in characters) of byte `at` of `source`.
+fn column(source: &str, at: usize) -> usize {
+    let line_start = source
+        .get(..at)
+        .and_then(|t| t.rfind('\n'))
+        .map_or(0, |n| n + 1);
+    source.get(line_start..at).map_or(0, |t| t.chars().count())
+}
+
+/// Where each line's trailing comment starts: two spaces after the line, except that
+/// trailing comments of one item that were aligned in the source (started in the same
+/// column, two or more of them) stay aligned, two spaces after the longest of their lines.
+fn trailing_columns(lines: &[Line], placed: &Placed) -> Vec<usize> {
+    let width = |l: &Line| l.text.chars().count() + if l.indented { 4 } else { 0 };
+    let mut out: Vec<usize> = lines.iter().map(|l| width(l) + 2).collect();
+    let mut item = 0;
+    let mut items = Vec::with_capacity(lines.len());
+    for (j, l) in lines.iter().enumerate() {
+        if l.item_start && j > 0 {
+            item += 1;
+        }
+        items.push(item);
+    }
+    let mut groups: std::collections::BTreeMap<(usize, usize), Vec<usize>> = Default::default();
+    for (j, t) in placed.trailing.iter().enumerate() {
+        if let Some((_, col)) = t {
+            groups.entry((items[j], *col)).or_default().push(j);
+        }
+    }
+    for members in groups.values().filter(|m| m.len() > 1) {
+        let col = members
+            .iter()
+            .map(|&j| width(&lines[j]) + 2)
+            .max()
+            .unwrap_or(0);
+        for &j in members {
+            out[j] = col;
+        }
+    }
+    out
 }
 
 fn same_line(source: &str, from: usize, to: usize) -> bool {
@@ -397,6 +452,7 @@ fn has_blank_line(source: &str, from: usize, to: usize) -> bool {
 }
 
 fn emit(lines: &[Line], placed: &Placed) -> String {
+    let columns = trailing_columns(lines, placed);
     let mut out = String::new();
     for (j, line) in lines.iter().enumerate() {
         if line.item_start && j > 0 {
@@ -416,8 +472,9 @@ fn emit(lines: &[Line], placed: &Placed) -> String {
         }
         out.push_str(indent);
         out.push_str(&line.text);
-        if let Some(t) = placed.trailing[j] {
-            out.push_str("  ");
+        if let Some((t, _)) = placed.trailing[j] {
+            let width = line.text.chars().count() + indent.len();
+            out.push_str(&" ".repeat(columns[j].saturating_sub(width).max(2)));
             out.push_str(t);
         }
         out.push('\n');
@@ -532,6 +589,7 @@ fn strip_quantity(q: &mut Quantity) {
     if let Some(u) = &mut q.unit {
         u.span = Span::default();
     }
+    q.rest.iter_mut().for_each(strip_quantity);
 }
 
 fn strip_endpoint(e: &mut Endpoint) {

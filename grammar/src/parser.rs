@@ -126,10 +126,16 @@ fn syntax_error(
     };
     let found = token_at(text, pos);
     let span = Span::new(file, pos, pos + found.len());
-    let expected = match &err.variant {
+    let mut expected = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => describe_expected(positives),
         ErrorVariant::CustomError { message } => message.clone(),
     };
+    let in_policy = text[offset..].trim_start().starts_with("policy");
+    if in_policy {
+        expected = expected.replace(CLAUSE, POLICY_RULE);
+    }
+    let line_start = text[..pos].rfind('\n').map_or(0, |n| n + 1);
+    let before = &text[line_start.max(offset)..pos];
     let found_text = if found.is_empty() {
         "the end of the file".to_string()
     } else {
@@ -141,7 +147,7 @@ fn syntax_error(
         format!("expected {expected}, found {found_text}"),
     )
     .label(format!("expected {expected} here"));
-    if let Some(help) = syntax_help(&found, &expected) {
+    if let Some(help) = syntax_help(&found, &expected, before) {
         diag = diag.help(help);
     }
     diag
@@ -199,7 +205,7 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
         Rule::kw_utilisation | Rule::kw_utilization => "`utilisation`",
         Rule::count => "a whole number",
         Rule::intent_line | Rule::intent_block => "`:` or `{`",
-        Rule::clause => "a clause such as `rate >= 10/s`",
+        Rule::clause => CLAUSE,
         Rule::between | Rule::kw_between => "`between X and Y`",
         Rule::kw_and => "`and`",
         Rule::kw_of => "`of`",
@@ -224,7 +230,49 @@ fn rule_name(rule: Rule) -> Option<&'static str> {
     })
 }
 
-fn syntax_help(found: &str, expected: &str) -> Option<String> {
+const CLAUSE: &str = "a clause such as `rate >= 10/s`";
+const POLICY_RULE: &str = "a policy rule such as `avoid node NAME`";
+
+/// How to write what was meant, from the token found and the text before it on its line.
+fn syntax_help(found: &str, expected: &str, before: &str) -> Option<String> {
+    let words: Vec<&str> = before
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .collect();
+    if found.starts_with('-') && before.ends_with(|c: char| c.is_ascii_digit()) {
+        return Some(
+            "a unit follows its number, without a hyphen: `keys of 256 bits`, `latency <= 20 ms`"
+                .into(),
+        );
+    }
+    if found == "per" {
+        return Some(
+            "write a rate with a slash: `10/s`, `10 keys/s`, `600/min`, or `rate >= 10/s`".into(),
+        );
+    }
+    let word_like = found
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_' || c == '"');
+    let list = words
+        .iter()
+        .rposition(|w| matches!(*w, "intents" | "nodes" | "links" | "domains"));
+    if word_like && let Some(k) = list {
+        let kind = words[k];
+        let names = &words[k + 1..];
+        if !names.is_empty()
+            && !before.trim_end().ends_with(',')
+            && names.iter().all(|w| !w.contains([':', '{', '}']))
+        {
+            return Some(format!(
+                "separate the names after `{kind}` with commas: `{kind} {}, {found}`",
+                names.join(", ")
+            ));
+        }
+    }
+    if found == "to" && words.contains(&"between") {
+        return Some("write `between X and Y`, or `from X to Y`".into());
+    }
     if found.is_empty() && expected.contains("clause") {
         return Some("a block intent ends with `}`".into());
     }
@@ -274,7 +322,7 @@ impl Builder {
                 } else {
                     Form::Block
                 };
-                let clauses = body.into_inner().map(|c| self.clause(c)).collect();
+                let clauses = body.into_inner().flat_map(|c| self.clause(c)).collect();
                 Some(Item::Intent(Intent {
                     name,
                     form,
@@ -292,7 +340,11 @@ impl Builder {
             Rule::policy => {
                 let mut inner = pair.into_inner().filter(|p| p.as_rule() != Rule::kw_policy);
                 let name = self.name(inner.next()?);
-                let clauses = inner.next()?.into_inner().map(|c| self.clause(c)).collect();
+                let clauses = inner
+                    .next()?
+                    .into_inner()
+                    .flat_map(|c| self.clause(c))
+                    .collect();
                 Some(Item::Policy(Policy {
                     name,
                     clauses,
@@ -325,7 +377,9 @@ impl Builder {
         }
     }
 
-    fn clause(&self, pair: Pair<Rule>) -> Clause {
+    /// The clauses one written clause stands for: `rate >= 10/s and <= 20/s` is two
+    /// bounds, `avoid nodes A, B` one rule per name; every other clause is one.
+    fn clause(&self, pair: Pair<Rule>) -> Vec<Clause> {
         let span = self.span(&pair);
         // `clause` wraps exactly one alternative.
         let alt = pair
@@ -337,47 +391,69 @@ impl Builder {
             .into_inner()
             .filter(|p| !p.as_rule().is_keyword())
             .collect();
-        let kind = match rule {
-            Rule::keys => ClauseKind::Keys(parts.into_iter().next().map(|q| self.quantity(q))),
-            Rule::pairs => ClauseKind::Pairs,
+        let one = |kind| vec![Clause { kind, span }];
+        match rule {
+            Rule::keys => one(ClauseKind::Keys(
+                parts.into_iter().next().map(|q| self.quantity(q)),
+            )),
+            Rule::pairs => one(ClauseKind::Pairs),
             Rule::between => {
                 let mut it = parts.into_iter().map(|p| self.endpoint(p));
                 let a = it.next().expect("between has two endpoints");
                 let b = it.next().expect("between has two endpoints");
-                ClauseKind::Between(a, b)
+                one(ClauseKind::Between(a, b))
             }
-            Rule::rate => ClauseKind::Rate(self.bound(parts)),
-            Rule::bare_rate => ClauseKind::Rate(Bound {
-                cmp: Cmp::AtLeast,
-                cmp_span: Span::new(self.file, span.start, span.start),
-                value: self.quantity(parts.into_iter().next().expect("quantity")),
-            }),
-            Rule::fidelity => ClauseKind::Fidelity(self.bound(parts)),
-            Rule::latency => ClauseKind::Latency(self.bound(parts)),
-            Rule::valid_for => ClauseKind::ValidFor(self.first_quantity(parts)),
-            Rule::priority => ClauseKind::Priority(self.first_quantity(parts)),
-            Rule::burst => ClauseKind::Burst(self.first_quantity(parts)),
-            Rule::max_hops => ClauseKind::MaxHops(self.first_quantity(parts)),
-            Rule::disjoint => ClauseKind::DisjointPaths(self.first_quantity(parts)),
-            Rule::trusted_only => ClauseKind::TrustedRelaysOnly,
+            Rule::rate | Rule::bare_rate => self.rates(parts, span),
+            Rule::fidelity => one(ClauseKind::Fidelity(self.bound_or(
+                parts,
+                Cmp::AtLeast,
+                span,
+            ))),
+            Rule::latency => one(ClauseKind::Latency(self.bound_or(parts, Cmp::AtMost, span))),
+            Rule::valid_for => one(ClauseKind::ValidFor(self.first_quantity(parts))),
+            Rule::priority => one(ClauseKind::Priority(self.first_quantity(parts))),
+            Rule::burst => one(ClauseKind::Burst(self.first_quantity(parts))),
+            Rule::max_hops => one(ClauseKind::MaxHops(self.first_quantity(parts))),
+            Rule::disjoint => one(ClauseKind::DisjointPaths(self.first_quantity(parts))),
+            Rule::trusted_only => one(ClauseKind::TrustedRelaysOnly),
+            Rule::avoid | Rule::never_via | Rule::via => {
+                let targets = self.targets(parts.into_iter().next().expect("target"));
+                let n = targets.len();
+                targets
+                    .into_iter()
+                    .enumerate()
+                    .map(|(k, (target, name_span))| {
+                        // The first rule spans the keyword; each further one its name.
+                        let span = match k {
+                            0 if n > 1 => Span::new(self.file, span.start, name_span.end),
+                            0 => span,
+                            _ => name_span,
+                        };
+                        let kind = if rule == Rule::via {
+                            ClauseKind::Via(target)
+                        } else {
+                            ClauseKind::Avoid {
+                                target,
+                                never_via: rule == Rule::never_via,
+                            }
+                        };
+                        Clause { kind, span }
+                    })
+                    .collect()
+            }
             Rule::objective => {
                 let kind = parts.into_iter().next().expect("objective kind");
                 let word = kind.into_inner().next().expect("objective keyword");
-                ClauseKind::Objective(if word.as_rule() == Rule::kw_fair {
+                one(ClauseKind::Objective(if word.as_rule() == Rule::kw_fair {
                     ObjectiveKind::Fair
                 } else {
                     ObjectiveKind::Throughput
-                })
+                }))
             }
-            Rule::avoid | Rule::never_via => ClauseKind::Avoid {
-                target: self.target(parts.into_iter().next().expect("target")),
-                never_via: rule == Rule::never_via,
-            },
-            Rule::via => ClauseKind::Via(self.target(parts.into_iter().next().expect("target"))),
             Rule::applies_to => {
                 let sel = parts.into_iter().next().expect("selector");
                 let alt = sel.into_inner().next().expect("selector alternative");
-                ClauseKind::AppliesTo(match alt.as_rule() {
+                one(ClauseKind::AppliesTo(match alt.as_rule() {
                     Rule::sel_all => Selector::All,
                     Rule::sel_keys => Selector::Keys,
                     Rule::sel_pairs => Selector::Pairs,
@@ -387,11 +463,75 @@ impl Builder {
                             .map(|p| self.name(p))
                             .collect(),
                     ),
-                })
+                }))
             }
             other => unreachable!("grammar has no clause {other:?}"),
-        };
-        Clause { kind, span }
+        }
+    }
+
+    /// `rate >= Q`, a bare `Q` (a minimum), `at most Q`, each optionally followed by
+    /// `and <= Q`: one `Rate` clause per bound.
+    fn rates(&self, parts: Vec<Pair<Rule>>, span: Span) -> Vec<Clause> {
+        let (first, upper): (Vec<_>, Vec<_>) = parts
+            .into_iter()
+            .partition(|p| p.as_rule() != Rule::rate_upper);
+        let mut out = Vec::new();
+        let first_end = upper.first().map_or(span.end, |u| {
+            let prev = first.last().map_or(span.start, |q| self.span(q).end);
+            prev.min(self.offset + u.as_span().start())
+        });
+        out.push(Clause {
+            kind: ClauseKind::Rate(self.bound_or(first, Cmp::AtLeast, span)),
+            span: Span::new(self.file, span.start, first_end),
+        });
+        for u in upper {
+            let u_span = self.span(&u);
+            let parts = u
+                .into_inner()
+                .filter(|p| !p.as_rule().is_keyword())
+                .collect();
+            out.push(Clause {
+                kind: ClauseKind::Rate(self.bound_or(parts, Cmp::AtLeast, u_span)),
+                span: u_span,
+            });
+        }
+        out
+    }
+
+    /// The names of a target or of a `nodes A, B` list, each with the kind it names and
+    /// its span.
+    fn targets(&self, pair: Pair<Rule>) -> Vec<(Target, Span)> {
+        if pair.as_rule() == Rule::target {
+            let t = self.target(pair);
+            let span = t.name.span;
+            return vec![(t, span)];
+        }
+        let mut kind = TargetKind::Node;
+        let mut out = Vec::new();
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::plural_kind => {
+                    kind = match p.as_str() {
+                        "links" => TargetKind::Link,
+                        "domains" => TargetKind::Domain,
+                        _ => TargetKind::Node,
+                    }
+                }
+                Rule::name => {
+                    let name = self.name(p);
+                    let span = name.span;
+                    out.push((
+                        Target {
+                            kind: Some(kind),
+                            name,
+                        },
+                        span,
+                    ));
+                }
+                _ => {}
+            }
+        }
+        out
     }
 
     fn assertion(&self, body: Pair<Rule>) -> Option<AssertKind> {
@@ -440,6 +580,7 @@ impl Builder {
                     value: count.as_str().parse().unwrap_or(f64::NAN),
                     number: count.as_str().to_string(),
                     unit: None,
+                    rest: Vec::new(),
                     span: self.span(&count),
                 };
                 let mut element = None;
@@ -496,12 +637,22 @@ impl Builder {
     }
 
     fn bound(&self, parts: Vec<Pair<Rule>>) -> Bound {
-        let mut it = parts.into_iter();
-        let cmp = it.next().expect("comparator");
-        let cmp_span = self.span(&cmp);
-        let cmp = match cmp.as_str() {
-            ">=" | "≥" => Cmp::AtLeast,
-            _ => Cmp::AtMost,
+        let span = parts.first().map_or(Span::default(), |p| self.span(p));
+        self.bound_or(parts, Cmp::AtLeast, span)
+    }
+
+    /// A comparator and a quantity; without a comparator, `default` (an empty span at
+    /// the start of `span` marks where it would be).
+    fn bound_or(&self, parts: Vec<Pair<Rule>>, default: Cmp, span: Span) -> Bound {
+        let mut it = parts.into_iter().peekable();
+        let (cmp, cmp_span) = match it.next_if(|p| p.as_rule() == Rule::cmp) {
+            Some(cmp) => {
+                let cmp_span = self.span(&cmp);
+                let text = cmp.as_str();
+                let at_least = matches!(text, ">=" | "≥") || text.ends_with("least");
+                (if at_least { Cmp::AtLeast } else { Cmp::AtMost }, cmp_span)
+            }
+            None => (default, Span::new(self.file, span.start, span.start)),
         };
         Bound {
             cmp,
@@ -514,15 +665,17 @@ impl Builder {
         let span = self.span(&pair);
         let mut number = String::new();
         let mut unit = None;
+        let mut rest = Vec::new();
         for p in pair.into_inner() {
             match p.as_rule() {
                 Rule::number => number = p.as_str().to_string(),
-                Rule::unit => {
+                Rule::unit | Rule::plain_unit => {
                     unit = Some(Unit {
                         text: p.as_str().to_string(),
                         span: self.span(&p),
                     })
                 }
+                Rule::quantity_part => rest.push(self.quantity(p)),
                 _ => {}
             }
         }
@@ -530,6 +683,7 @@ impl Builder {
             value: number.parse().unwrap_or(f64::NAN),
             number,
             unit,
+            rest,
             span,
         }
     }
@@ -676,6 +830,9 @@ impl Rule {
                 | Rule::kw_never
                 | Rule::kw_node
                 | Rule::kw_nodes
+                | Rule::kw_links
+                | Rule::kw_domains
+                | Rule::kw_from
                 | Rule::kw_of
                 | Rule::kw_only
                 | Rule::kw_pairs

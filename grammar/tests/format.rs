@@ -77,10 +77,10 @@ intent vpn-core: keys of 256 bits between A and B, fidelity >= 0.9, rate >= 10/s
 intent dc-backup {
     keys of 256 bits
     between urn:qkd:madqci:ccips?=nonce=177923 and urn:qkd:quditto:emulator:ipsec:controller
-    rate >= 10/s  # service units per second; bit rates like 2.5 kbit/s also work
+    rate >= 10/s      # service units per second; bit rates like 2.5 kbit/s also work
     fidelity >= 0.9
-    valid for 1 h  # lifetime of each key → valid-until in the lifecycle URN
-    priority 10  # higher wins when not everything fits
+    valid for 1 h     # lifetime of each key → valid-until in the lifecycle URN
+    priority 10       # higher wins when not everything fits
     avoid node Quintin
     relay via trusted nodes only
     max hops 4
@@ -273,6 +273,16 @@ fn formatting_is_idempotent_and_meaning_preserving_on_assorted_inputs() {
         let once = fmt(src);
         assert_eq!(fmt(&once), once);
     }
+}
+
+#[test]
+fn aligned_trailing_comments_stay_aligned() {
+    let src = "intent x {\n    keys of 256 bits\n    between A and B\n    rate >= 10/s            # per second\n    valid for 1h\n    priority 10             # higher first\n    disjoint paths 2        # survive one failure\n    max hops 4  # alone\n}\n";
+    let out = fmt(src);
+    assert_eq!(
+        out,
+        "intent x {\n    keys of 256 bits\n    between A and B\n    rate >= 10/s      # per second\n    valid for 1 h\n    priority 10       # higher first\n    disjoint paths 2  # survive one failure\n    max hops 4  # alone\n}\n"
+    );
 }
 
 #[test]

@@ -390,6 +390,7 @@ fn quantity() -> impl Strategy<Value = Written<Quantity>> {
                     value: 0.0,
                     number,
                     unit,
+                    rest: Vec::new(),
                     span: no_span(),
                 },
                 written,

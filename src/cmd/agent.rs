@@ -18,7 +18,7 @@ pub struct Args {
     #[arg(long)]
     node: String,
     /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7400")]
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:7400")]
     listen: String,
     /// Directory for the running generation.
     #[arg(long, value_name = "DIR", default_value = ".strata/agent")]

@@ -34,20 +34,24 @@ pub struct Args {
     /// the state moved since it was made.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
-    /// Embedded twin: simulated seconds per real second.
-    #[arg(long, default_value_t = 20.0)]
+    /// Embedded twin: simulated seconds per real second (20× so that the walkthrough ends
+    /// in seconds; a twin of `strata twin up` runs at real time).
+    #[arg(long, value_name = "FACTOR", default_value_t = 20.0)]
     speed: f64,
     /// Keep watching telemetry and repair drift (what `strata run` does).
     #[arg(long)]
     watch: bool,
-    /// Stop watching after this many telemetry intervals (default: until interrupted).
+    /// Stop watching after this many telemetry intervals [default: until interrupted].
     #[arg(long, value_name = "N")]
     intervals: Option<u64>,
     /// Print the final status as JSON.
     #[arg(long)]
     json: bool,
+    /// Output format; `--json` is the same as `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
+    format: super::PrintFormat,
     /// Seconds to wait for any agent call.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     timeout: f64,
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
@@ -74,7 +78,8 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self, watch: bool) -> anyhow::Result<Outcome> {
+    pub fn run(mut self, watch: bool) -> anyhow::Result<Outcome> {
+        self.json |= self.format == super::PrintFormat::Json;
         tokio::runtime::Runtime::new()?.block_on(self.run_async(watch))
     }
 
@@ -178,13 +183,19 @@ impl Args {
             );
         } else if !self.json {
             outln!(
-                "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents (`strata plan` lists each change)",
+                "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents{}",
                 report.generation,
                 report.plan.counts.add,
                 report.plan.counts.change,
                 report.plan.counts.remove,
                 report.nodes.len(),
-                report.bytes_sent
+                report.bytes_sent,
+                // The embedded twin keeps no state file for `strata plan` to compare with.
+                if self.agents.is_some() {
+                    " (`strata plan` lists each change)"
+                } else {
+                    ""
+                }
             );
         }
 

@@ -19,6 +19,9 @@ pub struct Args {
     /// Print the summary as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Output format; `--json` is the same as `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
+    format: super::PrintFormat,
     /// Fail (exit 1) when an intent is not fully met, or on any other warning.
     #[arg(long)]
     deny_warnings: bool,
@@ -38,7 +41,8 @@ pub struct Args {
 }
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(mut self) -> anyhow::Result<Outcome> {
+        self.json |= self.format == super::PrintFormat::Json;
         let json = self.json;
         super::json_or_error(json, self.run_inner())
     }

@@ -42,6 +42,17 @@ pub enum Format {
     Github,
 }
 
+/// What a command that prints results prints them as (`--format`); `--json` is the same
+/// as `--format json`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum PrintFormat {
+    /// Text for a terminal.
+    #[default]
+    Human,
+    /// One JSON document on stdout.
+    Json,
+}
+
 /// One network's intents, checked clean, with everything the front end read (for
 /// rendering later diagnostics against the same sources).
 pub struct Checked {

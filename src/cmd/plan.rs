@@ -23,11 +23,14 @@ pub struct Args {
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     json: bool,
+    /// Output format; `--json` is the same as `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
+    format: super::PrintFormat,
     /// Exit 0 when nothing changes, 1 on error, 2 when there are changes.
     #[arg(long)]
     detailed_exitcode: bool,
     /// Save the plan to FILE (also accepted as `-out FILE`); apply it later with the same state.
-    #[arg(long = "out", value_name = "FILE")]
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
     out: Option<PathBuf>,
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
@@ -51,7 +54,8 @@ struct JsonPlan<'a> {
 }
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(mut self) -> anyhow::Result<Outcome> {
+        self.json |= self.format == super::PrintFormat::Json;
         let json = self.json;
         super::json_or_error(json, self.run_inner())
     }

@@ -14,6 +14,12 @@ use strata_runtime::running::{disagreements, probe};
 use strata_runtime::state::{FileStore, StateStore};
 
 /// Show each applied intent's target, measured rate and state.
+///
+/// States: `installed` — delivered at its target, as measured by the agents; `pending` —
+/// applied, and not measured at its target yet; `degraded` — delivered below its target or
+/// without its protection (the reason is shown); `unsatisfiable` — the network cannot
+/// admit it in full (the bottleneck is shown); `failed` — nothing is delivered (the
+/// reason is shown). Exit status 0 when every intent is installed, 3 when some is not.
 #[derive(clap::Args)]
 pub struct Args {
     /// Agents file (node → address).
@@ -26,13 +32,17 @@ pub struct Args {
     /// Print as JSON.
     #[arg(long)]
     json: bool,
+    /// Output format; `--json` is the same as `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
+    format: super::PrintFormat,
     /// Seconds to listen to telemetry at most.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
     wait: f64,
 }
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(mut self) -> anyhow::Result<Outcome> {
+        self.json |= self.format == super::PrintFormat::Json;
         tokio::runtime::Runtime::new()?.block_on(async move {
             let state_path = super::state_path(self.state.clone())?;
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;

@@ -18,6 +18,7 @@ use strata_runtime::twin::host::{Twin, TwinOptions};
 /// Default agents file: where `twin up` writes the addresses and apply/run/status read them.
 pub const DEFAULT_AGENTS_PATH: &str = ".strata/agents.json";
 
+/// Run a digital twin of a network on loopback, and break or repair it.
 #[derive(clap::Args)]
 pub struct Args {
     #[command(subcommand)]
@@ -30,12 +31,19 @@ enum TwinCommand {
     Up {
         /// The inventory (network.yaml).
         network: PathBuf,
-        /// Where to write the agents' addresses.
-        #[arg(long, value_name = "FILE", default_value = DEFAULT_AGENTS_PATH)]
+        /// Where to write the agents' addresses (also accepted as `--agents-file`).
+        #[arg(long = "agents", alias = "agents-file", value_name = "FILE", default_value = DEFAULT_AGENTS_PATH)]
         agents_file: PathBuf,
-        /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 1.0)]
+        /// Simulated seconds per real second. A twin you run runs at real time, as the
+        /// network it stands for would; the embedded twin of `strata apply` runs 20× so that
+        /// a walkthrough ends in seconds.
+        #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
         speed: f64,
+        /// Print every agent, KME and SAE certificate, and the KMEs' requests as they come
+        /// (without it: one line; the addresses are in the agents file and the KME log in
+        /// `kme.log` beside it).
+        #[arg(short, long)]
+        verbose: bool,
         /// Where to write the KMEs' CA and the SAEs' client certificates [default: `pki/`
         /// beside the agents file].
         #[arg(long, value_name = "DIR")]
@@ -60,21 +68,114 @@ enum TwinCommand {
 #[derive(clap::Subcommand)]
 enum FaultCommand {
     /// Cut a quantum link.
-    Cut { link: String },
+    Cut {
+        /// The quantum link, as named in the inventory.
+        link: String,
+    },
     /// Repair a cut link.
-    Restore { link: String },
+    Restore {
+        /// The quantum link, as named in the inventory.
+        link: String,
+    },
     /// Set a QKD link's QBER (0.12 is what an intercept-resend eavesdropper causes).
-    Qber { link: String, value: f64 },
+    Qber {
+        /// The QKD link, as named in the inventory.
+        link: String,
+        /// The QBER: a fraction (`0.12`) or a percentage (`12%`), from 0 to 0.5.
+        #[arg(value_parser = qber_value)]
+        value: f64,
+    },
     /// Set an entanglement link's fidelity.
-    Fidelity { link: String, value: f64 },
+    Fidelity {
+        /// The entanglement link, as named in the inventory.
+        link: String,
+        /// The elementary pairs' fidelity: a fraction (`0.95`) or a percentage (`95%`),
+        /// from 0.25 to 1.
+        #[arg(value_parser = fidelity_value)]
+        value: f64,
+    },
     /// Stop a node: its agent stops answering and its links go down.
-    Stop { node: String },
+    Stop {
+        /// The node, as named in the inventory.
+        node: String,
+    },
     /// Start a stopped node.
-    Start { node: String },
+    Start {
+        /// The node, as named in the inventory.
+        node: String,
+    },
     /// Make a node's agent refuse every prepare.
-    Refuse { node: String },
+    Refuse {
+        /// The node, as named in the inventory.
+        node: String,
+    },
     /// Let a node's agent prepare again.
-    Accept { node: String },
+    Accept {
+        /// The node, as named in the inventory.
+        node: String,
+    },
+}
+
+/// A fraction written as `0.12` or `12%`, within `[min, max]`.
+fn fraction(s: &str, min: f64, max: f64) -> Result<f64, String> {
+    let t = s.trim();
+    let (number, scale) = match t.strip_suffix('%') {
+        Some(p) => (p.trim(), 0.01),
+        None => (t, 1.0),
+    };
+    let v = number.parse::<f64>().map(|v| v * scale).map_err(|_| {
+        format!(
+            "`{s}` is not a number; write a fraction such as `0.12` or a percentage such as `12%`"
+        )
+    })?;
+    if !(min..=max).contains(&v) {
+        return Err(format!("{v} is outside {min}–{max}"));
+    }
+    Ok(v)
+}
+
+fn qber_value(s: &str) -> Result<f64, String> {
+    fraction(s, 0.0, 0.5)
+}
+
+fn fidelity_value(s: &str) -> Result<f64, String> {
+    fraction(s, 0.25, 1.0)
+}
+
+impl FaultCommand {
+    /// What the twin did, in an operator's words.
+    fn done(&self) -> String {
+        match self {
+            FaultCommand::Cut { link } => format!("link {link} cut"),
+            FaultCommand::Restore { link } => format!("link {link} restored"),
+            FaultCommand::Qber { link, value } => {
+                format!("link {link} now has a QBER of {}", percent(*value))
+            }
+            FaultCommand::Fidelity { link, value } => {
+                format!("link {link} now delivers pairs of fidelity {value}")
+            }
+            FaultCommand::Stop { node } => format!("node {node} stopped"),
+            FaultCommand::Start { node } => format!("node {node} started"),
+            FaultCommand::Refuse { node } => format!("node {node} now refuses every prepare"),
+            FaultCommand::Accept { node } => format!("node {node} accepts prepares again"),
+        }
+    }
+
+    /// The node it names, if any.
+    fn node(&self) -> Option<&str> {
+        match self {
+            FaultCommand::Stop { node }
+            | FaultCommand::Start { node }
+            | FaultCommand::Refuse { node }
+            | FaultCommand::Accept { node } => Some(node),
+            _ => None,
+        }
+    }
+}
+
+fn percent(v: f64) -> String {
+    let s = format!("{:.2}", v * 100.0);
+    format!("{} %", s.trim_end_matches('0').trim_end_matches('.'))
 }
 
 impl Args {
@@ -88,6 +189,7 @@ impl Args {
                     pki_dir,
                     no_kme,
                     metrics,
+                    verbose,
                 } => {
                     let pki_dir = pki_dir.unwrap_or_else(|| {
                         agents_file
@@ -100,7 +202,7 @@ impl Args {
                         pki_dir: Some(pki_dir),
                         ..KmeOptions::default()
                     };
-                    up(network, agents_file, speed, kme, metrics).await
+                    up(network, agents_file, speed, kme, metrics, verbose).await
                 }
                 TwinCommand::Fault { fault, agents } => inject(fault, agents).await,
             }
@@ -114,6 +216,7 @@ async fn up(
     speed: f64,
     kme: KmeOptions,
     metrics: Option<String>,
+    verbose: bool,
 ) -> anyhow::Result<Outcome> {
     let mut fe = frontend::run(
         std::slice::from_ref(&network),
@@ -143,16 +246,38 @@ async fn up(
     if let Some(r) = &twin.restconf {
         r.save_into(&agents_file).map_err(anyhow::Error::msg)?;
     }
-    outln!(
-        "digital twin of `{}`: {} agents, {}× real time",
-        inventory.name,
-        twin.agents.agents.len(),
-        speed
-    );
-    for (node, addr) in &twin.agents.agents {
+    let kme_log = agents_file
+        .parent()
+        .unwrap_or(std::path::Path::new("."))
+        .join("kme.log");
+    if !verbose {
+        outln!(
+            "digital twin of `{}`: {} agents{}, {}× real time; addresses in {}{}; stop with Ctrl-C",
+            inventory.name,
+            twin.agents.agents.len(),
+            twin.kme
+                .as_ref()
+                .map_or(String::new(), |k| format!(" and {} KMEs", k.kmes.len())),
+            speed,
+            agents_file.display(),
+            if twin.kms.is_some() {
+                format!(", KME log in {}", kme_log.display())
+            } else {
+                String::new()
+            }
+        );
+    } else {
+        outln!(
+            "digital twin of `{}`: {} agents, {}× real time",
+            inventory.name,
+            twin.agents.agents.len(),
+            speed
+        );
+    }
+    for (node, addr) in twin.agents.agents.iter().filter(|_| verbose) {
         outln!("  {node:<24} {addr}");
     }
-    if let Some(kme) = &twin.kme {
+    if let Some(kme) = twin.kme.as_ref().filter(|_| verbose) {
         outln!(
             "ETSI GS QKD 014 KMEs (mutual TLS; certificates in {}, CA {}):",
             kme.pki_dir.display(),
@@ -192,16 +317,35 @@ async fn up(
         });
         outln!("Prometheus metrics of the nodes and links on http://{bound}/metrics");
     }
-    outln!(
-        "addresses written to {}; stop with Ctrl-C",
-        agents_file.display()
-    );
     // The KMEs' log (service units with their URNs, keys served, refusals) as it happens.
+    if verbose {
+        outln!(
+            "addresses written to {}; stop with Ctrl-C",
+            agents_file.display()
+        );
+    }
+    // The KMEs' log (service units with their URNs, keys served, refusals) as it happens:
+    // on stdout with `--verbose`, else in `kme.log`.
     if let Some(kms) = &twin.kms {
         let mut log = kms.follow_log();
+        let mut file = if verbose {
+            None
+        } else {
+            Some(
+                std::fs::File::create(&kme_log)
+                    .with_context(|| format!("cannot write {}", kme_log.display()))?,
+            )
+        };
         tokio::spawn(async move {
+            use std::io::Write;
             while let Some(l) = log.next().await {
-                outln!("[t={:.1}s] KME {}: {}", l.time_s, l.node, l.message);
+                let line = format!("[t={:.1}s] KME {}: {}", l.time_s, l.node, l.message);
+                match &mut file {
+                    Some(f) => {
+                        let _ = writeln!(f, "{line}");
+                    }
+                    None => outln!("{line}"),
+                }
             }
         });
     }
@@ -213,6 +357,21 @@ async fn up(
 
 async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome> {
     use pb::fault_request::Fault as F;
+    let done = fault.done();
+    let agents_path = agents;
+    let agents = Agents::load(&agents_path).map_err(anyhow::Error::msg)?;
+    if let Some(node) = fault.node()
+        && !agents.agents.contains_key(node)
+    {
+        let hint = match strata_grammar::diag::did_you_mean(
+            node,
+            agents.agents.keys().map(String::as_str),
+        ) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None => format!("the nodes are listed in {}", agents_path.display()),
+        };
+        bail!("the twin has no node `{node}`; {hint}");
+    }
     let f = match fault {
         FaultCommand::Cut { link } => F::CutLink(link),
         FaultCommand::Restore { link } => F::RestoreLink(link),
@@ -223,7 +382,6 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
         FaultCommand::Refuse { node } => F::RefusePrepare(node),
         FaultCommand::Accept { node } => F::AcceptPrepare(node),
     };
-    let agents = Agents::load(&agents).map_err(anyhow::Error::msg)?;
     if !agents.twin {
         bail!("faults can only be injected into a digital twin, and these agents are not one");
     }
@@ -240,7 +398,7 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
             .await
         {
             Ok(r) if r.get_ref().ok => {
-                outln!("fault injected");
+                outln!("{done}");
                 return Ok(Outcome::Ok);
             }
             Ok(r) => bail!("{}", r.into_inner().error),

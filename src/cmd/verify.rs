@@ -22,13 +22,17 @@ pub struct Args {
     /// Print the violations as a JSON array on stdout.
     #[arg(long)]
     json: bool,
+    /// Output format; `--json` is the same as `--format json`.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
+    format: super::PrintFormat,
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
     network: Option<PathBuf>,
 }
 
 impl Args {
-    pub fn run(self) -> anyhow::Result<Outcome> {
+    pub fn run(mut self) -> anyhow::Result<Outcome> {
+        self.json |= self.format == super::PrintFormat::Json;
         let json = self.json;
         super::json_or_error(json, self.run_inner())
     }

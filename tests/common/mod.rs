@@ -32,7 +32,10 @@ pub fn changed_metro(dir: &Path) -> PathBuf {
     let src =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("intents/metro.qi"))
             .unwrap()
-            .replace("fidelity ≥0.95, 10/s", "fidelity ≥0.95, 12/s");
+            .replace(
+                "fidelity >= 0.95, rate >= 10/s",
+                "fidelity >= 0.95, rate >= 12/s",
+            );
     std::fs::write(
         &changed,
         src.replace(

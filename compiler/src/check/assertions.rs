@@ -3,9 +3,10 @@
 //! compiling ([`crate::assess`]).
 
 use super::checked::{CheckedAssertion, Elements, Property, RateBound, Subject};
-use super::clauses::{measure_quantity, resolve_target};
 use super::codes;
+use super::names::resolve_target;
 use super::units::Dimension;
+use super::values::measure_quantity;
 use crate::inventory::Inventory;
 use strata_grammar::Diagnostic;
 use strata_grammar::ast::{AssertKind, Assertion, Cmp, Selector, TargetKind};

@@ -9,15 +9,20 @@
 
 mod assertions;
 mod checked;
-mod clauses;
+mod intent;
+mod names;
+mod policy;
 mod reach;
+mod rules;
 pub mod units;
+mod values;
 
 pub use checked::*;
 
 use crate::inventory::Inventory;
 use crate::topology::Topology;
-use clauses::{IntentDraft, PolicyDraft};
+use intent::IntentDraft;
+use policy::PolicyDraft;
 use std::collections::BTreeMap;
 use strata_grammar::ast::{Item, SourceUnit};
 use strata_grammar::{Diagnostic, Span};

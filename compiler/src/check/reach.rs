@@ -4,8 +4,8 @@
 //! conditions only; the optimiser decides what is actually admitted.
 
 use super::checked::{Endpoint, Service};
-use super::clauses::{PathRule, RuleKind};
 use super::codes;
+use super::rules::{PathRule, RuleKind};
 use crate::topology::{LinkKind, Topology};
 use std::collections::VecDeque;
 use strata_grammar::{Diagnostic, Span};
@@ -16,6 +16,8 @@ struct Filter<'a> {
     rules: &'a [&'a PathRule],
     /// Ignore which roles may relay (to tell "disconnected" from "no relay").
     any_transit: bool,
+    /// Keys: use only QKD links with 1 − QBER at least this (a `fidelity` bound).
+    min_link_fidelity: Option<f64>,
 }
 
 /// Reachability questions over a [`Topology`].
@@ -60,10 +62,12 @@ impl Reach<'_> {
         })
     }
 
-    fn link_ok(&self, link: &str, f: &Filter) -> bool {
-        f.rules
-            .iter()
-            .all(|r| !matches!(&r.kind, RuleKind::AvoidLink(l) if l == link))
+    fn link_ok(&self, link: usize, f: &Filter) -> bool {
+        let l = &self.topology.qlinks[link];
+        f.min_link_fidelity.is_none_or(|min| l.fidelity >= min)
+            && f.rules
+                .iter()
+                .all(|r| !matches!(&r.kind, RuleKind::AvoidLink(n) if *n == l.name))
     }
 
     /// Fewest hops from `a` to `b` under the filter.
@@ -81,10 +85,7 @@ impl Reach<'_> {
             }
             for &(v, link) in &adj[u] {
                 let v = &v;
-                if dist[*v] == u32::MAX
-                    && self.node_ok(*v, f)
-                    && self.link_ok(&self.topology.qlinks[link].name, f)
-                {
+                if dist[*v] == u32::MAX && self.node_ok(*v, f) && self.link_ok(link, f) {
                     dist[*v] = dist[u] + 1;
                     queue.push_back(*v);
                 }
@@ -152,7 +153,7 @@ impl Reach<'_> {
                 continue;
             }
             for &(v, link) in edges {
-                if node_ok[v] && self.link_ok(&self.topology.qlinks[link].name, f) {
+                if node_ok[v] && self.link_ok(link, f) {
                     add(2 * u + 1, 2 * v, 1);
                 }
             }
@@ -195,10 +196,22 @@ impl Reach<'_> {
 
     /// Does some allowed path exist for these rules? Returns why not, in words.
     fn blocked(&self, a: usize, b: usize, service: Service, rules: &[&PathRule]) -> Option<String> {
+        self.blocked_with(a, b, service, rules, None)
+    }
+
+    fn blocked_with(
+        &self,
+        a: usize,
+        b: usize,
+        service: Service,
+        rules: &[&PathRule],
+        min_link_fidelity: Option<f64>,
+    ) -> Option<String> {
         let f = Filter {
             service,
             rules,
             any_transit: false,
+            min_link_fidelity,
         };
         let max_hops = rules
             .iter()
@@ -262,12 +275,14 @@ impl Reach<'_> {
             service,
             rules: &[],
             any_transit: false,
+            min_link_fidelity: None,
         };
         if self.hops(ia, ib, &bare).is_none() {
             let physical = Filter {
                 service,
                 rules: &[],
                 any_transit: true,
+                min_link_fidelity: None,
             };
             let (message, help) = if self.hops(ia, ib, &physical).is_some() {
                 let relays = match service {
@@ -342,5 +357,94 @@ impl Reach<'_> {
             d = d.related(r.span, "rules out paths");
         }
         Some(d)
+    }
+
+    /// For keys a `fidelity >= F` admits only QKD links whose QBER is at most 1 − F. A
+    /// diagnostic when allowed paths exist but none is made of such links, with the best
+    /// bound some allowed path does meet.
+    pub fn explain_key_fidelity(
+        &self,
+        name: &str,
+        (a, b): (&Endpoint, &Endpoint),
+        rules: &[PathRule],
+        (min, bound_span): (f64, Span),
+        at: Span,
+    ) -> Option<Diagnostic> {
+        let (ia, ib) = (
+            *self.topology.index.get(&a.node)?,
+            *self.topology.index.get(&b.node)?,
+        );
+        let service = Service::Keys { size_bits: 0 };
+        let rules: Vec<&PathRule> = rules.iter().collect();
+        self.blocked_with(ia, ib, service, &rules, Some(min))?;
+        // The best bound: the highest link fidelity at which an allowed path still exists
+        // (admitting more links only helps, so a binary search over the links' values).
+        let mut levels: Vec<f64> = self
+            .topology
+            .qlinks
+            .iter()
+            .filter(|l| l.kind == LinkKind::Qkd && l.fidelity < min)
+            .map(|l| l.fidelity)
+            .collect();
+        levels.sort_by(|x, y| y.total_cmp(x));
+        levels.dedup();
+        let (mut lo, mut hi) = (0, levels.len());
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if self
+                .blocked_with(ia, ib, service, &rules, Some(levels[mid]))
+                .is_none()
+            {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        let best = levels.get(lo).copied();
+        let mut d = Diagnostic::error(
+            codes::NO_ALLOWED_PATH,
+            at,
+            format!(
+                "intent `{name}` cannot be served between `{}` and `{}`: for keys `fidelity >= {}` admits only QKD links with a QBER of at most {} %, and no allowed path is made of such links",
+                a.node,
+                b.node,
+                round(min, 4),
+                round((1.0 - min) * 100.0, 2)
+            ),
+        )
+        .label("every path crosses a link with a higher QBER")
+        .related(bound_span, "admits QBER up to 1 − F");
+        d = match best {
+            Some(best) => d.help(format!(
+                "the best allowed path has a worst-link QBER of {} %, so `fidelity >= {}` is the most it can meet; lower the bound, or lower the QBER of the links on that path",
+                round((1.0 - best) * 100.0, 2),
+                floor(best, 4)
+            )),
+            None => d.help("lower the bound, or lower the QBER of the links between the endpoints"),
+        };
+        Some(d)
+    }
+}
+
+/// `v` rounded to `digits` decimals, without trailing zeros.
+fn round(v: f64, digits: i32) -> String {
+    trim(format!("{v:.*}", digits as usize))
+}
+
+/// `v` rounded down to `digits` decimals (a bound that the value still meets).
+fn floor(v: f64, digits: i32) -> String {
+    let scale = 10f64.powi(digits);
+    trim(format!(
+        "{:.*}",
+        digits as usize,
+        (v * scale + 1e-9).floor() / scale
+    ))
+}
+
+fn trim(s: String) -> String {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
     }
 }

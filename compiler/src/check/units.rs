@@ -38,6 +38,8 @@ const SIZES: &[(&str, f64)] = &[
     ("kbits", 1e3),
     ("Mbit", 1e6),
     ("Mbits", 1e6),
+    ("Gbit", 1e9),
+    ("Gbits", 1e9),
     ("byte", 8.0),
     ("bytes", 8.0),
     ("B", 8.0),
@@ -46,13 +48,26 @@ const SIZES: &[(&str, f64)] = &[
 
 const TIMES: &[(&str, f64)] = &[
     ("us", 1e-6),
+    ("µs", 1e-6),
+    ("μs", 1e-6),
     ("ms", 1e-3),
     ("s", 1.0),
     ("sec", 1.0),
+    ("second", 1.0),
+    ("seconds", 1.0),
     ("min", 60.0),
+    ("minute", 60.0),
+    ("minutes", 60.0),
     ("h", 3600.0),
+    ("hour", 3600.0),
+    ("hours", 3600.0),
     ("d", 86400.0),
+    ("day", 86400.0),
+    ("days", 86400.0),
 ];
+
+/// Frequencies read as rates: `10 Hz` is ten service units per second.
+const FREQUENCIES: &[(&str, f64)] = &[("Hz", 1.0), ("kHz", 1e3), ("MHz", 1e6)];
 
 const COUNTS: &[&str] = &["", "keys", "key", "pairs", "pair", "units", "unit"];
 
@@ -72,6 +87,9 @@ pub fn lookup(unit: &str) -> Option<(Dimension, f64)> {
     if let Some(&(_, f)) = BIT_RATES.iter().find(|(u, _)| *u == unit) {
         return Some((Dimension::BitRate, f));
     }
+    if let Some(&(_, f)) = FREQUENCIES.iter().find(|(u, _)| *u == unit) {
+        return Some((Dimension::Rate, f));
+    }
     let (num, den) = unit.split_once('/')?;
     let (_, per) = TIMES.iter().find(|(u, _)| *u == den)?;
     if COUNTS.contains(&num) {
@@ -87,6 +105,7 @@ pub fn known_units() -> Vec<String> {
         .iter()
         .chain(TIMES)
         .chain(BIT_RATES)
+        .chain(FREQUENCIES)
         .map(|(u, _)| u.to_string())
         .collect();
     for (t, _) in TIMES {
@@ -96,17 +115,40 @@ pub fn known_units() -> Vec<String> {
         all.push(format!("bit/{t}"));
         all.push(format!("kbit/{t}"));
         all.push(format!("Mbit/{t}"));
+        all.push(format!("Gbit/{t}"));
     }
     all.push("%".into());
     all
 }
 
-/// The dimension and base-unit value of a quantity, if its unit is known.
+/// The dimension and base-unit value of a quantity, if its unit is known. The parts of
+/// a compound duration (`1h30min`) add up; parts of another dimension give `None` (the
+/// checker says why, see [`compound_parts_agree`]).
 pub fn measure(q: &Quantity) -> Option<(Dimension, f64)> {
-    match &q.unit {
-        None => Some((Dimension::Number, q.value)),
-        Some(u) => lookup(&u.text).map(|(d, f)| (d, q.value * f)),
+    let (dim, mut value) = match &q.unit {
+        None => (Dimension::Number, q.value),
+        Some(u) => lookup(&u.text).map(|(d, f)| (d, q.value * f))?,
+    };
+    for part in &q.rest {
+        let (d, v) = measure(part)?;
+        if d != Dimension::Duration || dim != Dimension::Duration {
+            return None;
+        }
+        value += v;
     }
+    Some((dim, value))
+}
+
+/// Whether every part of a compound quantity has a known unit and all are durations.
+pub fn compound_parts_agree(q: &Quantity) -> bool {
+    q.rest.is_empty()
+        || std::iter::once(q).chain(&q.rest).all(|p| {
+            p.unit
+                .as_ref()
+                .and_then(|u| lookup(&u.text))
+                .map(|(d, _)| d)
+                == Some(Dimension::Duration)
+        })
 }
 
 /// A bit rate as people write it: four significant digits and an SI prefix
@@ -124,8 +166,18 @@ pub fn format_bit_rate(bps: f64) -> String {
     format!("{} {prefix}bit/s", significant(value, 4))
 }
 
+/// An amount in a unit as it reads in a message: bit rates with an SI prefix
+/// (`255.8 Mbit/s of key`), anything else with four significant digits (`760.6 qubits`).
+pub fn format_amount(v: f64, unit: &str) -> String {
+    match unit.strip_prefix("bit/s") {
+        Some(rest) => format!("{}{rest}", format_bit_rate(v)),
+        None if unit.starts_with('/') => format!("{}{unit}", significant(v, 4)),
+        None => format!("{} {unit}", significant(v, 4)),
+    }
+}
+
 /// `v` with at most `digits` significant digits, without trailing zeros.
-fn significant(v: f64, digits: i32) -> String {
+pub fn significant(v: f64, digits: i32) -> String {
     if v == 0.0 {
         return "0".into();
     }
@@ -152,6 +204,12 @@ mod tests {
         assert_eq!(format_bit_rate(144_000.0), "144 kbit/s");
         assert_eq!(format_bit_rate(2.5e9), "2.5 Gbit/s");
         assert_eq!(format_bit_rate(0.0), "0 bit/s");
+        assert_eq!(
+            format_amount(255_805_281.959, "bit/s of key"),
+            "255.8 Mbit/s of key"
+        );
+        assert_eq!(format_amount(760.617, "/s"), "760.6/s");
+        assert_eq!(format_amount(0.09999999999999999, "ms"), "0.1 ms");
     }
 
     #[test]
@@ -164,6 +222,10 @@ mod tests {
         assert_eq!(lookup("pairs/min"), Some((Dimension::Rate, 1.0 / 60.0)));
         assert_eq!(lookup("bytes"), Some((Dimension::Size, 8.0)));
         assert_eq!(lookup("furlongs"), None);
+        assert_eq!(lookup("Hz"), Some((Dimension::Rate, 1.0)));
+        assert_eq!(lookup("µs"), Some((Dimension::Duration, 1e-6)));
+        assert_eq!(lookup("hours"), Some((Dimension::Duration, 3600.0)));
+        assert_eq!(lookup("keys/minute"), Some((Dimension::Rate, 1.0 / 60.0)));
         for u in known_units() {
             assert!(lookup(&u).is_some(), "{u}");
         }

@@ -15,6 +15,7 @@ pub mod resources;
 pub mod storage;
 pub mod yen;
 
+use crate::check::units::format_amount;
 use crate::check::{CheckedIntent, Program, Service};
 use crate::config::{Admission, ConfigSet, Summary};
 use crate::inventory::Inventory;
@@ -316,9 +317,9 @@ fn explain(
                 Some((res, coef)) => {
                     let (name, unit) = resource_name(topo, &left, res, d.intent.service);
                     format!(
-                        "{name} is the bottleneck: {} {unit} left after higher-priority and earlier intents, {} {unit} more needed",
-                        round3(left.cap[res.0].max(0.0)),
-                        round3(missing * coef)
+                        "{name} is the bottleneck: {} left after higher-priority and earlier intents, {} more needed",
+                        format_amount(left.cap[res.0].max(0.0), unit),
+                        format_amount(missing * coef, unit)
                     )
                 }
                 None => "no capacity is left on its allowed paths".to_string(),
@@ -327,9 +328,9 @@ fn explain(
             Some(Shortfall {
                 admission,
                 message: format!(
-                    "{} of {}/s admitted; {what}",
-                    round3(admitted),
-                    round3(d.rate)
+                    "{} of {} admitted; {what}",
+                    format_amount(admitted, "/s"),
+                    format_amount(d.rate, "/s")
                 ),
                 help: "raise the intent's priority, lower its rate, or add capacity on the bottleneck".into(),
             })

@@ -142,8 +142,9 @@ impl Blocked {
                 limit_ms,
                 path,
             } => format!(
-                "the fastest allowed path takes {best_ms:.2} ms (via {}), over the {limit_ms} ms allowed",
-                path.join(" – ")
+                "the fastest allowed path takes {best_ms:.2} ms (via {}), over the {} allowed",
+                path.join(" – "),
+                crate::check::units::format_amount(*limit_ms, "ms")
             ),
             Blocked::Hops { best, limit } => {
                 format!("the shortest allowed path has {best} hops, over the {limit} allowed")
