@@ -12,6 +12,7 @@
 //! they had. Only after every commit does the state store change, and an apply with
 //! nothing to change leaves it as it is.
 
+use crate::agent::channel::{ControlTls, connect};
 use crate::pb;
 use crate::pb::agent_client::AgentClient;
 use crate::state::{
@@ -24,7 +25,7 @@ use std::path::Path;
 use std::time::Duration;
 use strata_compiler::config::{ConfigSet, Summary};
 use strata_compiler::plan::{Plan, diff, digest};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Where each node's agent listens: the file `strata twin up` writes and apply reads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,14 +36,32 @@ pub struct Agents {
     pub twin: bool,
     /// Node name → `host:port`.
     pub agents: BTreeMap<String, String>,
+    /// The controller's credentials for the agents' mutual TLS (paths relative to the
+    /// agents file); without them the agents are reached in plaintext, which only an agent
+    /// started with `--insecure-dev` serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ControlTls>,
 }
 
 impl Agents {
     pub fn load(path: &Path) -> Result<Agents, String> {
         let bytes = std::fs::read(path)
             .map_err(|e| format!("cannot read the agents file `{}`: {e}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))
+        let mut agents: Agents = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        agents.tls = agents.tls.map(|t| t.relative_to(dir));
+        Ok(agents)
+    }
+
+    /// Connects to the agent at `addr` (one of [`Agents::agents`]) with a bounded wait, with
+    /// the controller's credentials when the file names them.
+    pub async fn connect(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<AgentClient<Channel>, String> {
+        connect(addr, self.tls.as_ref(), timeout).await
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
@@ -52,19 +71,6 @@ impl Agents {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
         std::fs::write(path, bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     }
-}
-
-/// Connects to an agent with a bounded wait.
-pub async fn connect(addr: &str, timeout: Duration) -> Result<AgentClient<Channel>, String> {
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("bad agent address `{addr}`: {e}"))?
-        .connect_timeout(timeout)
-        .timeout(timeout);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
-    Ok(AgentClient::new(channel))
 }
 
 #[derive(Debug, Clone)]
@@ -279,9 +285,13 @@ pub async fn apply(
     // Ask every agent at once.
     let timeout = options.timeout;
     let probes = all_nodes.iter().map(|node| {
-        let (node, addr) = (node.clone(), agents.agents[node].clone());
+        let (node, addr, tls) = (
+            node.clone(),
+            agents.agents[node].clone(),
+            agents.tls.clone(),
+        );
         async move {
-            let mut client = connect(&addr, timeout)
+            let mut client = connect(&addr, tls.as_ref(), timeout)
                 .await
                 .map_err(|e| (node.clone(), e))?;
             let running = client

@@ -8,6 +8,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod conn_limits;
 pub mod control;
 pub mod kme;
 pub mod monitor;

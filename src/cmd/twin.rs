@@ -6,7 +6,7 @@ use crate::Outcome;
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use strata_compiler::frontend::{self, Options};
-use strata_runtime::apply::{Agents, connect};
+use strata_runtime::apply::Agents;
 use strata_runtime::kme::{KmeOptions, save_agents_file};
 use strata_runtime::pb;
 use strata_runtime::twin::host::{Twin, TwinOptions};
@@ -197,7 +197,7 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
     // Every twin agent shares the emulated network; the first one that answers will do.
     let mut last = String::from("no agents in the agents file");
     for addr in agents.agents.values() {
-        let Ok(mut client) = connect(addr, std::time::Duration::from_secs(2)).await else {
+        let Ok(mut client) = agents.connect(addr, std::time::Duration::from_secs(2)).await else {
             continue;
         };
         match client

@@ -3,6 +3,7 @@
 //! configuration and reports telemetry — the digital twin's emulated network, or
 //! [`ConfigOnly`] for a standalone agent without a device driver.
 
+pub mod channel;
 pub mod core;
 pub mod service;
 

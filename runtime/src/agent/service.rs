@@ -3,6 +3,7 @@
 //! everything, as a dead host would.
 
 use super::Backend;
+use super::channel::Access;
 use super::core::AgentCore;
 use crate::pb;
 use crate::pb::agent_server::Agent;
@@ -22,6 +23,8 @@ pub struct AgentService {
     backend: Arc<dyn Backend>,
     /// Where a standalone agent keeps its running generation across restarts.
     persist: Option<PathBuf>,
+    /// Who may prepare, commit, abort, read the configuration or subscribe to telemetry.
+    access: Access,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -39,6 +42,7 @@ impl AgentService {
             node,
             backend,
             persist: None,
+            access: Access::Open,
             down_seen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
@@ -54,6 +58,12 @@ impl AgentService {
         }
         self.persist = Some(path);
         Ok(self)
+    }
+
+    /// Takes requests only as `access` allows (anyone, by default).
+    pub fn access(mut self, access: Access) -> AgentService {
+        self.access = access;
+        self
     }
 
     pub fn into_server(self) -> pb::agent_server::AgentServer<AgentService> {
@@ -101,6 +111,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::PrepareRequest>,
     ) -> Result<Response<pb::PrepareReply>, Status> {
+        self.access.check(&req, "prepare a generation")?;
         let r = req.into_inner();
         let mut core = self.guard()?;
         if self.backend.refuses_prepare(&self.node) {
@@ -130,6 +141,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitReply>, Status> {
+        self.access.check(&req, "commit a generation")?;
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         let reply = match core.commit(generation) {
@@ -156,6 +168,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::AbortRequest>,
     ) -> Result<Response<pb::AbortReply>, Status> {
+        self.access.check(&req, "abort a generation")?;
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         core.abort(generation);
@@ -166,8 +179,9 @@ impl Agent for AgentService {
 
     async fn get_running(
         &self,
-        _req: Request<pb::RunningRequest>,
+        req: Request<pb::RunningRequest>,
     ) -> Result<Response<pb::RunningReply>, Status> {
+        self.access.check(&req, "read the running configuration")?;
         let core = self.guard()?;
         Ok(Response::new(pb::RunningReply {
             node: self.node.clone(),
@@ -182,8 +196,9 @@ impl Agent for AgentService {
 
     async fn telemetry(
         &self,
-        _req: Request<pb::TelemetryRequest>,
+        req: Request<pb::TelemetryRequest>,
     ) -> Result<Response<SampleStream>, Status> {
+        self.access.check(&req, "subscribe to telemetry")?;
         drop(self.guard()?);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let (node, core, backend, down_seen) = (
@@ -223,6 +238,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::FaultRequest>,
     ) -> Result<Response<pb::FaultReply>, Status> {
+        self.access.check(&req, "inject a fault")?;
         let reply = match self.backend.fault(&req.into_inner()) {
             Ok(()) => pb::FaultReply {
                 ok: true,

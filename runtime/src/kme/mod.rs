@@ -372,21 +372,20 @@ pub fn saes(inventory: &Inventory) -> BTreeMap<String, String> {
     out
 }
 
-/// Creates the PKI in `pki_dir` and starts a KME HTTPS server for every node of `world` on
-/// `127.0.0.1`, plus the task that feeds the link pools every `tick`.
+/// Starts a KME HTTPS server for every node of `world` on `127.0.0.1` with the certificates
+/// of `pki` (made with every node's KME and every SAE of [`saes`]), plus the task that feeds
+/// the link pools every `tick`.
 pub async fn start(
     world: Arc<World>,
     inventory: &Inventory,
     speed: f64,
     options: &KmeOptions,
-    pki_dir: &Path,
+    pki: &pki::Pki,
     tick: Duration,
     stop: watch::Receiver<bool>,
 ) -> Result<Running, String> {
     let nodes = world.nodes();
     let saes = saes(inventory);
-    let names: Vec<String> = saes.keys().cloned().collect();
-    let pki = pki::Pki::create(pki_dir, &inventory.name, &nodes, &names)?;
     let kms = Arc::new(Kms::new(world, speed, options.pool_seconds));
     let mut tasks = Vec::new();
     let mut kmes = BTreeMap::new();
