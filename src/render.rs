@@ -214,7 +214,7 @@ pub fn columns(rows: &[Vec<String>]) -> String {
         let line: Vec<String> = r
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
+            .map(|(cell, w)| strata_runtime::monitor::pad(cell, *w))
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');

@@ -136,7 +136,14 @@ fn standalone_agents_take_a_generation_and_keep_it_across_a_restart() {
         format!("{{\"network\": \"pair\", \"agents\": {{\"A\": \"127.0.0.1:{pa}\", \"B\": \"127.0.0.1:{pb}\"}}}}"),
     )
     .unwrap();
-    let refused = strata(&["state", "pull", "--agents", plain.to_str().unwrap(), "--state", st]);
+    let refused = strata(&[
+        "state",
+        "pull",
+        "--agents",
+        plain.to_str().unwrap(),
+        "--state",
+        st,
+    ]);
     assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
 
     drop(a);
@@ -156,7 +163,13 @@ fn standalone_agents_take_a_generation_and_keep_it_across_a_restart() {
 fn an_agent_without_certificates_refuses_to_start_unless_insecure() {
     let dir = tempfile::tempdir().unwrap();
     let state_dir = dir.path().join("agents");
-    let out = strata(&["agent", "--node", "A", "--state-dir", state_dir.to_str().unwrap()]);
+    let out = strata(&[
+        "agent",
+        "--node",
+        "A",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let said = text(&out);
     assert!(said.contains("--ca") && said.contains("--cert"), "{said}");

@@ -42,8 +42,8 @@ use strata_compiler::frontend::{self, SourceLoader};
 use strata_compiler::inventory::Inventory;
 use strata_compiler::synth::Scenario;
 use strata_runtime::agent::Backend;
-use strata_runtime::agent::service::AgentService;
 use strata_runtime::agent::channel::connect;
+use strata_runtime::agent::service::AgentService;
 use strata_runtime::apply::{Agents, ApplyOptions, apply};
 use strata_runtime::control::{Controller, subscribe};
 use strata_runtime::monitor::{Event, IntentState, IntentStatus};
@@ -614,9 +614,12 @@ async fn nagle_probe(
         if !ok.ok {
             return Err(ok.error);
         }
-        c.commit(pb::CommitRequest { generation: 1 })
-            .await
-            .map_err(|e| e.to_string())?;
+        c.commit(pb::CommitRequest {
+            generation: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let full = time_calls(&mut c).await?;
         server.abort();
         out.push((

@@ -114,10 +114,7 @@ impl Gate {
             .clone()
             .try_acquire_owned()
             .map_err(|_| Refusal::Connections)?;
-        let mut m = self
-            .per_client
-            .lock()
-            .map_err(|_| Refusal::Connections)?;
+        let mut m = self.per_client.lock().map_err(|_| Refusal::Connections)?;
         let n = m.entry(client.to_string()).or_insert(0);
         if *n >= self.limits.per_client.max(1) {
             return Err(Refusal::Client(client.to_string()));

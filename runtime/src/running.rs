@@ -193,6 +193,7 @@ pub fn adopt(
         configs,
         nodes,
         summary: None,
+        decided: None,
     })
 }
 

@@ -72,10 +72,15 @@ async fn only_the_controller_certificate_reconfigures_an_agent() {
     let mut intruder = connect(moncloa, Some(&wrong), timeout).await.unwrap();
     let err = intruder.prepare(prepare.clone()).await.unwrap_err();
     assert_eq!(err.code(), Code::PermissionDenied, "{err:?}");
-    assert!(err.message().contains("leganes-backup"), "{}", err.message());
+    assert!(
+        err.message().contains("leganes-backup"),
+        "{}",
+        err.message()
+    );
     let err = intruder
         .commit(pb::CommitRequest {
             generation: prepare.generation,
+            digest: prepare.digest.clone(),
         })
         .await
         .unwrap_err();
@@ -129,7 +134,8 @@ async fn only_the_controller_certificate_reconfigures_an_agent() {
     let mut third = KmeClient::for_sae_at(&kme, "leganes-backup", "Moncloa")
         .await
         .unwrap();
-    let ask = json!({ "key_IDs": ids.iter().map(|id| json!({ "key_ID": id })).collect::<Vec<_>>() });
+    let ask =
+        json!({ "key_IDs": ids.iter().map(|id| json!({ "key_ID": id })).collect::<Vec<_>>() });
     let r = third
         .post("/api/v1/keys/ccips/dec_keys", &ask)
         .await
@@ -141,4 +147,3 @@ async fn only_the_controller_certificate_reconfigures_an_agent() {
     assert_eq!(slave.dec_keys("ccips", &ids).await.unwrap(), enc);
     twin.shutdown().await;
 }
-

@@ -24,7 +24,11 @@ fn fast() -> TwinOptions {
 async fn generations(twin: &Twin) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for (node, addr) in &twin.agents.agents {
-        let mut c = twin.agents.connect(addr, Duration::from_secs(2)).await.unwrap();
+        let mut c = twin
+            .agents
+            .connect(addr, Duration::from_secs(2))
+            .await
+            .unwrap();
         let r = c
             .get_running(pb::RunningRequest {})
             .await

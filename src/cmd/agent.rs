@@ -54,7 +54,7 @@ impl Args {
             let (tls, access) = match (&self.ca, &self.cert, &self.key) {
                 (Some(ca), Some(cert), Some(key)) => {
                     let read = |p: &PathBuf| {
-                        std::fs::read_to_string(p)
+                        strata_runtime::input_file::read_to_string(p)
                             .with_context(|| format!("cannot read `{}`", p.display()))
                     };
                     let tls = grpc_server_config(&read(ca)?, &read(cert)?, &read(key)?)

@@ -6,6 +6,7 @@ pub mod check;
 pub mod compile;
 pub mod diff;
 pub mod fmt;
+pub mod numeric;
 pub mod plan;
 pub mod state;
 pub mod status;
@@ -21,7 +22,7 @@ pub struct FsLoader;
 
 impl SourceLoader for FsLoader {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        strata_runtime::input_file::read(path)
     }
 }
 

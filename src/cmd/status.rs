@@ -27,7 +27,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Seconds to listen to telemetry at most.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = 10.0, value_parser = super::numeric::seconds)]
     wait: f64,
 }
 

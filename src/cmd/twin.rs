@@ -30,7 +30,7 @@ enum TwinCommand {
         #[arg(long, value_name = "FILE", default_value = DEFAULT_AGENTS_PATH)]
         agents_file: PathBuf,
         /// Simulated seconds per real second.
-        #[arg(long, default_value_t = 1.0)]
+        #[arg(long, default_value_t = 1.0, value_parser = super::numeric::speed)]
         speed: f64,
         /// Where to write the KMEs' CA and the SAEs' client certificates [default: `pki/`
         /// beside the agents file].
@@ -197,7 +197,10 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
     // Every twin agent shares the emulated network; the first one that answers will do.
     let mut last = String::from("no agents in the agents file");
     for addr in agents.agents.values() {
-        let Ok(mut client) = agents.connect(addr, std::time::Duration::from_secs(2)).await else {
+        let Ok(mut client) = agents
+            .connect(addr, std::time::Duration::from_secs(2))
+            .await
+        else {
             continue;
         };
         match client

@@ -7,9 +7,9 @@
 //! during the handshake; a plaintext agent (`strata agent --insecure-dev`) knows no identity
 //! and serves anyone.
 
+use super::service::AgentService;
 use crate::conn_limits::{Bounded, Gate, Limits};
 use crate::kme::pki;
-use super::service::AgentService;
 use crate::pb::agent_client::AgentClient;
 use crate::pb::agent_server::AgentServer;
 use rustls::ServerConfig;
@@ -50,7 +50,8 @@ impl ControlTls {
 
     fn client_config(&self) -> Result<ClientTlsConfig, String> {
         let read = |what: &str, p: &Path| {
-            std::fs::read(p).map_err(|e| format!("cannot read the {what} `{}`: {e}", p.display()))
+            crate::input_file::read(p)
+                .map_err(|e| format!("cannot read the {what} `{}`: {e}", p.display()))
         };
         let ca = read("CA certificate", &self.ca)?;
         let cert = read("controller certificate", &self.cert)?;
@@ -224,8 +225,7 @@ pub async fn serve(
     tls: Option<Arc<ServerConfig>>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
-) -> Result<(), String>
-{
+) -> Result<(), String> {
     let gate = Gate::new(limits);
     let acceptor = tls.map(TlsAcceptor::from);
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Connection, io::Error>>(16);

@@ -4,7 +4,7 @@
 
 use super::Backend;
 use super::channel::Access;
-use super::core::AgentCore;
+use super::core::{AgentCore, Generation, parse_documents};
 use crate::pb;
 use crate::pb::agent_server::Agent;
 use std::collections::BTreeMap;
@@ -27,11 +27,44 @@ pub struct AgentService {
     access: Access,
 }
 
+/// What a standalone agent keeps on disk: the running generation, the staged one (written
+/// before the agent votes yes, so a restarted agent still holds what it promised to commit)
+/// and the one its last commit can be rolled back to.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Persisted {
     generation: u64,
     digest: String,
     documents: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prepared: Option<Kept>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before_last_commit: Option<Kept>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    generation: u64,
+    digest: String,
+    documents: BTreeMap<String, String>,
+}
+
+impl Kept {
+    fn of(g: &Generation) -> Kept {
+        Kept {
+            generation: g.number,
+            digest: g.digest.clone(),
+            documents: g.documents.clone(),
+        }
+    }
+
+    fn generation(self, node: &str) -> Result<Generation, String> {
+        Ok(Generation {
+            config: parse_documents(node, &self.documents)?,
+            number: self.generation,
+            digest: self.digest,
+            documents: self.documents,
+        })
+    }
 }
 
 impl AgentService {
@@ -47,13 +80,24 @@ impl AgentService {
         }
     }
 
-    /// Keeps the running generation in `path`, and starts from it if it exists.
+    /// Keeps the running and the staged generation in `path`, and starts from them if it
+    /// exists.
     pub fn persisted(mut self, path: PathBuf) -> Result<AgentService, String> {
-        if let Ok(bytes) = std::fs::read(&path) {
+        let read = match crate::input_file::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        };
+        if let Some(bytes) = read {
             let p: Persisted =
                 serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
             let mut core = self.core.lock().map_err(|_| "agent state poisoned")?;
             let config = core.restore(p.generation, &p.digest, p.documents)?.clone();
+            core.prepared = p.prepared.map(|k| k.generation(&self.node)).transpose()?;
+            core.before_last_commit = p
+                .before_last_commit
+                .map(|k| k.generation(&self.node))
+                .transpose()?;
             self.backend.install(&self.node, &config);
         }
         self.persist = Some(path);
@@ -94,12 +138,23 @@ impl AgentService {
             generation: core.running.number,
             digest: core.running.digest.clone(),
             documents: core.running.documents.clone(),
+            prepared: core.prepared.as_ref().map(Kept::of),
+            before_last_commit: core.before_last_commit.as_ref().map(Kept::of),
         };
         let bytes = serde_json::to_vec_pretty(&p).map_err(|e| Status::internal(e.to_string()))?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Status::internal(format!("cannot persist the running generation: {e}")))
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write()
+            .map_err(|e| Status::internal(format!("cannot persist the agent's generations: {e}")))
     }
 }
 
@@ -121,13 +176,21 @@ impl Agent for AgentService {
             }));
         }
         let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
-        let reply = match core.prepare(
+        let staged = core.prepare(
             r.generation,
             &r.digest,
             &r.node,
             r.base_generation,
             documents,
-        ) {
+        );
+        // The vote is yes only once the staged generation is on disk.
+        let staged = staged.and_then(|()| {
+            self.save(&core).map_err(|e| {
+                core.prepared = None;
+                e.message().to_string()
+            })
+        });
+        let reply = match staged {
             Ok(()) => pb::PrepareReply {
                 ok: true,
                 error: String::new(),
@@ -142,9 +205,9 @@ impl Agent for AgentService {
         req: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitReply>, Status> {
         self.access.check(&req, "commit a generation")?;
-        let generation = req.into_inner().generation;
+        let r = req.into_inner();
         let mut core = self.guard()?;
-        let reply = match core.commit(generation) {
+        let reply = match core.commit(r.generation, &r.digest) {
             Ok(config) => {
                 let config = config.clone();
                 self.backend.install(&self.node, &config);
@@ -172,6 +235,7 @@ impl Agent for AgentService {
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         core.abort(generation);
+        self.save(&core)?;
         Ok(Response::new(pb::AbortReply {
             running_generation: core.running.number,
         }))

@@ -95,7 +95,7 @@ impl KmeDirectory {
 
     /// Reads the `"kme"` entry of an agents file.
     pub fn load(agents_file: &Path) -> Result<KmeDirectory, String> {
-        let bytes = std::fs::read(agents_file)
+        let bytes = crate::input_file::read(agents_file)
             .map_err(|e| format!("cannot read `{}`: {e}", agents_file.display()))?;
         let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| format!("`{}` is not an agents file: {e}", agents_file.display()))?;

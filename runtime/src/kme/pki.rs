@@ -185,7 +185,12 @@ impl Pki {
                 .collect::<Result<_, _>>()?,
             saes: saes
                 .iter()
-                .map(|sae| Ok((sae.clone(), client(sae, dir.join("sae").join(file_name(sae)))?)))
+                .map(|sae| {
+                    Ok((
+                        sae.clone(),
+                        client(sae, dir.join("sae").join(file_name(sae)))?,
+                    ))
+                })
                 .collect::<Result<_, String>>()?,
             agents: agents
                 .iter()

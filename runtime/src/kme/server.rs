@@ -95,7 +95,9 @@ async fn connection(
         .and_then(|c| c.first())
         .and_then(|c| pki::common_name(c))
         .map(Arc::from);
-    let client = caller.as_deref().map_or_else(|| peer.ip().to_string(), str::to_string);
+    let client = caller
+        .as_deref()
+        .map_or_else(|| peer.ip().to_string(), str::to_string);
     let admission = match gate.admit(&client) {
         Ok(a) => a,
         Err(refusal) => {

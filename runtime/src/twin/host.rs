@@ -193,6 +193,12 @@ impl Twin {
         options: TwinOptions,
         kme: KmeOptions,
     ) -> Result<Twin, String> {
+        if !(options.speed.is_finite() && options.speed > 0.0) {
+            return Err(format!(
+                "the twin's speed must be a finite number above 0, not {}",
+                options.speed
+            ));
+        }
         let world = Arc::new(World::new(inventory));
         let speed = options.speed.max(1e-3);
         let period = Duration::from_secs_f64((options.telemetry_interval_s / speed).max(0.001));
