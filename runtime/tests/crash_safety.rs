@@ -18,12 +18,13 @@ mod common;
 use common::{load, twin_options};
 
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+/// Where the controller dies: after this much of the apply was done.
 enum Death {
-    AfterSomePrepares,
-    AfterEveryVote,
-    AfterDecision,
-    AfterSomeCommits,
-    AfterEveryCommit,
+    SomePrepared,
+    EveryVoted,
+    Decided,
+    SomeCommitted,
+    EveryCommitted,
 }
 
 async fn run(twin: &Twin, store: &MemoryStore, compiled: &Compiled) -> u64 {
@@ -68,7 +69,7 @@ async fn die(twin: &Twin, store: &MemoryStore, next: &Compiled, generation: u64,
     let half = nodes.len() / 2;
     let mut clients = BTreeMap::new();
     for (i, node) in nodes.iter().enumerate() {
-        if death == Death::AfterSomePrepares && i >= half {
+        if death == Death::SomePrepared && i >= half {
             break;
         }
         let mut c = twin
@@ -95,7 +96,7 @@ async fn die(twin: &Twin, store: &MemoryStore, next: &Compiled, generation: u64,
         assert!(reply.ok, "{node}: {}", reply.error);
         clients.insert((*node).clone(), c);
     }
-    if death < Death::AfterDecision {
+    if death < Death::Decided {
         return;
     }
     let mut decided = store.load().unwrap().unwrap();
@@ -105,7 +106,7 @@ async fn die(twin: &Twin, store: &MemoryStore, next: &Compiled, generation: u64,
     });
     store.save(&decided).unwrap();
     for (i, (node, c)) in clients.iter_mut().enumerate() {
-        if death == Death::AfterDecision || (death == Death::AfterSomeCommits && i >= half) {
+        if death == Death::Decided || (death == Death::SomeCommitted && i >= half) {
             break;
         }
         let reply = c
@@ -128,11 +129,11 @@ async fn an_apply_killed_at_any_step_is_finished_by_the_next_one() {
     smaller.intents.retain(|i| i.name != "vpn-core");
     let second = compile(&smaller, &inv, &CompileOptions::default());
     for death in [
-        Death::AfterSomePrepares,
-        Death::AfterEveryVote,
-        Death::AfterDecision,
-        Death::AfterSomeCommits,
-        Death::AfterEveryCommit,
+        Death::SomePrepared,
+        Death::EveryVoted,
+        Death::Decided,
+        Death::SomeCommitted,
+        Death::EveryCommitted,
     ] {
         let twin = Twin::start(&inv, twin_options(20.0)).await.unwrap();
         let store = MemoryStore::default();
