@@ -257,3 +257,31 @@ pub fn columns(rows: &[Vec<String>]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_deep_in_a_file_shows_its_own_lines() {
+        let mut sources = Sources::new();
+        let text: String = (1..=3000).map(|i| format!("line {i}\n")).collect();
+        let file = sources.add("x.qi", text.as_str());
+        let at = |line: usize| {
+            let start = text.find(&format!("line {line}\n")).unwrap();
+            Span::new(file, start, start + format!("line {line}").len())
+        };
+        let d = Diagnostic::error("strata::duplicate-intent", at(2500), "twice")
+            .label("here")
+            .related(at(3), "first");
+        let out = human(&sources, &[d]);
+        assert!(out.contains("[x.qi:2500:1]"), "{out}");
+        for line in [2499, 2500, 2501, 2, 3, 4] {
+            assert!(
+                out.contains(&format!("{line} │ line {line}\n")),
+                "{line}: {out}"
+            );
+        }
+        assert!(!out.contains("line 1000"), "{out}");
+    }
+}
