@@ -313,3 +313,80 @@ impl Agent for AgentService {
         Ok(Response::new(reply))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::ConfigOnly;
+
+    fn documents() -> std::collections::HashMap<String, String> {
+        let mut cfg = strata_compiler::config::NodeConfig::default();
+        cfg.service.schema = strata_compiler::config::SCHEMA.into();
+        cfg.service.node = "A".into();
+        cfg.forwarding.schema = strata_compiler::config::SCHEMA.into();
+        cfg.forwarding.node = "A".into();
+        cfg.connectivity.schema = strata_compiler::config::SCHEMA.into();
+        cfg.connectivity.node = "A".into();
+        [
+            ("service", serde_yaml::to_string(&cfg.service)),
+            ("forwarding", serde_yaml::to_string(&cfg.forwarding)),
+            ("connectivity", serde_yaml::to_string(&cfg.connectivity)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.unwrap()))
+        .collect()
+    }
+
+    fn agent(path: &std::path::Path) -> AgentService {
+        AgentService::new("A", Arc::new(ConfigOnly::new()))
+            .persisted(path.to_path_buf())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_restarted_agent_still_holds_what_it_voted_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("A.json");
+        let first = agent(&path);
+        let voted = first
+            .prepare(Request::new(pb::PrepareRequest {
+                generation: 1,
+                digest: "d1".into(),
+                node: "A".into(),
+                documents: documents(),
+                base_generation: 0,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(voted.ok, "{}", voted.error);
+        drop(first);
+
+        // The process comes back: the staged generation is there, and commits.
+        let second = agent(&path);
+        let running = second
+            .get_running(Request::new(pb::RunningRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((running.generation, running.prepared_generation), (0, 1));
+        let done = second
+            .commit(Request::new(pb::CommitRequest {
+                generation: 1,
+                digest: "d1".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(done.ok, "{}", done.error);
+        drop(second);
+        let third = agent(&path);
+        let running = third
+            .get_running(Request::new(pb::RunningRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((running.generation, running.prepared_generation), (1, 0));
+        assert_eq!(running.digest, "d1");
+    }
+}
