@@ -294,10 +294,11 @@ impl Twin {
             network: inventory.name.clone(),
             twin: true,
             agents: addresses,
+            // Absolute: an agents file resolves relative paths from its own directory.
             tls: Some(ControlTls {
-                ca: pki.ca_path.clone(),
-                cert: pki.controller.cert_path.clone(),
-                key: pki.controller.key_path.clone().unwrap_or_default(),
+                ca: absolute(&pki.ca_path)?,
+                cert: absolute(&pki.controller.cert_path)?,
+                key: absolute(&pki.controller.key_path.clone().unwrap_or_default())?,
             }),
         };
         Ok(Twin {
@@ -319,6 +320,10 @@ impl Twin {
             let _ = t.await;
         }
     }
+}
+
+fn absolute(path: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    std::path::absolute(path).map_err(|e| format!("cannot resolve `{}`: {e}", path.display()))
 }
 
 impl Drop for Twin {
