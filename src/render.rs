@@ -1,30 +1,66 @@
 //! Turns diagnostics into what people and machines read: miette's annotated snippets for
 //! terminals, or one JSON object per diagnostic with file, line and column.
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 use std::fmt;
 use std::io::IsTerminal;
-use strata_grammar::{Diagnostic, Severity, Sources, Span};
+use strata_grammar::{Diagnostic, Severity, SourceFile, Sources, Span};
+
+/// A source file as miette reads it, a few lines around each label at a time: miette's own
+/// reading of a string scans it from the start for every label, so N diagnostics in one
+/// file would take time N × its length.
+#[derive(Debug)]
+struct Excerpts<'a>(&'a SourceFile);
+
+impl SourceCode for Excerpts<'_> {
+    fn read_span<'b>(
+        &'b self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let file = self.0;
+        let start = span.offset().min(file.text.len());
+        let end = (span.offset() + span.len()).min(file.text.len());
+        let first = file.line_index(start).saturating_sub(before);
+        let last = file.line_index(end) + after + 2;
+        let (from, to) = (file.line_start(first), file.line_start(last));
+        let window = &file.text.as_bytes()[from..to];
+        let local = SourceSpan::new((start - from).into(), end - start);
+        let inner = window.read_span(&local, before, after)?;
+        Ok(Box::new(MietteSpanContents::new_named(
+            file.name.clone(),
+            inner.data(),
+            SourceSpan::new((inner.span().offset() + from).into(), inner.span().len()),
+            inner.line() + first,
+            inner.column(),
+            inner.line_count(),
+        )))
+    }
+}
 
 /// A diagnostic bound to its source text, in the shape miette renders.
 #[derive(Debug)]
-struct Report {
+struct Report<'a> {
     diag: Diagnostic,
-    source: NamedSource<String>,
+    source: Excerpts<'a>,
     labels: Vec<LabeledSpan>,
-    elsewhere: Vec<Report>,
+    elsewhere: Vec<Report<'a>>,
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.diag.message)
     }
 }
 
-impl std::error::Error for Report {}
+impl std::error::Error for Report<'_> {}
 
-impl miette::Diagnostic for Report {
+impl miette::Diagnostic for Report<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.diag.code))
     }
@@ -62,7 +98,7 @@ fn source_span(sources: &Sources, span: Span) -> SourceSpan {
     SourceSpan::new(start.into(), span.end.clamp(start, len) - start)
 }
 
-fn report(sources: &Sources, diag: &Diagnostic) -> Report {
+fn report<'a>(sources: &'a Sources, diag: &Diagnostic) -> Report<'a> {
     let file = sources.get(diag.span.file);
     let mut labels = vec![LabeledSpan::new_primary_with_span(
         Some(diag.label.clone()).filter(|l| !l.is_empty()),
@@ -92,14 +128,14 @@ fn report(sources: &Sources, diag: &Diagnostic) -> Report {
                     source_span(sources, rel.span),
                 )],
                 diag: note,
-                source: NamedSource::new(other.name.clone(), other.text.clone()),
+                source: Excerpts(other),
                 elsewhere: Vec::new(),
             });
         }
     }
     Report {
         diag: diag.clone(),
-        source: NamedSource::new(file.name.clone(), file.text.clone()),
+        source: Excerpts(file),
         labels,
         elsewhere,
     }
@@ -214,10 +250,38 @@ pub fn columns(rows: &[Vec<String>]) -> String {
         let line: Vec<String> = r
             .iter()
             .zip(&widths)
-            .map(|(cell, w)| format!("{cell:<w$}"))
+            .map(|(cell, w)| strata_runtime::monitor::pad(cell, *w))
             .collect();
         out.push_str(line.join("  ").trim_end());
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_label_deep_in_a_file_shows_its_own_lines() {
+        let mut sources = Sources::new();
+        let text: String = (1..=3000).map(|i| format!("line {i}\n")).collect();
+        let file = sources.add("x.qi", text.as_str());
+        let at = |line: usize| {
+            let start = text.find(&format!("line {line}\n")).unwrap();
+            Span::new(file, start, start + format!("line {line}").len())
+        };
+        let d = Diagnostic::error("strata::duplicate-intent", at(2500), "twice")
+            .label("here")
+            .related(at(3), "first");
+        let out = human(&sources, &[d]);
+        assert!(out.contains("[x.qi:2500:1]"), "{out}");
+        for line in [2499, 2500, 2501, 2, 3, 4] {
+            assert!(
+                out.contains(&format!("{line} │ line {line}\n")),
+                "{line}: {out}"
+            );
+        }
+        assert!(!out.contains("line 1000"), "{out}");
+    }
 }

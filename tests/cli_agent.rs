@@ -1,12 +1,15 @@
-//! `strata agent` processes as real node agents: apply to them over loopback, restart one,
-//! and find it still running the generation it had committed.
+//! `strata agent` processes as real node agents: apply to them over mutual TLS on loopback,
+//! restart one, and find it still running the generation it had committed; an agent without
+//! certificates refuses to start unless told `--insecure-dev`.
 
 mod common;
 
 use common::*;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
+use strata_runtime::kme::pki::Pki;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -18,8 +21,22 @@ fn free_port() -> u16 {
 
 struct Agent(Child);
 
+/// A CA, a server certificate and key for agents A and B (`agent/A.pem`, `agent/A.key`) and
+/// the controller's client certificate (`controller.pem`, `controller.key`) under `dir`.
+fn certificates(dir: &Path) -> Pki {
+    let pki = Pki::create_with_agents(dir, "pair", &[], &[], &["A".into(), "B".into()]).unwrap();
+    for (node, id) in &pki.agents {
+        std::fs::write(dir.join("agent").join(format!("{node}.key")), &id.key_pem).unwrap();
+    }
+    pki
+}
+
 impl Agent {
-    fn start(node: &str, port: u16, dir: &std::path::Path) -> Agent {
+    fn start(node: &str, port: u16, dir: &Path, pki: &Path) -> Agent {
+        let (cert, key) = (
+            pki.join("agent").join(format!("{node}.pem")),
+            pki.join("agent").join(format!("{node}.key")),
+        );
         let child = bin()
             .args([
                 "agent",
@@ -29,6 +46,12 @@ impl Agent {
                 &format!("127.0.0.1:{port}"),
                 "--state-dir",
                 dir.to_str().unwrap(),
+                "--ca",
+                pki.join("ca.pem").to_str().unwrap(),
+                "--cert",
+                cert.to_str().unwrap(),
+                "--key",
+                key.to_str().unwrap(),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -69,12 +92,15 @@ fn standalone_agents_take_a_generation_and_keep_it_across_a_restart() {
     .unwrap();
     let (pa, pb) = (free_port(), free_port());
     let state_dir = dir.path().join("agents");
-    let a = Agent::start("A", pa, &state_dir);
-    let b = Agent::start("B", pb, &state_dir);
+    let pki_dir = dir.path().join("pki");
+    certificates(&pki_dir);
+    let a = Agent::start("A", pa, &state_dir, &pki_dir);
+    let b = Agent::start("B", pb, &state_dir, &pki_dir);
     let agents = dir.path().join("agents.json");
+    // Paths in the agents file are relative to it.
     std::fs::write(
         &agents,
-        format!("{{\"network\": \"pair\", \"agents\": {{\"A\": \"127.0.0.1:{pa}\", \"B\": \"127.0.0.1:{pb}\"}}}}"),
+        format!("{{\"network\": \"pair\", \"agents\": {{\"A\": \"127.0.0.1:{pa}\", \"B\": \"127.0.0.1:{pb}\"}}, \"tls\": {{\"ca\": \"pki/ca.pem\", \"cert\": \"pki/controller.pem\", \"key\": \"pki/controller.key\"}}}}"),
     )
     .unwrap();
     let state = dir.path().join("state.json");
@@ -103,8 +129,25 @@ fn standalone_agents_take_a_generation_and_keep_it_across_a_restart() {
     let faults = strata(&["twin", "fault", "--agents", ag, "cut", "q"]);
     assert_eq!(faults.status.code(), Some(1), "real agents take no faults");
 
+    // Without the controller's credentials the agents answer nothing.
+    let plain = dir.path().join("plain.json");
+    std::fs::write(
+        &plain,
+        format!("{{\"network\": \"pair\", \"agents\": {{\"A\": \"127.0.0.1:{pa}\", \"B\": \"127.0.0.1:{pb}\"}}}}"),
+    )
+    .unwrap();
+    let refused = strata(&[
+        "state",
+        "pull",
+        "--agents",
+        plain.to_str().unwrap(),
+        "--state",
+        st,
+    ]);
+    assert_ne!(refused.status.code(), Some(0), "{}", text(&refused));
+
     drop(a);
-    let _a = Agent::start("A", pa, &state_dir);
+    let _a = Agent::start("A", pa, &state_dir, &pki_dir);
     let s = strata(&[
         "status", "--agents", ag, "--state", st, "--json", "--wait", "2",
     ]);
@@ -114,4 +157,51 @@ fn standalone_agents_take_a_generation_and_keep_it_across_a_restart() {
         assert_eq!(n["generation"], 1, "{json:#}");
     }
     drop(b);
+}
+
+#[test]
+fn an_agent_without_certificates_refuses_to_start_unless_insecure() {
+    let dir = tempfile::tempdir().unwrap();
+    let state_dir = dir.path().join("agents");
+    let out = strata(&[
+        "agent",
+        "--node",
+        "A",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.contains("--ca") && said.contains("--cert"), "{said}");
+    assert!(said.contains("--insecure-dev"), "{said}");
+
+    // With --insecure-dev it serves, in plaintext, and says so loudly.
+    let port = free_port();
+    let mut child = bin()
+        .args([
+            "agent",
+            "--node",
+            "A",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+            "--insecure-dev",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(start.elapsed() < Duration::from_secs(20), "no listener");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let warning = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        warning.contains("WARNING") && warning.contains("without authentication"),
+        "{warning}"
+    );
 }

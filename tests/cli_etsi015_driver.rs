@@ -177,6 +177,8 @@ impl Agent {
                 "etsi015",
                 "--device",
                 device,
+                // The control channel is not what this test is about: a plaintext agent.
+                "--insecure-dev",
             ])
             .args(tls)
             .stdout(Stdio::null())

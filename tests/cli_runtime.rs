@@ -477,7 +477,7 @@ fn an_apply_from_a_second_state_file_is_refused_until_pulled_or_forced() {
         "--state",
         a,
         "--wait",
-        "1",
+        "5",
     ]);
     // vpn-core runs at 10/s where this state file asks 12/s: not met, exit 3.
     assert_eq!(human.status.code(), Some(3), "{}", text(&human));
@@ -568,7 +568,7 @@ fn a_closed_stdout_ends_every_command_quietly() {
     assert_eq!(applied.status.code(), Some(0), "{}", text(&applied));
     let plan = format!("plan intents/metro.qi --state {}", none.display());
     let status = format!(
-        "status --json --wait 1 --agents {} --state {}",
+        "status --json --wait 5 --agents {} --state {}",
         twin.agents(),
         state.display()
     );
@@ -593,7 +593,7 @@ fn a_closed_stdout_ends_every_command_quietly() {
         "--state",
         state.to_str().unwrap(),
         "--wait",
-        "1",
+        "5",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(!text(&o).contains("unreachable"), "{}", text(&o));

@@ -17,3 +17,7 @@ pub mod plan;
 pub mod synth;
 pub mod topology;
 pub mod verify;
+
+/// The longest name, in characters, of an intent, policy, assertion or inventory element:
+/// names become file names, table cells and gRPC fields, and none of those wants a novel.
+pub const MAX_NAME_CHARS: usize = 256;

@@ -18,6 +18,7 @@ pub const SYNTAX: &str = "strata::syntax";
 
 /// Parses one intent file. Never panics; returns what parsed and the syntax errors.
 pub fn parse(file: FileId, text: &str) -> (SourceUnit, Vec<Diagnostic>) {
+    let text = &*crate::span::line_breaks(text);
     let comments = scan_comments(file, text);
     let mut items = Vec::new();
     let mut diags = Vec::new();

@@ -38,6 +38,25 @@ impl Span {
     }
 }
 
+/// `text` with every carriage return that does not start a CRLF pair turned into a line
+/// feed, so that old Mac (CR-only) and mixed line endings break lines like LF and CRLF do.
+/// Byte offsets do not move: one byte replaces one byte.
+pub fn line_breaks(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\r' && chars.peek() != Some(&'\n') {
+            out.push('\n');
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 /// One loaded source file.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -48,7 +67,11 @@ pub struct SourceFile {
 
 impl SourceFile {
     pub fn new(name: impl Into<String>, text: impl Into<String>) -> Self {
-        let text = text.into();
+        let text: String = text.into();
+        let text = match line_breaks(&text) {
+            std::borrow::Cow::Borrowed(_) => text,
+            std::borrow::Cow::Owned(normalised) => normalised,
+        };
         let mut line_starts = vec![0];
         line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         SourceFile {
@@ -72,6 +95,22 @@ impl SourceFile {
         }
         let col = self.text[start..col_end].chars().count() + 1;
         (line + 1, col)
+    }
+
+    /// 0-based index of the line holding byte `offset` (clamped to the text).
+    pub fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset.min(self.text.len())) {
+            Ok(i) => i,
+            Err(i) => i - 1,
+        }
+    }
+
+    /// Byte offset where 0-based line `line` starts; the end of the text past the last line.
+    pub fn line_start(&self, line: usize) -> usize {
+        self.line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len())
     }
 
     /// Byte offset of a 1-based line and column (in characters); clamps to the text.
@@ -137,6 +176,15 @@ mod tests {
         assert_eq!(f.line_col(3), (2, 1));
         assert_eq!(f.line_col(6), (2, 2));
         assert_eq!(f.offset_of(2, 2), 6);
+    }
+
+    #[test]
+    fn carriage_returns_alone_or_mixed_break_lines() {
+        let f = SourceFile::new("x", "a\rb\r\nc\nd");
+        assert_eq!(f.line_col(2), (2, 1));
+        assert_eq!(f.line_col(5), (3, 1));
+        assert_eq!(f.line_col(7), (4, 1));
+        assert_eq!(f.text.len(), "a\rb\r\nc\nd".len());
     }
 }
 

@@ -225,3 +225,24 @@ assert a admitted >= 1/s
     assert_eq!(diags[0].code, "strata::syntax");
     assert_eq!(unit.items.len(), 2);
 }
+
+#[test]
+fn cr_only_and_mixed_line_endings_break_lines() {
+    let lf = "# a comment\nintent a: keys of 256 bits between A and B, 1/s\nintent b: keys of 256 bits between A and C, 1/s\n# another\nintent c: keys of 256 bits between B and C, 1/s\n";
+    let (expected, diags) = parse(FileId(0), lf);
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(intents(&expected).len(), 3);
+    for text in [
+        lf.replace('\n', "\r"),
+        lf.replace('\n', "\r\n"),
+        lf.replacen('\n', "\r", 2).replacen('\n', "\r\n", 1),
+    ] {
+        let (unit, diags) = parse(FileId(0), &text);
+        assert!(diags.is_empty(), "{text:?}: {diags:?}");
+        let names: Vec<&str> = intents(&unit)
+            .iter()
+            .map(|i| i.name.text.as_str())
+            .collect();
+        assert_eq!(names, ["a", "b", "c"], "{text:?}");
+    }
+}

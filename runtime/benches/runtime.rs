@@ -42,8 +42,9 @@ use strata_compiler::frontend::{self, SourceLoader};
 use strata_compiler::inventory::Inventory;
 use strata_compiler::synth::Scenario;
 use strata_runtime::agent::Backend;
+use strata_runtime::agent::channel::connect;
 use strata_runtime::agent::service::AgentService;
-use strata_runtime::apply::{Agents, ApplyOptions, apply, connect};
+use strata_runtime::apply::{Agents, ApplyOptions, apply};
 use strata_runtime::control::{Controller, subscribe};
 use strata_runtime::monitor::{Event, IntentState, IntentStatus};
 use strata_runtime::pb;
@@ -525,7 +526,7 @@ fn bench_apply(rows: &mut Rows) {
 async fn scan(agents: &Agents) -> Result<Duration, String> {
     let t = Instant::now();
     for addr in agents.agents.values() {
-        let mut c = connect(addr, Duration::from_secs(5)).await?;
+        let mut c = agents.connect(addr, Duration::from_secs(5)).await?;
         c.get_running(pb::RunningRequest {})
             .await
             .map_err(|e| e.to_string())?;
@@ -572,7 +573,7 @@ async fn nagle_probe(
                 .serve_with_incoming(incoming)
                 .await;
         });
-        let mut c = connect(&addr, Duration::from_secs(5)).await?;
+        let mut c = connect(&addr, None, Duration::from_secs(5)).await?;
         let time_calls = async |c: &mut strata_runtime::pb::agent_client::AgentClient<_>| {
             let mut v = Vec::new();
             for _ in 0..20 {
@@ -588,7 +589,7 @@ async fn nagle_probe(
         let mut fresh = Vec::new();
         for _ in 0..20 {
             let t = Instant::now();
-            let mut c = connect(&addr, Duration::from_secs(5)).await?;
+            let mut c = connect(&addr, None, Duration::from_secs(5)).await?;
             c.get_running(pb::RunningRequest {})
                 .await
                 .map_err(|e| e.to_string())?;
@@ -613,9 +614,12 @@ async fn nagle_probe(
         if !ok.ok {
             return Err(ok.error);
         }
-        c.commit(pb::CommitRequest { generation: 1 })
-            .await
-            .map_err(|e| e.to_string())?;
+        c.commit(pb::CommitRequest {
+            generation: 1,
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         let full = time_calls(&mut c).await?;
         server.abort();
         out.push((
@@ -852,6 +856,7 @@ async fn fanin_once(agents: usize, period_ms: f64, window_s: f64) -> Result<Fani
         network: "fanin".into(),
         twin: false,
         agents: addresses,
+        tls: None,
     };
     let mut rx = subscribe(&agents_file, Duration::from_millis(200));
     // Warm-up: until every agent was heard from (bounded), then 2 s more.

@@ -8,10 +8,14 @@
 //! everything the agents run; a node behind the state is re-synchronised as part of this
 //! apply; prepare the new generation on every affected agent, built on what the agent was
 //! seen to run; if any refuses, times out or is unreachable, abort them all; otherwise
-//! commit them all, and if a commit fails, roll the committed nodes back to the generation
-//! they had. Only after every commit does the state store change, and an apply with
-//! nothing to change leaves it as it is.
+//! record the decision (the generation and its digest) in the state store, then commit them
+//! all — each commit names the digest, so an agent never commits another apply's staged
+//! contents — and if a commit fails, roll the committed nodes back to the generation they
+//! had. The state records the result only after every commit, and an apply with nothing to
+//! change leaves it as it is. A node left on the decided generation (the apply died, or a
+//! rollback could not reach it) is known to the next apply, which takes every node past it.
 
+use crate::agent::channel::{ControlTls, connect};
 use crate::pb;
 use crate::pb::agent_client::AgentClient;
 use crate::state::{
@@ -24,7 +28,7 @@ use std::path::Path;
 use std::time::Duration;
 use strata_compiler::config::{ConfigSet, Summary};
 use strata_compiler::plan::{Plan, diff, digest};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Channel;
 
 /// Where each node's agent listens: the file `strata twin up` writes and apply reads.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -35,14 +39,32 @@ pub struct Agents {
     pub twin: bool,
     /// Node name → `host:port`.
     pub agents: BTreeMap<String, String>,
+    /// The controller's credentials for the agents' mutual TLS (paths relative to the
+    /// agents file); without them the agents are reached in plaintext, which only an agent
+    /// started with `--insecure-dev` serves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<ControlTls>,
 }
 
 impl Agents {
     pub fn load(path: &Path) -> Result<Agents, String> {
-        let bytes = std::fs::read(path)
+        let bytes = crate::input_file::read(path)
             .map_err(|e| format!("cannot read the agents file `{}`: {e}", path.display()))?;
-        serde_json::from_slice(&bytes)
-            .map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))
+        let mut agents: Agents = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("`{}` is not an agents file: {e}", path.display()))?;
+        let dir = path.parent().unwrap_or(Path::new(""));
+        agents.tls = agents.tls.map(|t| t.relative_to(dir));
+        Ok(agents)
+    }
+
+    /// Connects to the agent at `addr` (one of [`Agents::agents`]) with a bounded wait, with
+    /// the controller's credentials when the file names them.
+    pub async fn connect(
+        &self,
+        addr: &str,
+        timeout: Duration,
+    ) -> Result<AgentClient<Channel>, String> {
+        connect(addr, self.tls.as_ref(), timeout).await
     }
 
     pub fn save(&self, path: &Path) -> Result<(), String> {
@@ -52,19 +74,6 @@ impl Agents {
         let bytes = serde_json::to_vec_pretty(self).map_err(|e| e.to_string())?;
         std::fs::write(path, bytes).map_err(|e| format!("cannot write `{}`: {e}", path.display()))
     }
-}
-
-/// Connects to an agent with a bounded wait.
-pub async fn connect(addr: &str, timeout: Duration) -> Result<AgentClient<Channel>, String> {
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))
-        .map_err(|e| format!("bad agent address `{addr}`: {e}"))?
-        .connect_timeout(timeout)
-        .timeout(timeout);
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| format!("cannot reach the agent at {addr}: {e}"))?;
-    Ok(AgentClient::new(channel))
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +126,8 @@ pub struct ApplyReport {
 #[derive(Debug)]
 pub enum ApplyError {
     Store(StoreError),
+    /// The generation counter is at its largest value; nothing was prepared.
+    GenerationsExhausted(u64),
     /// The saved plan was made against another state.
     StateMoved(String),
     /// A node has no agent address.
@@ -155,6 +166,10 @@ impl std::fmt::Display for ApplyError {
         };
         match self {
             ApplyError::Store(e) => write!(f, "{e}"),
+            ApplyError::GenerationsExhausted(g) => write!(
+                f,
+                "the network is at generation {g}, the largest a generation number can be, so no new generation can be applied and nothing was changed; start the agents afresh (empty state directories) and apply into a new state file"
+            ),
             ApplyError::StateMoved(m) => write!(f, "{m}"),
             ApplyError::NoAgent(n) => {
                 write!(f, "node `{n}` has no agent address in the agents file")
@@ -279,9 +294,13 @@ pub async fn apply(
     // Ask every agent at once.
     let timeout = options.timeout;
     let probes = all_nodes.iter().map(|node| {
-        let (node, addr) = (node.clone(), agents.agents[node].clone());
+        let (node, addr, tls) = (
+            node.clone(),
+            agents.agents[node].clone(),
+            agents.tls.clone(),
+        );
         async move {
-            let mut client = connect(&addr, timeout)
+            let mut client = connect(&addr, tls.as_ref(), timeout)
                 .await
                 .map_err(|e| (node.clone(), e))?;
             let running = client
@@ -311,14 +330,35 @@ pub async fn apply(
     // Fencing: a node running a generation this state never gave it means another state
     // file applied since; pushing ours would move the network back without anyone noticing.
     let running_max = seen.iter().map(|(_, _, r)| r.generation).max().unwrap_or(0);
-    let generation = if options.force_generation {
-        state_generation.max(running_max) + 1
+    // A generation decided but not recorded as applied (the apply died or rolled back) may
+    // run somewhere: the new one goes above it.
+    let decided = state
+        .as_ref()
+        .and_then(|s| s.decided.as_ref())
+        .map_or(0, |d| d.generation);
+    let last = if options.force_generation {
+        state_generation.max(running_max).max(decided)
     } else {
         if let Some(stale) = stale(state.as_ref(), &seen) {
             return Err(stale);
         }
-        state_generation + 1
+        state_generation.max(decided)
     };
+    let generation = last
+        .checked_add(1)
+        .ok_or(ApplyError::GenerationsExhausted(last))?;
+
+    // A generation left staged (by an apply that died before deciding, or by one from
+    // another state file still under way, whose commit then fails and rolls back) is
+    // dropped: only this apply's prepare may be committed now.
+    let leftovers = seen.iter().filter_map(|(_, client, r)| {
+        let mut client = client.clone()?;
+        let staged = r.prepared_generation;
+        (staged != 0).then_some(async move {
+            let _ = client.abort(pb::AbortRequest { generation: staged }).await;
+        })
+    });
+    futures_join(leftovers).await;
 
     for (node, client, previous) in seen {
         let node = &node;
@@ -398,14 +438,33 @@ pub async fn apply(
         hook();
     }
 
+    // The decision, recorded before any commit goes out: if this process dies from here
+    // on, the next apply knows the generation the nodes may run.
+    let mut decision = state.clone().unwrap_or_else(|| State {
+        network: network.to_string(),
+        ..State::default()
+    });
+    decision.decided = Some(NodeGeneration {
+        generation,
+        digest: new_digest.clone(),
+    });
+    if let Err(e) = store.save(&decision) {
+        abort_all(&targets, generation).await;
+        return Err(e.into());
+    }
+
     // Phase 2: commit everywhere.
     let commits = targets.iter().map(|t| {
         let mut client = t.client.clone();
         let node = t.node.clone();
+        let digest = new_digest.clone();
         async move {
             let r = match client.as_mut() {
                 Some(c) => c
-                    .commit(pb::CommitRequest { generation })
+                    .commit(pb::CommitRequest {
+                        generation,
+                        digest: digest.clone(),
+                    })
                     .await
                     .map(|r| r.into_inner()),
                 None => Err(tonic::Status::unavailable("unreachable")),
@@ -450,6 +509,7 @@ pub async fn apply(
         configs: configs.clone(),
         nodes: nodes_state,
         summary: summary.cloned(),
+        decided: None,
     })?;
     Ok(ApplyReport {
         generation,
@@ -548,6 +608,7 @@ async fn roll_back(
             let done = c
                 .commit(pb::CommitRequest {
                     generation: prev.generation,
+                    digest: prev.digest.clone(),
                 })
                 .await
                 .map_err(|s| (node.clone(), s.message().to_string()))?

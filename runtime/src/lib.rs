@@ -8,7 +8,9 @@
 
 pub mod agent;
 pub mod apply;
+pub mod conn_limits;
 pub mod control;
+pub mod input_file;
 pub mod kme;
 pub mod metrics;
 pub mod monitor;

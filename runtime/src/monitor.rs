@@ -458,6 +458,17 @@ impl Monitor {
     }
 }
 
+/// `cell` followed by spaces up to `width` characters. (A `{:<w$}` format panics for a width
+/// above 65,535, which a long intent name reaches.)
+pub fn pad(cell: &str, width: usize) -> String {
+    let mut out = String::from(cell);
+    out.extend(std::iter::repeat_n(
+        ' ',
+        width.saturating_sub(cell.chars().count()),
+    ));
+    out
+}
+
 /// The status table as the terminal shows it; `now_s` (agent clock) gives the `since`
 /// column, how long each intent has been in its state.
 pub fn table(statuses: &[IntentStatus], now_s: f64) -> String {
@@ -499,11 +510,7 @@ pub fn table(statuses: &[IntentStatus], now_s: f64) -> String {
         .collect();
     rows.iter()
         .map(|r| {
-            let line: Vec<String> = r
-                .iter()
-                .zip(&widths)
-                .map(|(c, w)| format!("{c:<w$}"))
-                .collect();
+            let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| pad(c, *w)).collect();
             format!("{}\n", line.join("  ").trim_end())
         })
         .collect()

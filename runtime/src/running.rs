@@ -2,7 +2,7 @@
 //! nodes that run something the state does not say they run, and adopting what the agents
 //! run as the state (`strata state pull`) when the state file is out of date.
 
-use crate::apply::{Agents, connect};
+use crate::apply::Agents;
 use crate::pb;
 use crate::state::{NodeGeneration, State, StateStore, StoreError, knows};
 use std::collections::BTreeMap;
@@ -18,9 +18,9 @@ pub async fn probe(
         .agents
         .iter()
         .map(|(node, addr)| {
-            let addr = addr.clone();
+            let (addr, agents) = (addr.clone(), agents.clone());
             let call = tokio::spawn(async move {
-                let mut client = connect(&addr, timeout).await?;
+                let mut client = agents.connect(&addr, timeout).await?;
                 client
                     .get_running(pb::RunningRequest {})
                     .await
@@ -193,6 +193,7 @@ pub fn adopt(
         configs,
         nodes,
         summary: None,
+        decided: None,
     })
 }
 

@@ -29,6 +29,12 @@ pub struct State {
     /// The compile summary of this generation: what each intent was admitted.
     #[serde(default)]
     pub summary: Option<Summary>,
+    /// The generation an apply from this state decided to commit, recorded before any
+    /// commit went out and cleared when the apply records its result. A node running it
+    /// got it from this state's applies even if that apply died or rolled back before
+    /// recording the result; the next apply brings every node past it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decided: Option<NodeGeneration>,
 }
 
 /// The generation one node runs.
@@ -68,6 +74,12 @@ pub fn knows(state: Option<&State>, node: &str, generation: u64, digest: &str) -
     let Some(s) = state else {
         return false;
     };
+    if s.decided
+        .as_ref()
+        .is_some_and(|d| d.generation == generation && d.digest == digest)
+    {
+        return true;
+    }
     if let Some(g) = s.nodes.get(node).filter(|g| g.generation == generation) {
         return g.digest == digest;
     }
@@ -171,7 +183,7 @@ impl Drop for LockGuard {
 
 impl StateStore for FileStore {
     fn load(&self) -> Result<Option<State>, StoreError> {
-        match std::fs::read(&self.path) {
+        match crate::input_file::read(&self.path) {
             Ok(bytes) => serde_json::from_slice(&bytes)
                 .map(Some)
                 .map_err(|e| StoreError::Corrupt(self.path.clone(), e.to_string())),

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 use strata_compiler::compile::{CompileOptions, compile};
-use strata_runtime::apply::{ApplyError, ApplyOptions, apply, connect};
+use strata_runtime::apply::{ApplyError, ApplyOptions, apply};
 use strata_runtime::control::Controller;
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
@@ -24,7 +24,11 @@ fn fast() -> TwinOptions {
 async fn generations(twin: &Twin) -> Vec<(String, u64)> {
     let mut out = Vec::new();
     for (node, addr) in &twin.agents.agents {
-        let mut c = connect(addr, Duration::from_secs(2)).await.unwrap();
+        let mut c = twin
+            .agents
+            .connect(addr, Duration::from_secs(2))
+            .await
+            .unwrap();
         let r = c
             .get_running(pb::RunningRequest {})
             .await
@@ -213,7 +217,9 @@ async fn an_apply_from_an_out_of_date_state_is_refused_before_any_prepare() {
 
     // The agents refuse it on their own too: a prepare must build on what runs, and go up.
     let (node, running) = before.iter().find(|(_, g)| *g == 2).unwrap();
-    let mut c = connect(&twin.agents.agents[node], Duration::from_secs(2))
+    let mut c = twin
+        .agents
+        .connect(&twin.agents.agents[node], Duration::from_secs(2))
         .await
         .unwrap();
     let prepare = |generation, base_generation| pb::PrepareRequest {

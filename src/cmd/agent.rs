@@ -1,15 +1,19 @@
-//! `strata agent`: the node agent for one node, serving the gRPC protocol on an address and
-//! keeping its running generation in a state directory across restarts; with
+//! `strata agent`: the node agent for one node, serving the gRPC protocol over mutual TLS on
+//! an address and keeping its running generation in a state directory across restarts. Only
+//! the controller's certificate may change or read its configuration. With
 //! `--driver etsi015` it configures an SD-QKD node over RESTCONF.
 
 use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::sync::Arc;
+use strata_runtime::agent::channel::{self, Access};
 use strata_runtime::agent::driver::etsi015::Etsi015Driver;
 use strata_runtime::agent::driver::restconf::{Restconf, TlsFiles};
 use strata_runtime::agent::service::AgentService;
 use strata_runtime::agent::{Backend, ConfigOnly};
+use strata_runtime::conn_limits::Limits;
+use strata_runtime::kme::pki::{CONTROLLER, grpc_server_config};
 
 /// Run the agent of a single node.
 #[derive(clap::Args)]
@@ -39,6 +43,22 @@ pub struct Args {
     /// Private key (PEM) of --device-cert.
     #[arg(long, value_name = "FILE")]
     device_key: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the controller's client certificate.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+    /// This agent's server certificate (PEM).
+    #[arg(long, value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// This agent's private key (PEM).
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Subject CN of the controller's client certificate: the only caller obeyed.
+    #[arg(long, value_name = "NAME", default_value = CONTROLLER)]
+    controller: String,
+    /// Serve plaintext gRPC that anyone who can reach the address may use to read and
+    /// change this node's configuration. For development on a trusted machine only.
+    #[arg(long, conflicts_with_all = ["ca", "cert", "key"])]
+    insecure_dev: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -88,31 +108,58 @@ impl Args {
                 "{}.json",
                 strata_compiler::config::file_name(&self.node)
             ));
+            let (tls, access) = match (&self.ca, &self.cert, &self.key) {
+                (Some(ca), Some(cert), Some(key)) => {
+                    let read = |p: &PathBuf| {
+                        strata_runtime::input_file::read_to_string(p)
+                            .with_context(|| format!("cannot read `{}`", p.display()))
+                    };
+                    let tls = grpc_server_config(&read(ca)?, &read(cert)?, &read(key)?)
+                        .map_err(anyhow::Error::msg)?;
+                    (Some(tls), Access::Controller(self.controller.clone()))
+                }
+                _ if !self.insecure_dev => anyhow::bail!(
+                    "`strata agent` serves only over mutual TLS: give it --ca (the CA that signed the controller's certificate), --cert and --key (this agent's server certificate and key); for a throwaway development agent that anyone on the network may reconfigure, use --insecure-dev"
+                ),
+                _ => {
+                    eprintln!(
+                        "WARNING: --insecure-dev: this agent serves plaintext gRPC without authentication; anyone who can reach {} can read and change the configuration of node `{}`",
+                        self.listen, self.node
+                    );
+                    (None, Access::Open)
+                }
+            };
             let service = AgentService::new(self.node.clone(), backend)
+                .access(access)
                 .persisted(path)
                 .map_err(anyhow::Error::msg)?;
-            let addr = self
-                .listen
-                .parse()
-                .with_context(|| format!("`{}` is not an address", self.listen))?;
-            match &self.device {
-                Some(url) => outln!(
-                    "agent for node `{}` listening on {}, configuring the SD-QKD node at {url}",
-                    self.node,
-                    self.listen
-                ),
-                None => outln!(
-                    "agent for node `{}` listening on {}",
-                    self.node,
-                    self.listen
-                ),
-            }
-            tonic::transport::Server::builder()
-                .add_service(service.into_server())
-                .serve_with_shutdown(addr, async {
+            let listener = tokio::net::TcpListener::bind(&self.listen)
+                .await
+                .with_context(|| format!("cannot listen on `{}`", self.listen))?;
+            outln!(
+                "agent for node `{}` listening on {} ({}){}",
+                self.node,
+                self.listen,
+                if tls.is_some() {
+                    "mutual TLS"
+                } else {
+                    "plaintext, insecure"
+                },
+                self.device.as_ref().map_or(String::new(), |url| format!(
+                    ", configuring the SD-QKD node at {url}"
+                ))
+            );
+            channel::serve(
+                listener,
+                service.into_server(),
+                tls,
+                Limits::default(),
+                async {
                     let _ = tokio::signal::ctrl_c().await;
-                })
-                .await?;
+                },
+            )
+            .await
+            .map_err(anyhow::Error::msg)?;
             Ok(Outcome::Ok)
         })
     }

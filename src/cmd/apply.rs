@@ -36,7 +36,7 @@ pub struct Args {
     plan: Option<PathBuf>,
     /// Embedded twin: simulated seconds per real second (20× so that the walkthrough ends
     /// in seconds; a twin of `strata twin up` runs at real time).
-    #[arg(long, value_name = "FACTOR", default_value_t = 20.0)]
+    #[arg(long, value_name = "FACTOR", default_value_t = 20.0, value_parser = super::numeric::speed)]
     speed: f64,
     /// Keep watching telemetry and repair drift (what `strata run` does).
     #[arg(long)]
@@ -51,7 +51,7 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
     format: super::PrintFormat,
     /// Seconds to wait for any agent call.
-    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0, value_parser = super::numeric::timeout)]
     timeout: f64,
     /// Use this inventory instead of the files' `use network`.
     #[arg(long, value_name = "FILE")]
@@ -64,7 +64,7 @@ pub struct Args {
     objective: super::ObjectiveArg,
     /// Seconds of the agents' clock a failed link or node must stay up before the intents
     /// moved off it are moved back (flap damping).
-    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_OFF_S)]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_HOLD_OFF_S, value_parser = super::numeric::seconds)]
     hold_off: f64,
     /// Apply even though the agents run a generation the state file does not know
     /// (another state file applied since): as a new generation above everything the
@@ -140,7 +140,7 @@ impl Args {
         }
         if let Some(plan) = &self.plan {
             let saved: SavedPlan = serde_json::from_slice(
-                &std::fs::read(plan)
+                &strata_runtime::input_file::read(plan)
                     .with_context(|| format!("cannot read `{}`", plan.display()))?,
             )
             .with_context(|| format!("`{}` is not a saved plan", plan.display()))?;

@@ -7,6 +7,7 @@ pub mod compile;
 pub mod diff;
 pub mod fmt;
 pub mod graph;
+pub mod numeric;
 pub mod plan;
 pub mod state;
 pub mod status;
@@ -22,7 +23,7 @@ pub struct FsLoader;
 
 impl SourceLoader for FsLoader {
     fn read(&self, path: &Path) -> std::io::Result<Vec<u8>> {
-        std::fs::read(path)
+        strata_runtime::input_file::read(path)
     }
 }
 

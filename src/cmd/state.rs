@@ -30,7 +30,7 @@ enum StateCommand {
         #[arg(long)]
         force: bool,
         /// Seconds to wait for any agent call.
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 5.0, value_parser = super::numeric::timeout)]
         timeout: f64,
     },
 }

@@ -36,7 +36,7 @@ pub struct Args {
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = super::PrintFormat::Human)]
     format: super::PrintFormat,
     /// Seconds to listen to telemetry at most.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = 10.0, value_parser = super::numeric::seconds)]
     wait: f64,
 }
 

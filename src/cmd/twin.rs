@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use strata_compiler::frontend::{self, Options};
-use strata_runtime::apply::{Agents, connect};
+use strata_runtime::apply::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::kme::{KmeOptions, save_agents_file};
 use strata_runtime::metrics::{Metrics, serve};
@@ -37,7 +37,7 @@ enum TwinCommand {
         /// Simulated seconds per real second. A twin you run runs at real time, as the
         /// network it stands for would; the embedded twin of `strata apply` runs 20× so that
         /// a walkthrough ends in seconds.
-        #[arg(long, value_name = "FACTOR", default_value_t = 1.0)]
+        #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = super::numeric::speed)]
         speed: f64,
         /// Print every agent, KME and SAE certificate, and the KMEs' requests as they come
         /// (without it: one line; the addresses are in the agents file and the KME log in
@@ -388,7 +388,10 @@ async fn inject(fault: FaultCommand, agents: PathBuf) -> anyhow::Result<Outcome>
     // Every twin agent shares the emulated network; the first one that answers will do.
     let mut last = String::from("no agents in the agents file");
     for addr in agents.agents.values() {
-        let Ok(mut client) = connect(addr, std::time::Duration::from_secs(2)).await else {
+        let Ok(mut client) = agents
+            .connect(addr, std::time::Duration::from_secs(2))
+            .await
+        else {
             continue;
         };
         match client

@@ -110,14 +110,14 @@ fn read_output_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
         ] {
             let path = sub.join(doc);
             if path.is_file() {
-                let text = std::fs::read_to_string(&path)
+                let text = strata_runtime::input_file::read_to_string(&path)
                     .with_context(|| format!("cannot read `{}`", path.display()))?;
                 files.push((format!("{name}/{doc}"), text));
             }
         }
     }
     let summary = dir.join(SUMMARY_FILE);
-    let text = std::fs::read_to_string(&summary)
+    let text = strata_runtime::input_file::read_to_string(&summary)
         .with_context(|| format!("cannot read `{}`", summary.display()))?;
     files.push((SUMMARY_FILE.to_string(), text));
     Ok(files)

@@ -27,6 +27,7 @@ codes! {
     "strata::unknown-link", false, LANG, "A name that is not a link of the inventory.";
     "strata::unknown-domain", false, LANG, "A name that is not a domain of the inventory.";
     "strata::unknown-intent", false, LANG, "A name that is not an intent of the files checked together.";
+    "strata::name-too-long", false, LANG, "An intent or policy name longer than 256 characters.";
     "strata::unknown-unit", false, LANG, "A unit the language does not know.";
     "strata::missing-unit", false, LANG, "A number that needs a unit has none.";
     "strata::wrong-dimension", false, LANG, "A unit of the wrong dimension, such as a rate where a size belongs.";

@@ -56,6 +56,24 @@ pub mod codes {
     pub const NO_ALLOWED_PATH: &str = "strata::no-allowed-path";
     pub const UNUSED_POLICY: &str = "strata::unused-policy";
     pub const NO_EFFECT: &str = "strata::no-effect";
+    pub const NAME_TOO_LONG: &str = "strata::name-too-long";
+}
+
+/// A diagnostic for a name over [`crate::MAX_NAME_CHARS`] characters.
+fn too_long(what: &str, name: &strata_grammar::ast::Name) -> Option<Diagnostic> {
+    let n = name.text.chars().count();
+    (n > crate::MAX_NAME_CHARS).then(|| {
+        Diagnostic::error(
+            codes::NAME_TOO_LONG,
+            name.span,
+            format!(
+                "this {what} name is {n} characters long, more than the {} a name may have",
+                crate::MAX_NAME_CHARS
+            ),
+        )
+        .label("name too long")
+        .help("give it a shorter name")
+    })
 }
 
 /// Checks the intent files that share one inventory. Every diagnostic is returned; the
@@ -71,6 +89,10 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
         for item in &unit.items {
             match item {
                 Item::Intent(i) => {
+                    if let Some(d) = too_long("intent", &i.name) {
+                        diags.push(d);
+                        continue;
+                    }
                     if let Some(first) = seen_intents.get(i.name.text.as_str()) {
                         diags.push(
                             Diagnostic::error(
@@ -88,6 +110,10 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
                     intents.push(i);
                 }
                 Item::Policy(p) => {
+                    if let Some(d) = too_long("policy", &p.name) {
+                        diags.push(d);
+                        continue;
+                    }
                     if let Some(first) = seen_policies.get(p.name.text.as_str()) {
                         diags.push(
                             Diagnostic::error(

@@ -3,8 +3,8 @@
 
 /// The YAML cannot be read: bad syntax, a wrong type, an unknown or missing field.
 pub const SYNTAX: &str = "strata::inventory-syntax";
-/// Two domains, nodes, applications or links (of any kind) share a name, or two
-/// applications share a URN.
+/// Two domains, nodes, applications or links (of any kind) share a name, an application has
+/// a node's name, or two applications share a URN.
 pub const DUPLICATE: &str = "strata::inventory-duplicate";
 /// A name that refers to a domain, node or classical link that is not defined.
 pub const UNKNOWN_REFERENCE: &str = "strata::inventory-unknown-reference";
@@ -24,5 +24,6 @@ pub const MEMORY: &str = "strata::inventory-memory";
 pub const RATE_SOURCE: &str = "strata::inventory-rate-source";
 /// A node agent address that is not `host:port`.
 pub const AGENT: &str = "strata::inventory-agent";
-/// A name that is empty or starts or ends with whitespace.
+/// A name that is empty, starts or ends with whitespace, or is longer than
+/// [`crate::MAX_NAME_CHARS`].
 pub const NAME: &str = "strata::inventory-name";

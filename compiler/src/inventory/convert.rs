@@ -160,6 +160,20 @@ impl Cx<'_, '_> {
                 .label("empty name")
                 .help(format!("give the {what} a name that intents can refer to")),
             );
+        } else if name.value.chars().count() > crate::MAX_NAME_CHARS {
+            self.diags.push(
+                Diagnostic::error(
+                    codes::NAME,
+                    name.span,
+                    format!(
+                        "the name of this {what} is {} characters long, more than the {} a name may have",
+                        name.value.chars().count(),
+                        crate::MAX_NAME_CHARS
+                    ),
+                )
+                .label("name too long")
+                .help(format!("give the {what} a shorter name")),
+            );
         } else if trimmed.len() != name.value.len() {
             self.diags.push(
                 Diagnostic::error(

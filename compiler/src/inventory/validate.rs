@@ -104,6 +104,30 @@ fn duplicates(inv: &Inventory, diags: &mut Vec<Diagnostic>) {
         "application names must be unique; rename one of the two applications",
         diags,
     );
+    // An endpoint is looked up as an application, then as a node: an application with a
+    // node's name would silently stand for one of the two.
+    let nodes: BTreeMap<&str, Span> = inv
+        .nodes
+        .iter()
+        .map(|n| (n.name.value.as_str(), n.name.span))
+        .collect();
+    for app in &inv.applications {
+        if let Some(node) = nodes.get(app.name.value.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    codes::DUPLICATE,
+                    app.name.span,
+                    format!(
+                        "application `{}` has the name of a node",
+                        app.name.value
+                    ),
+                )
+                .label("application named like a node")
+                .related(*node, "the node")
+                .help("an intent endpoint naming it could mean the application or the node; give the application a name of its own"),
+            );
+        }
+    }
     unique(
         inv.applications.iter().map(|a| &a.urn),
         "application URN",

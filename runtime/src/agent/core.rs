@@ -120,9 +120,17 @@ impl AgentCore {
         Ok(())
     }
 
-    /// Switches to the staged generation, which must be `number`.
-    pub fn commit(&mut self, number: u64) -> Result<&NodeConfig, String> {
+    /// Switches to the staged generation, which must be `number` (with `digest`, unless it
+    /// is empty).
+    pub fn commit(&mut self, number: u64, digest: &str) -> Result<&NodeConfig, String> {
         match self.prepared.take() {
+            Some(g) if g.number == number && !digest.is_empty() && g.digest != digest => {
+                self.prepared = Some(g);
+                Err(format!(
+                    "generation {number} staged on node `{}` has other contents than the one being committed (another apply staged it)",
+                    self.node
+                ))
+            }
             Some(g) if g.number == number => {
                 let rollback = g.number < self.running.number;
                 let before = std::mem::replace(&mut self.running, g);
@@ -228,13 +236,27 @@ mod tests {
         let mut a = AgentCore::new("A");
         a.prepare(1, "d1", "A", 0, docs("A")).unwrap();
         assert_eq!(a.running.number, 0);
-        a.commit(1).unwrap();
+        a.commit(1, "").unwrap();
         assert_eq!(a.running.number, 1);
         a.prepare(2, "d2", "A", 1, docs("A")).unwrap();
         a.abort(2);
         assert_eq!(a.running.number, 1);
         assert!(a.prepared.is_none());
-        assert!(a.commit(2).is_err());
+        assert!(a.commit(2, "").is_err());
+    }
+
+    #[test]
+    fn a_commit_takes_only_the_contents_it_names() {
+        // Two applies staged generation 1 one after the other: the first one's commit must
+        // not switch the node to the second one's contents.
+        let mut a = AgentCore::new("A");
+        a.prepare(1, "mine", "A", 0, docs("A")).unwrap();
+        a.prepare(1, "theirs", "A", 0, docs("A")).unwrap();
+        let err = a.commit(1, "mine").unwrap_err();
+        assert!(err.contains("other contents"), "{err}");
+        assert_eq!(a.running.number, 0);
+        a.commit(1, "theirs").unwrap();
+        assert_eq!(a.running.digest, "theirs");
     }
 
     #[test]
@@ -267,9 +289,9 @@ mod tests {
     fn at_two() -> AgentCore {
         let mut a = AgentCore::new("A");
         a.prepare(1, "d1", "A", 0, docs("A")).unwrap();
-        a.commit(1).unwrap();
+        a.commit(1, "").unwrap();
         a.prepare(2, "d2", "A", 1, docs("A")).unwrap();
-        a.commit(2).unwrap();
+        a.commit(2, "").unwrap();
         a
     }
 
@@ -285,7 +307,7 @@ mod tests {
         assert!(err.contains("builds on generation 0"), "{err}");
         assert!(a.prepared.is_none());
         a.prepare(3, "d3", "A", 2, docs("A")).unwrap();
-        a.commit(3).unwrap();
+        a.commit(3, "").unwrap();
         assert_eq!(a.running.number, 3);
     }
 
@@ -308,7 +330,7 @@ mod tests {
         // Two generations back is not the last commit's predecessor either.
         let mut b = at_two();
         b.prepare(3, "d3", "A", 2, docs("A")).unwrap();
-        b.commit(3).unwrap();
+        b.commit(3, "").unwrap();
         assert!(b.prepare(1, "d1", "A", 3, docs("A")).is_err());
     }
 
@@ -320,7 +342,7 @@ mod tests {
         assert!(a.prepare(1, "d1", "A", 2, BTreeMap::new()).is_err());
         assert!(a.prepare(1, "d1", "A", 1, docs("A")).is_err());
         a.prepare(1, "d1", "A", 2, docs("A")).unwrap();
-        a.commit(1).unwrap();
+        a.commit(1, "").unwrap();
         assert_eq!((a.running.number, a.running.digest.as_str()), (1, "d1"));
         // The next apply builds on it as usual, but a rollback cannot be repeated to go
         // further back.
@@ -330,9 +352,9 @@ mod tests {
         // The first commit of a fresh agent can be undone back to nothing.
         let mut fresh = AgentCore::new("A");
         fresh.prepare(1, "d1", "A", 0, docs("A")).unwrap();
-        fresh.commit(1).unwrap();
+        fresh.commit(1, "").unwrap();
         fresh.prepare(0, "", "A", 1, BTreeMap::new()).unwrap();
-        fresh.commit(0).unwrap();
+        fresh.commit(0, "").unwrap();
         assert_eq!(fresh.running, Generation::default());
     }
 

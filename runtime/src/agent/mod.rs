@@ -4,6 +4,7 @@
 //! [`ConfigOnly`] for a standalone agent without a device driver, or a device driver
 //! ([`driver`]).
 
+pub mod channel;
 pub mod core;
 pub mod driver;
 pub mod service;

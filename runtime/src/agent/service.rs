@@ -3,7 +3,8 @@
 //! everything, as a dead host would.
 
 use super::Backend;
-use super::core::AgentCore;
+use super::channel::Access;
+use super::core::{AgentCore, Generation, parse_documents};
 use crate::pb;
 use crate::pb::agent_server::Agent;
 use std::collections::BTreeMap;
@@ -22,13 +23,48 @@ pub struct AgentService {
     backend: Arc<dyn Backend>,
     /// Where a standalone agent keeps its running generation across restarts.
     persist: Option<PathBuf>,
+    /// Who may prepare, commit, abort, read the configuration or subscribe to telemetry.
+    access: Access,
 }
 
+/// What a standalone agent keeps on disk: the running generation, the staged one (written
+/// before the agent votes yes, so a restarted agent still holds what it promised to commit)
+/// and the one its last commit can be rolled back to.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Persisted {
     generation: u64,
     digest: String,
     documents: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    prepared: Option<Kept>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    before_last_commit: Option<Kept>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    generation: u64,
+    digest: String,
+    documents: BTreeMap<String, String>,
+}
+
+impl Kept {
+    fn of(g: &Generation) -> Kept {
+        Kept {
+            generation: g.number,
+            digest: g.digest.clone(),
+            documents: g.documents.clone(),
+        }
+    }
+
+    fn generation(self, node: &str) -> Result<Generation, String> {
+        Ok(Generation {
+            config: parse_documents(node, &self.documents)?,
+            number: self.generation,
+            digest: self.digest,
+            documents: self.documents,
+        })
+    }
 }
 
 impl AgentService {
@@ -39,21 +75,39 @@ impl AgentService {
             node,
             backend,
             persist: None,
+            access: Access::Open,
             down_seen: Arc::new(std::sync::atomic::AtomicBool::new(false)),
         }
     }
 
-    /// Keeps the running generation in `path`, and starts from it if it exists.
+    /// Keeps the running and the staged generation in `path`, and starts from them if it
+    /// exists.
     pub fn persisted(mut self, path: PathBuf) -> Result<AgentService, String> {
-        if let Ok(bytes) = std::fs::read(&path) {
+        let read = match crate::input_file::read(&path) {
+            Ok(bytes) => Some(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(format!("cannot read `{}`: {e}", path.display())),
+        };
+        if let Some(bytes) = read {
             let p: Persisted =
                 serde_json::from_slice(&bytes).map_err(|e| format!("`{}`: {e}", path.display()))?;
             let mut core = self.core.lock().map_err(|_| "agent state poisoned")?;
             let config = core.restore(p.generation, &p.digest, p.documents)?.clone();
+            core.prepared = p.prepared.map(|k| k.generation(&self.node)).transpose()?;
+            core.before_last_commit = p
+                .before_last_commit
+                .map(|k| k.generation(&self.node))
+                .transpose()?;
             self.backend.install(&self.node, &config);
         }
         self.persist = Some(path);
         Ok(self)
+    }
+
+    /// Takes requests only as `access` allows (anyone, by default).
+    pub fn access(mut self, access: Access) -> AgentService {
+        self.access = access;
+        self
     }
 
     pub fn into_server(self) -> pb::agent_server::AgentServer<AgentService> {
@@ -84,12 +138,23 @@ impl AgentService {
             generation: core.running.number,
             digest: core.running.digest.clone(),
             documents: core.running.documents.clone(),
+            prepared: core.prepared.as_ref().map(Kept::of),
+            before_last_commit: core.before_last_commit.as_ref().map(Kept::of),
         };
         let bytes = serde_json::to_vec_pretty(&p).map_err(|e| Status::internal(e.to_string()))?;
         let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, bytes)
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| Status::internal(format!("cannot persist the running generation: {e}")))
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, &bytes)?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            Ok(())
+        };
+        write()
+            .map_err(|e| Status::internal(format!("cannot persist the agent's generations: {e}")))
     }
 }
 
@@ -101,6 +166,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::PrepareRequest>,
     ) -> Result<Response<pb::PrepareReply>, Status> {
+        self.access.check(&req, "prepare a generation")?;
         let r = req.into_inner();
         let mut core = self.guard()?;
         if self.backend.refuses_prepare(&self.node) {
@@ -125,6 +191,13 @@ impl Agent for AgentService {
         if staged.is_err() {
             core.prepared = None;
         }
+        // The vote is yes only once the staged generation is on disk.
+        let staged = staged.and_then(|()| {
+            self.save(&core).map_err(|e| {
+                core.prepared = None;
+                e.message().to_string()
+            })
+        });
         let reply = match staged {
             Ok(()) => pb::PrepareReply {
                 ok: true,
@@ -139,17 +212,22 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::CommitRequest>,
     ) -> Result<Response<pb::CommitReply>, Status> {
-        let generation = req.into_inner().generation;
+        self.access.check(&req, "commit a generation")?;
+        let r = req.into_inner();
         let mut core = self.guard()?;
+        let generation = r.generation;
         let before = core.clone();
-        let installed = core.commit(generation).cloned().and_then(|config| {
-            self.backend.commit(&self.node, &config).map_err(|e| {
-                format!(
-                    "node `{}` could not install generation {generation}, it still runs generation {}: {e}",
-                    self.node, before.running.number
-                )
-            })
-        });
+        let installed = core
+            .commit(generation, &r.digest)
+            .cloned()
+            .and_then(|config| {
+                self.backend.commit(&self.node, &config).map_err(|e| {
+                    format!(
+                        "node `{}` could not install generation {generation}, it still runs generation {}: {e}",
+                        self.node, before.running.number
+                    )
+                })
+            });
         if installed.is_err()
             && before
                 .prepared
@@ -181,6 +259,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::AbortRequest>,
     ) -> Result<Response<pb::AbortReply>, Status> {
+        self.access.check(&req, "abort a generation")?;
         let generation = req.into_inner().generation;
         let mut core = self.guard()?;
         if core
@@ -191,6 +270,7 @@ impl Agent for AgentService {
             self.backend.abort(&self.node);
         }
         core.abort(generation);
+        self.save(&core)?;
         Ok(Response::new(pb::AbortReply {
             running_generation: core.running.number,
         }))
@@ -198,8 +278,9 @@ impl Agent for AgentService {
 
     async fn get_running(
         &self,
-        _req: Request<pb::RunningRequest>,
+        req: Request<pb::RunningRequest>,
     ) -> Result<Response<pb::RunningReply>, Status> {
+        self.access.check(&req, "read the running configuration")?;
         let core = self.guard()?;
         Ok(Response::new(pb::RunningReply {
             node: self.node.clone(),
@@ -214,8 +295,9 @@ impl Agent for AgentService {
 
     async fn telemetry(
         &self,
-        _req: Request<pb::TelemetryRequest>,
+        req: Request<pb::TelemetryRequest>,
     ) -> Result<Response<SampleStream>, Status> {
+        self.access.check(&req, "subscribe to telemetry")?;
         drop(self.guard()?);
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         let (node, core, backend, down_seen) = (
@@ -255,6 +337,7 @@ impl Agent for AgentService {
         &self,
         req: Request<pb::FaultRequest>,
     ) -> Result<Response<pb::FaultReply>, Status> {
+        self.access.check(&req, "inject a fault")?;
         let reply = match self.backend.fault(&req.into_inner()) {
             Ok(()) => pb::FaultReply {
                 ok: true,
@@ -263,5 +346,82 @@ impl Agent for AgentService {
             Err(error) => pb::FaultReply { ok: false, error },
         };
         Ok(Response::new(reply))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::agent::ConfigOnly;
+
+    fn documents() -> std::collections::HashMap<String, String> {
+        let mut cfg = strata_compiler::config::NodeConfig::default();
+        cfg.service.schema = strata_compiler::config::SCHEMA.into();
+        cfg.service.node = "A".into();
+        cfg.forwarding.schema = strata_compiler::config::SCHEMA.into();
+        cfg.forwarding.node = "A".into();
+        cfg.connectivity.schema = strata_compiler::config::SCHEMA.into();
+        cfg.connectivity.node = "A".into();
+        [
+            ("service", serde_yaml::to_string(&cfg.service)),
+            ("forwarding", serde_yaml::to_string(&cfg.forwarding)),
+            ("connectivity", serde_yaml::to_string(&cfg.connectivity)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.unwrap()))
+        .collect()
+    }
+
+    fn agent(path: &std::path::Path) -> AgentService {
+        AgentService::new("A", Arc::new(ConfigOnly::new()))
+            .persisted(path.to_path_buf())
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_restarted_agent_still_holds_what_it_voted_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("A.json");
+        let first = agent(&path);
+        let voted = first
+            .prepare(Request::new(pb::PrepareRequest {
+                generation: 1,
+                digest: "d1".into(),
+                node: "A".into(),
+                documents: documents(),
+                base_generation: 0,
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(voted.ok, "{}", voted.error);
+        drop(first);
+
+        // The process comes back: the staged generation is there, and commits.
+        let second = agent(&path);
+        let running = second
+            .get_running(Request::new(pb::RunningRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((running.generation, running.prepared_generation), (0, 1));
+        let done = second
+            .commit(Request::new(pb::CommitRequest {
+                generation: 1,
+                digest: "d1".into(),
+            }))
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(done.ok, "{}", done.error);
+        drop(second);
+        let third = agent(&path);
+        let running = third
+            .get_running(Request::new(pb::RunningRequest {}))
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!((running.generation, running.prepared_generation), (1, 0));
+        assert_eq!(running.digest, "d1");
     }
 }

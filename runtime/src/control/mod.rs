@@ -18,7 +18,7 @@ mod narrate;
 pub use alarms::{FLAP_MEMORY, MAX_HOLD_OFF_FACTOR};
 use narrate::names;
 
-use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply, connect};
+use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply};
 use crate::metrics::Metrics;
 use crate::monitor::{Event, Monitor};
 use crate::pb;
@@ -39,9 +39,10 @@ pub fn subscribe(agents: &Agents, retry: Duration) -> mpsc::Receiver<pb::Telemet
     let (tx, rx) = mpsc::channel(1024);
     for (node, addr) in &agents.agents {
         let (node, addr, tx) = (node.clone(), addr.clone(), tx.clone());
+        let agents = agents.clone();
         tokio::spawn(async move {
             loop {
-                if let Ok(mut client) = connect(&addr, Duration::from_secs(2)).await
+                if let Ok(mut client) = agents.connect(&addr, Duration::from_secs(2)).await
                     && let Ok(stream) = client
                         .telemetry(pb::TelemetryRequest { interval_ms: 0 })
                         .await

@@ -99,7 +99,8 @@ impl KmeClient {
             .get(node)
             .ok_or_else(|| format!("no KME at node `{node}`"))?;
         let read = |p: &std::path::Path| {
-            std::fs::read_to_string(p).map_err(|e| format!("cannot read `{}`: {e}", p.display()))
+            crate::input_file::read_to_string(p)
+                .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
         };
         let tls =
             super::pki::client_config(&read(&dir.ca)?, &read(&creds.cert)?, &read(&creds.key)?)?;

@@ -95,7 +95,7 @@ impl KmeDirectory {
 
     /// Reads the `"kme"` entry of an agents file.
     pub fn load(agents_file: &Path) -> Result<KmeDirectory, String> {
-        let bytes = std::fs::read(agents_file)
+        let bytes = crate::input_file::read(agents_file)
             .map_err(|e| format!("cannot read `{}`: {e}", agents_file.display()))?;
         let mut doc: serde_json::Value = serde_json::from_slice(&bytes)
             .map_err(|e| format!("`{}` is not an agents file: {e}", agents_file.display()))?;
@@ -356,8 +356,6 @@ pub struct Running {
     pub kms: Arc<Kms>,
     pub directory: KmeDirectory,
     pub tasks: Vec<JoinHandle<()>>,
-    /// The certificates, for the twin's other servers.
-    pub pki: Arc<pki::Pki>,
 }
 
 /// Every SAE of an inventory: its applications, and its nodes (intents that name a node as
@@ -374,21 +372,20 @@ pub fn saes(inventory: &Inventory) -> BTreeMap<String, String> {
     out
 }
 
-/// Creates the PKI in `pki_dir` and starts a KME HTTPS server for every node of `world` on
-/// `127.0.0.1`, plus the task that feeds the link pools every `tick`.
+/// Starts a KME HTTPS server for every node of `world` on `127.0.0.1` with the certificates
+/// of `pki` (made with every node's KME and every SAE of [`saes`]), plus the task that feeds
+/// the link pools every `tick`.
 pub async fn start(
     world: Arc<World>,
     inventory: &Inventory,
     speed: f64,
     options: &KmeOptions,
-    pki_dir: &Path,
+    pki: &pki::Pki,
     tick: Duration,
     stop: watch::Receiver<bool>,
 ) -> Result<Running, String> {
     let nodes = world.nodes();
     let saes = saes(inventory);
-    let names: Vec<String> = saes.keys().cloned().collect();
-    let pki = pki::Pki::create(pki_dir, &inventory.name, &nodes, &names)?;
     let kms = Arc::new(Kms::new(world, speed, options.pool_seconds));
     let mut tasks = Vec::new();
     let mut kmes = BTreeMap::new();
@@ -442,6 +439,5 @@ pub async fn start(
         kms,
         directory,
         tasks,
-        pki: Arc::new(pki),
     })
 }

@@ -1,14 +1,18 @@
-//! The twin's public key infrastructure for ETSI GS QKD 014 over mutual TLS: a local CA, one
-//! server certificate per KME (SAN `127.0.0.1` and `localhost`, CN = the node's name) and one
-//! client certificate per SAE (CN = the SAE id), written to a directory so that unmodified
-//! clients such as curl can use them.
+//! The twin's public key infrastructure, for ETSI GS QKD 014 and for the agents' control
+//! channel, both over mutual TLS: a local CA, one server certificate per KME and one per node
+//! agent (SAN `127.0.0.1` and `localhost`, CN = the node's name), one client certificate per
+//! SAE (CN = the SAE id) and the controller's client certificate (CN [`CONTROLLER`], the only
+//! identity the agents obey), written to a directory so that unmodified clients such as curl
+//! can use them.
 //!
 //! Layout of the directory:
 //!
 //! ```text
-//! ca.pem                     the CA certificate every KME and SAE trusts
-//! kme/NODE.pem               each KME's server certificate (its key stays in memory)
-//! sae/SAE.pem, sae/SAE.key   each SAE's client certificate and PKCS #8 key (mode 0600)
+//! ca.pem                          the CA certificate every KME, agent, SAE and controller trusts
+//! kme/NODE.pem                    each KME's server certificate (its key stays in memory)
+//! agent/NODE.pem                  each agent's server certificate (its key stays in memory)
+//! sae/SAE.pem, sae/SAE.key        each SAE's client certificate and PKCS #8 key (mode 0600)
+//! controller.pem, controller.key  the controller's client certificate and key (mode 0600)
 //! ```
 //!
 //! Only the `ring` crypto provider is used, so nothing here needs cmake or a system library.
@@ -48,13 +52,15 @@ pub struct Pki {
     pub kmes: BTreeMap<String, Identity>,
     /// SAE id → its client identity.
     pub saes: BTreeMap<String, Identity>,
-    /// The client identity of the SDN controller (strata's agents), distinct from every
-    /// SAE's: the only caller the twin's RESTCONF servers accept.
+    /// Node name → its agent's server identity.
+    pub agents: BTreeMap<String, Identity>,
+    /// The controller's client identity (CN [`CONTROLLER`]).
     pub controller: Identity,
 }
 
-/// Common name of the SDN controller's client certificate.
-pub const CONTROLLER_CN: &str = "strata SDN controller";
+/// The subject CN of the controller's client certificate: the one identity node agents take
+/// configuration from and report it to.
+pub const CONTROLLER: &str = "strata-controller";
 
 fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
     move |e| format!("cannot create {what}: {e}")
@@ -103,6 +109,24 @@ impl Pki {
         kmes: &[String],
         saes: &[String],
     ) -> Result<Pki, String> {
+        Self::create_with_agents(dir, network, kmes, saes, &[])
+    }
+
+    /// [`Pki::create`], with a server certificate for the agent of every node in `agents`
+    /// as well. The controller's client certificate is always issued; an SAE may not take
+    /// its name.
+    pub fn create_with_agents(
+        dir: &Path,
+        network: &str,
+        kmes: &[String],
+        saes: &[String],
+        agents: &[String],
+    ) -> Result<Pki, String> {
+        if saes.iter().any(|s| s == CONTROLLER) {
+            return Err(format!(
+                "`{CONTROLLER}` is the name of the controller's certificate; rename the application that uses it"
+            ));
+        }
         let mut ca = CertificateParams::default();
         ca.distinguished_name
             .push(DnType::CommonName, format!("strata twin CA ({network})"));
@@ -120,66 +144,70 @@ impl Pki {
         let issuer = Issuer::new(ca, ca_key);
         let ca_path = dir.join("ca.pem");
         write(&ca_path, &ca_pem, false)?;
-        let (cert_pem, key_pem) = leaf(
-            CONTROLLER_CN,
-            &[],
-            ExtendedKeyUsagePurpose::ClientAuth,
-            &issuer,
-        )?;
-        let (cert_path, key_path) = (dir.join("controller.pem"), dir.join("controller.key"));
-        write(&cert_path, &cert_pem, false)?;
-        write(&key_path, &key_pem, true)?;
-        let controller = Identity {
-            cert_pem,
-            key_pem,
-            cert_path,
-            key_path: Some(key_path),
-        };
-        let mut pki = Pki {
-            dir: dir.to_path_buf(),
-            ca_pem,
-            ca_path,
-            kmes: BTreeMap::new(),
-            saes: BTreeMap::new(),
-            controller,
-        };
-        for node in kmes {
+        let server = |node: &String, sub: &str| -> Result<(String, Identity), String> {
             let (cert_pem, key_pem) = leaf(
                 node,
                 &["127.0.0.1", "localhost"],
                 ExtendedKeyUsagePurpose::ServerAuth,
                 &issuer,
             )?;
-            let cert_path = dir.join("kme").join(format!("{}.pem", file_name(node)));
+            let cert_path = dir.join(sub).join(format!("{}.pem", file_name(node)));
             write(&cert_path, &cert_pem, false)?;
-            pki.kmes.insert(
-                node.clone(),
-                Identity {
-                    cert_pem,
-                    key_pem,
-                    cert_path,
-                    key_path: None,
-                },
-            );
-        }
-        for sae in saes {
-            let (cert_pem, key_pem) = leaf(sae, &[], ExtendedKeyUsagePurpose::ClientAuth, &issuer)?;
-            let base = dir.join("sae").join(file_name(sae));
+            let id = Identity {
+                cert_pem,
+                key_pem,
+                cert_path,
+                key_path: None,
+            };
+            Ok((node.clone(), id))
+        };
+        let client = |name: &str, base: PathBuf| -> Result<Identity, String> {
+            let (cert_pem, key_pem) =
+                leaf(name, &[], ExtendedKeyUsagePurpose::ClientAuth, &issuer)?;
             let cert_path = base.with_extension("pem");
             let key_path = base.with_extension("key");
             write(&cert_path, &cert_pem, false)?;
             write(&key_path, &key_pem, true)?;
-            pki.saes.insert(
-                sae.clone(),
-                Identity {
-                    cert_pem,
-                    key_pem,
-                    cert_path,
-                    key_path: Some(key_path),
-                },
-            );
-        }
-        Ok(pki)
+            Ok(Identity {
+                cert_pem,
+                key_pem,
+                cert_path,
+                key_path: Some(key_path),
+            })
+        };
+        Ok(Pki {
+            dir: dir.to_path_buf(),
+            ca_pem,
+            ca_path,
+            kmes: kmes
+                .iter()
+                .map(|n| server(n, "kme"))
+                .collect::<Result<_, _>>()?,
+            saes: saes
+                .iter()
+                .map(|sae| {
+                    Ok((
+                        sae.clone(),
+                        client(sae, dir.join("sae").join(file_name(sae)))?,
+                    ))
+                })
+                .collect::<Result<_, String>>()?,
+            agents: agents
+                .iter()
+                .map(|n| server(n, "agent"))
+                .collect::<Result<_, _>>()?,
+            controller: client(CONTROLLER, dir.join("controller"))?,
+        })
+    }
+
+    /// The TLS configuration of `node`'s agent: its server certificate for gRPC, and a
+    /// client certificate signed by this CA required from every caller.
+    pub fn agent_server_config(&self, node: &str) -> Result<Arc<ServerConfig>, String> {
+        let id = self
+            .agents
+            .get(node)
+            .ok_or_else(|| format!("no agent certificate for `{node}`"))?;
+        grpc_server_config(&self.ca_pem, &id.cert_pem, &id.key_pem)
     }
 
     /// The TLS configuration of `node`'s KME: its server certificate, and a client
@@ -237,6 +265,24 @@ pub fn server_config(
     cert_pem: &str,
     key_pem: &str,
 ) -> Result<Arc<ServerConfig>, String> {
+    server_config_for(ca_pem, cert_pem, key_pem, b"http/1.1")
+}
+
+/// [`server_config`] for gRPC: HTTP/2 only.
+pub fn grpc_server_config(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<Arc<ServerConfig>, String> {
+    server_config_for(ca_pem, cert_pem, key_pem, b"h2")
+}
+
+fn server_config_for(
+    ca_pem: &str,
+    cert_pem: &str,
+    key_pem: &str,
+    alpn: &[u8],
+) -> Result<Arc<ServerConfig>, String> {
     let provider = provider();
     let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca_pem)?, provider.clone())
         .build()
@@ -246,8 +292,8 @@ pub fn server_config(
         .map_err(|e| e.to_string())?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs(cert_pem)?, key(key_pem)?)
-        .map_err(|e| format!("bad KME certificate or key: {e}"))?;
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        .map_err(|e| format!("bad server certificate or key: {e}"))?;
+    config.alpn_protocols = vec![alpn.to_vec()];
     Ok(Arc::new(config))
 }
 

@@ -1,9 +1,12 @@
 //! The KME's HTTPS listener: TLS with a mandatory client certificate from the twin's CA
 //! (a caller without one fails the handshake and gets nothing), HTTP/1.1 with keep-alive, and
 //! every request handed to [`super::api::handle`] as the SAE named by the certificate's CN.
+//! Handshakes, open connections (in all and per SAE) and idle time are bounded
+//! ([`crate::conn_limits`]), so one SAE cannot starve the others.
 
 use super::api::{self, MAX_BODY_BYTES, Reply};
 use super::{Kms, pki};
+use crate::conn_limits::{Bounded, Gate, Limits};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::CONTENT_TYPE;
@@ -32,6 +35,10 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
+    let gate = Gate::new(Limits {
+        handshake_timeout: HANDSHAKE_TIMEOUT,
+        ..Limits::default()
+    });
     let mut connections = JoinSet::new();
     loop {
         let accepted = tokio::select! {
@@ -44,6 +51,7 @@ pub async fn serve(
                 let _ = tcp.set_nodelay(true);
                 connections.spawn(connection(
                     acceptor.clone(),
+                    gate.clone(),
                     tcp,
                     peer,
                     kms.clone(),
@@ -59,22 +67,27 @@ pub async fn serve(
 
 async fn connection(
     acceptor: TlsAcceptor,
+    gate: Arc<Gate>,
     tcp: TcpStream,
     peer: SocketAddr,
     kms: Arc<Kms>,
     node: String,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            kms.log(&node, format!("TLS handshake from {peer} refused: {e}"));
-            return;
-        }
-        Err(_) => {
-            kms.log(&node, format!("TLS handshake from {peer} timed out"));
+    let slot = match gate.handshake() {
+        Ok(slot) => slot,
+        Err(refusal) => {
+            kms.log(&node, format!("connection from {peer} refused: {refusal}"));
             return;
         }
     };
+    let tls = match gate.within_handshake(acceptor.accept(tcp)).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            kms.log(&node, format!("TLS handshake from {peer} refused: {e}"));
+            return;
+        }
+    };
+    drop(slot);
     let caller: Option<Arc<str>> = tls
         .get_ref()
         .1
@@ -82,6 +95,17 @@ async fn connection(
         .and_then(|c| c.first())
         .and_then(|c| pki::common_name(c))
         .map(Arc::from);
+    let client = caller
+        .as_deref()
+        .map_or_else(|| peer.ip().to_string(), str::to_string);
+    let admission = match gate.admit(&client) {
+        Ok(a) => a,
+        Err(refusal) => {
+            kms.log(&node, format!("connection from {peer} refused: {refusal}"));
+            return;
+        }
+    };
+    let tls = Bounded::new(tls, gate.limits.idle_timeout, admission);
     let service = service_fn(move |req: Request<Incoming>| {
         let (kms, node, caller) = (kms.clone(), node.clone(), caller.clone());
         async move { Ok::<_, Infallible>(respond(&kms, &node, caller.as_deref(), req).await) }

@@ -7,8 +7,11 @@
 use super::restconf::{Devices, RestconfDirectory};
 use super::world::{Fault, NodeSample, World};
 use crate::agent::Backend;
+use crate::agent::channel::{self, Access, ControlTls};
 use crate::agent::service::AgentService;
 use crate::apply::Agents;
+use crate::conn_limits::Limits;
+use crate::kme::pki::Pki;
 use crate::kme::{KmeDirectory, KmeOptions, Kms};
 use crate::pb;
 use std::collections::BTreeMap;
@@ -196,6 +199,12 @@ impl Twin {
         options: TwinOptions,
         kme: KmeOptions,
     ) -> Result<Twin, String> {
+        if !(options.speed.is_finite() && options.speed > 0.0) {
+            return Err(format!(
+                "the twin's speed must be a finite number above 0, not {}",
+                options.speed
+            ));
+        }
         let world = Arc::new(World::new(inventory));
         let speed = options.speed.max(1e-3);
         let period = Duration::from_secs_f64((options.telemetry_interval_s / speed).max(0.001));
@@ -205,38 +214,43 @@ impl Twin {
             world: world.clone(),
             period,
         };
-        let (backend, kme_dir, kms, pki_temp, restconf): (Arc<dyn Backend>, _, _, _, _) = if kme
-            .enabled
-        {
-            let (dir, temp) = match &kme.pki_dir {
-                Some(d) => (d.clone(), None),
-                None => {
-                    let t = tempfile::Builder::new()
-                        .prefix("strata-twin-pki-")
-                        .tempdir()
-                        .map_err(|e| format!("cannot create a directory for certificates: {e}"))?;
-                    (t.path().to_path_buf(), Some(t))
-                }
-            };
+        // One CA for the KMEs, their SAEs, the agents and the controller.
+        let (dir, pki_temp) = match &kme.pki_dir {
+            Some(d) => (d.clone(), None),
+            None => {
+                let t = tempfile::Builder::new()
+                    .prefix("strata-twin-pki-")
+                    .tempdir()
+                    .map_err(|e| format!("cannot create a directory for certificates: {e}"))?;
+                (t.path().to_path_buf(), Some(t))
+            }
+        };
+        let nodes = world.nodes();
+        let (kme_nodes, saes) = if kme.enabled {
+            (
+                nodes.clone(),
+                crate::kme::saes(inventory).into_keys().collect(),
+            )
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        let pki = Pki::create_with_agents(&dir, &inventory.name, &kme_nodes, &saes, &nodes)?;
+        let (backend, kme_dir, kms, restconf): (Arc<dyn Backend>, _, _, _) = if kme.enabled {
             let running = crate::kme::start(
                 world.clone(),
                 inventory,
                 speed,
                 &kme,
-                &dir,
+                &pki,
                 options.tick,
                 watcher.clone(),
             )
             .await?;
             tasks.extend(running.tasks);
             let devices = Arc::new(Devices::new(world.clone()));
-            let (restconf, servers) = super::restconf::start(
-                devices.clone(),
-                &running.pki,
-                &world.nodes(),
-                watcher.clone(),
-            )
-            .await?;
+            let (restconf, servers) =
+                super::restconf::start(devices.clone(), &pki, &world.nodes(), watcher.clone())
+                    .await?;
             tasks.extend(servers);
             let backend = Arc::new(WithKms {
                 inner: world_backend,
@@ -247,11 +261,10 @@ impl Twin {
                 backend,
                 Some(running.directory),
                 Some(running.kms),
-                temp,
                 Some(restconf),
             )
         } else {
-            (Arc::new(world_backend), None, None, None, None)
+            (Arc::new(world_backend), None, None, None)
         };
         let mut addresses = BTreeMap::new();
         for node in world.nodes() {
@@ -260,25 +273,16 @@ impl Twin {
                 .map_err(|e| format!("cannot listen on loopback: {e}"))?;
             let addr = listener.local_addr().map_err(|e| e.to_string())?;
             addresses.insert(node.clone(), addr.to_string());
-            let service = AgentService::new(node, backend.clone()).into_server();
+            let tls = pki.agent_server_config(&node)?;
+            let service = AgentService::new(node, backend.clone())
+                .access(Access::controller())
+                .into_server();
             let mut stop = watcher.clone();
             tasks.push(tokio::spawn(async move {
-                // Replies go out at once: with Nagle's algorithm a reply written in two
-                // pieces waits for the caller's delayed acknowledgement (tens of ms).
-                let incoming = tokio_stream::StreamExt::map(
-                    tokio_stream::wrappers::TcpListenerStream::new(listener),
-                    |accepted| {
-                        accepted.inspect(|stream| {
-                            let _ = stream.set_nodelay(true);
-                        })
-                    },
-                );
-                let _ = tonic::transport::Server::builder()
-                    .add_service(service)
-                    .serve_with_incoming_shutdown(incoming, async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await;
+                let _ = channel::serve(listener, service, Some(tls), Limits::default(), async {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await;
             }));
         }
         let clock_world = world.clone();
@@ -307,6 +311,12 @@ impl Twin {
             network: inventory.name.clone(),
             twin: true,
             agents: addresses,
+            // Absolute: an agents file resolves relative paths from its own directory.
+            tls: Some(ControlTls {
+                ca: absolute(&pki.ca_path)?,
+                cert: absolute(&pki.controller.cert_path)?,
+                key: absolute(&pki.controller.key_path.clone().unwrap_or_default())?,
+            }),
         };
         Ok(Twin {
             world,
@@ -328,6 +338,10 @@ impl Twin {
             let _ = t.await;
         }
     }
+}
+
+fn absolute(path: &std::path::Path) -> Result<std::path::PathBuf, String> {
+    std::path::absolute(path).map_err(|e| format!("cannot resolve `{}`: {e}", path.display()))
 }
 
 impl Drop for Twin {

@@ -6,7 +6,7 @@
 //! `eskr` and QBER from the emulated network. A stopped node answers nothing.
 
 use super::world::World;
-use crate::kme::pki::{self, CONTROLLER_CN, Pki};
+use crate::kme::pki::{self, CONTROLLER, Pki};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -281,7 +281,7 @@ async fn serve(
                 .peer_certificates()
                 .and_then(|c| c.first())
                 .and_then(|c| pki::common_name(c));
-            let controller = caller.as_deref() == Some(CONTROLLER_CN);
+            let controller = caller.as_deref() == Some(CONTROLLER);
             let service = service_fn(move |req: Request<Incoming>| {
                 let (devices, node) = (devices.clone(), node.clone());
                 async move { Ok::<_, Infallible>(respond(&devices, &node, controller, req).await) }
