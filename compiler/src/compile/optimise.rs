@@ -42,9 +42,13 @@ pub const LEXICOGRAPHIC_LIMIT: usize = 2_000;
 pub const RATE_FLOOR: f64 = 1e-6;
 /// Largest class LP (intents, with the higher-class intents free to reroute) that gets new
 /// columns; a larger one is solved over its candidate paths, and the summary says so.
-pub const COLUMN_LIMIT: usize = 2_500;
+pub const COLUMN_LIMIT: usize = 2_000;
 /// Most pricing rounds per LP; the summary says when a round limit ended the search.
 pub const COLUMN_ROUNDS: usize = 40;
+/// Most pricing rounds in one compile, over all its LPs (classes, water-filling levels,
+/// lexicographic re-solves): the work stays bounded on large networks, and the summary says
+/// when the budget ran out.
+pub const COLUMN_BUDGET: usize = 120;
 /// A new path enters the LP when its reduced cost exceeds this much per unit of requested
 /// rate (the interior-point duals are accurate to about 1e-8).
 const PRICE_TOLERANCE: f64 = 1e-6;
@@ -95,6 +99,8 @@ pub struct ColumnReport {
     pub too_large: usize,
     /// LPs whose dual solve failed, solved over the columns they had.
     pub failed: usize,
+    /// The compile's pricing budget ([`COLUMN_BUDGET`]) ran out.
+    pub budget_spent: bool,
     /// Intents never priced: pairs and `disjoint paths N` keep their candidate paths.
     pub candidates_only: usize,
 }
@@ -102,7 +108,7 @@ pub struct ColumnReport {
 impl ColumnReport {
     /// Is the allocation optimal over every allowed path of every priceable intent?
     pub fn proven(&self) -> bool {
-        self.round_limited == 0 && self.too_large == 0 && self.failed == 0
+        self.round_limited == 0 && self.too_large == 0 && self.failed == 0 && !self.budget_spent
     }
 
     /// The summary's account of it: columns that ended with a rate, and why the search
@@ -119,6 +125,11 @@ impl ColumnReport {
             limits.push(format!(
                 "{} LP(s) stopped after {COLUMN_ROUNDS} pricing rounds",
                 self.round_limited
+            ));
+        }
+        if self.budget_spent {
+            limits.push(format!(
+                "the compile's {COLUMN_BUDGET} pricing rounds were spent; later LPs kept the paths they had"
             ));
         }
         if self.failed > 0 {
@@ -642,6 +653,10 @@ impl<'t, 'a> Columns<'t, 'a> {
             return;
         }
         for _ in 0..COLUMN_ROUNDS {
+            if self.report.rounds >= COLUMN_BUDGET {
+                self.report.budget_spent = true;
+                return;
+            }
             let lp = ClassLp::build(topo, caps, demands, class, stage);
             let Some(Duals { sigma, pi, .. }) = lp.duals(caps.len()) else {
                 self.report.failed += 1;
