@@ -182,7 +182,7 @@ fn run_serves_every_intent_link_and_node_and_follows_a_cut() {
             "--agents-file",
             agents.to_str().unwrap(),
         ],
-        "addresses written",
+        "stop with Ctrl-C",
     );
     let (_run, line) = start_until(
         &[
