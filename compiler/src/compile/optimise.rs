@@ -48,7 +48,9 @@ pub const COLUMN_ROUNDS: usize = 40;
 /// Most pricing rounds in one compile, over all its LPs (classes, water-filling levels,
 /// lexicographic re-solves): the work stays bounded on large networks, and the summary says
 /// when the budget ran out.
-pub const COLUMN_BUDGET: usize = 120;
+pub const COLUMN_BUDGET: usize = 60;
+/// Most interior-point iterations for the duals of one LP.
+const DUAL_ITERATIONS: u32 = 60;
 /// A new path enters the LP when its reduced cost exceeds this much per unit of requested
 /// rate (the interior-point duals are accurate to about 1e-8).
 const PRICE_TOLERANCE: f64 = 1e-6;
@@ -571,7 +573,15 @@ fn solve_levels(
         let stage = Stage::MaxMin(&levels);
         columns.generate(topo, caps, demands, class, stage);
         let lp = ClassLp::build(topo, caps, demands, class, stage);
-        let duals = lp.duals(caps.len())?;
+        let Some(duals) = lp.duals(caps.len()) else {
+            // No duals: one level for the members still rising, from the simplex.
+            columns.report.failed += 1;
+            let (_, t) = ClassLp::build(topo, caps, demands, class, stage).solve()?;
+            for l in levels.iter_mut().filter(|l| l.is_none()) {
+                *l = Some(below(t));
+            }
+            break;
+        };
         let t = duals.fraction;
         let free: Vec<usize> = (0..m).filter(|&k| levels[k].is_none()).collect();
         let blocked: Vec<usize> = free
@@ -885,6 +895,9 @@ impl ClassLp {
     /// The duals of the LP (interior point).
     fn duals(self, resources: usize) -> Option<Duals> {
         let mut model = self.vars.maximise(self.objective).using(good_lp::clarabel);
+        // A well-scaled LP converges in a few dozen interior-point iterations; one that does
+        // not is given up (its class keeps the columns it has) rather than ground on.
+        model.settings().max_iter(DUAL_ITERATIONS);
         let refs: Vec<_> = self
             .constraints
             .into_iter()
