@@ -55,6 +55,23 @@ pub struct ConfigOnly {
     config: std::sync::Mutex<NodeConfig>,
 }
 
+/// The service units of a configuration as telemetry of a backend that measures no
+/// delivery: each reports its target and nothing delivered.
+pub fn unmeasured_units(cfg: &NodeConfig) -> Vec<pb::UnitSample> {
+    cfg.service
+        .service_units
+        .iter()
+        .map(|u| pb::UnitSample {
+            service_unit: u.id.clone(),
+            role: format!("{:?}", u.role).to_lowercase(),
+            delivered_rate: 0.0,
+            target_rate: u.rate,
+            fidelity: u.fidelity,
+            delivered_total: 0,
+        })
+        .collect()
+}
+
 impl ConfigOnly {
     pub fn new() -> Self {
         ConfigOnly {
@@ -110,19 +127,7 @@ impl Backend for ConfigOnly {
                     }),
             )
             .collect();
-        let units = cfg
-            .service
-            .service_units
-            .iter()
-            .map(|u| pb::UnitSample {
-                service_unit: u.id.clone(),
-                role: format!("{:?}", u.role).to_lowercase(),
-                delivered_rate: 0.0,
-                target_rate: u.rate,
-                fidelity: u.fidelity,
-                delivered_total: 0,
-            })
-            .collect();
+        let units = unmeasured_units(&cfg);
         pb::TelemetrySample {
             node: node.into(),
             generation,

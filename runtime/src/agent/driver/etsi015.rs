@@ -262,19 +262,7 @@ impl Backend for Etsi015Driver {
                 });
             }
         }
-        let units = cfg
-            .service
-            .service_units
-            .iter()
-            .map(|u| pb::UnitSample {
-                service_unit: u.id.clone(),
-                role: format!("{:?}", u.role).to_lowercase(),
-                delivered_rate: 0.0,
-                target_rate: u.rate,
-                fidelity: u.fidelity,
-                delivered_total: 0,
-            })
-            .collect();
+        let units = crate::agent::unmeasured_units(&cfg);
         pb::TelemetrySample {
             node: node.into(),
             generation,
