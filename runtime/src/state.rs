@@ -1,7 +1,8 @@
 //! The state store: which generation of configuration was last applied, its digest, and
 //! the documents each node runs. Behind the small [`StateStore`] trait; [`FileStore`] keeps
 //! it in a JSON file with an exclusive lock file beside it so that two applies cannot
-//! interleave.
+//! interleave; [`crate::etcd_store::EtcdStore`] keeps it in etcd for controllers that
+//! share it. [`open`] picks the store from a `--state` value.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -103,6 +104,12 @@ pub enum StoreError {
     Io(PathBuf, std::io::Error),
     Corrupt(PathBuf, String),
     Locked(PathBuf, String),
+    /// An etcd store could not be read or written: its location and what etcd said.
+    Etcd(String, String),
+    /// A save lost the compare-and-swap: the store's location and what happened.
+    Conflict(String, String),
+    /// The etcd apply lock is held: the lock's key, its holder, its lease TTL in seconds.
+    LeaseLocked(String, String, i64),
 }
 
 impl std::fmt::Display for StoreError {
@@ -119,6 +126,15 @@ impl std::fmt::Display for StoreError {
                 "another apply is running ({holder}); wait for it to finish. If none is running, remove the stale lock `{}`",
                 p.display()
             ),
+            StoreError::Etcd(at, e) => write!(
+                f,
+                "state store `{at}`: {e}; check that etcd runs there and that a majority of its members are up"
+            ),
+            StoreError::Conflict(at, e) => write!(f, "state store `{at}`: {e}"),
+            StoreError::LeaseLocked(key, holder, ttl) => write!(
+                f,
+                "another apply is running ({holder}); wait for it to finish. If that process died, its lock `{key}` goes away by itself within {ttl} s when its etcd lease expires"
+            ),
         }
     }
 }
@@ -131,6 +147,75 @@ pub trait StateStore {
     fn save(&self, state: &State) -> Result<(), StoreError>;
     /// Takes the exclusive lock; it is released when the guard drops.
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError>;
+}
+
+/// Environment variables with the user name and password for an etcd with authentication.
+pub const ETCD_USER_VAR: &str = "STRATA_ETCD_USER";
+pub const ETCD_PASSWORD_VAR: &str = "STRATA_ETCD_PASSWORD";
+
+/// Environment variables with the PEM files for TLS towards etcd: the CA, and strata's
+/// client certificate and key.
+pub const ETCD_CA_VAR: &str = "STRATA_ETCD_CA";
+pub const ETCD_CERT_VAR: &str = "STRATA_ETCD_CERT";
+pub const ETCD_KEY_VAR: &str = "STRATA_ETCD_KEY";
+
+/// TLS towards etcd as the environment asks for it: none without `STRATA_ETCD_CA`.
+fn etcd_tls_from_env() -> Result<Option<crate::etcd_store::EtcdTls>, String> {
+    let read = |var: &str| -> Result<Option<String>, String> {
+        match std::env::var_os(var) {
+            None => Ok(None),
+            Some(path) => std::fs::read_to_string(&path)
+                .map(Some)
+                .map_err(|e| format!("{var}=`{}` cannot be read: {e}", Path::new(&path).display())),
+        }
+    };
+    let (ca, cert, key) = (
+        read(ETCD_CA_VAR)?,
+        read(ETCD_CERT_VAR)?,
+        read(ETCD_KEY_VAR)?,
+    );
+    let identity = match (cert, key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => {
+            return Err(format!(
+                "set both {ETCD_CERT_VAR} and {ETCD_KEY_VAR} for a client certificate, or neither"
+            ));
+        }
+    };
+    match ca {
+        Some(ca_pem) => Ok(Some(crate::etcd_store::EtcdTls { ca_pem, identity })),
+        None if identity.is_some() => Err(format!(
+            "{ETCD_CERT_VAR} and {ETCD_KEY_VAR} need {ETCD_CA_VAR}, the CA of the etcd members' certificates"
+        )),
+        None => Ok(None),
+    }
+}
+
+/// The store a `--state` value names: `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` (logging in
+/// with `STRATA_ETCD_USER` / `STRATA_ETCD_PASSWORD` when set) or a file path.
+pub fn open(spec: &str) -> Result<Box<dyn StateStore + Send + Sync>, String> {
+    use crate::etcd_store::{EtcdLocation, EtcdStore};
+    if EtcdLocation::is_etcd(spec) {
+        let location = EtcdLocation::parse(spec)?;
+        let tls = etcd_tls_from_env()?;
+        let mut store = EtcdStore::connect(location, tls.as_ref()).map_err(|e| e.to_string())?;
+        match (
+            std::env::var(ETCD_USER_VAR).ok(),
+            std::env::var(ETCD_PASSWORD_VAR).ok(),
+        ) {
+            (Some(user), Some(password)) => store = store.with_credentials(&user, &password),
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "set both {ETCD_USER_VAR} and {ETCD_PASSWORD_VAR} to log in to etcd, or neither"
+                ));
+            }
+        }
+        Ok(Box::new(store))
+    } else {
+        Ok(Box::new(FileStore::new(spec)))
+    }
 }
 
 /// A JSON file, replaced atomically on save, with `<file>.lock` as the lock.
@@ -164,17 +249,41 @@ pub struct LockGuard {
 enum Release {
     File(PathBuf),
     Memory(std::sync::Arc<std::sync::Mutex<bool>>),
+    Call(Releaser),
+}
+
+impl LockGuard {
+    /// A guard that runs `release` when dropped (for stores kept elsewhere).
+    pub fn releasing(release: impl FnOnce() + Send + 'static) -> Self {
+        LockGuard {
+            release: Release::Call(Releaser(Some(Box::new(release)))),
+        }
+    }
+}
+
+/// What a [`LockGuard::releasing`] guard runs on drop.
+struct Releaser(Option<Box<dyn FnOnce() + Send>>);
+
+impl std::fmt::Debug for Releaser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Releaser")
+    }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        match &self.release {
+        match &mut self.release {
             Release::File(path) => {
                 let _ = std::fs::remove_file(path);
             }
             Release::Memory(flag) => {
                 if let Ok(mut f) = flag.lock() {
                     *f = false;
+                }
+            }
+            Release::Call(r) => {
+                if let Some(release) = r.0.take() {
+                    release();
                 }
             }
         }

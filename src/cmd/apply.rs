@@ -13,7 +13,7 @@ use strata_runtime::apply::{Agents, ApplyOptions};
 use strata_runtime::control::{Controller, DEFAULT_HOLD_OFF_S, LogLine, subscribe};
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
-use strata_runtime::state::{DEFAULT_STATE_PATH, FileStore, MemoryStore, StateStore};
+use strata_runtime::state::{DEFAULT_STATE_PATH, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
 
 /// Apply intents to the network's agents (or to an embedded digital twin) and show them met.
@@ -28,8 +28,9 @@ pub struct Args {
     agents: Option<PathBuf>,
     /// State file of the last apply (used with `--agents`) [default: .strata/state.json];
     /// written by the apply.
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    /// `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` keeps it in etcd instead.
+    #[arg(long, value_name = "FILE|etcd://…", env = "STRATA_STATE")]
+    state: Option<String>,
     /// Apply this saved plan (from `strata plan -out`) instead of compiling anew; refused if
     /// the state moved since it was made.
     #[arg(long, value_name = "FILE")]
@@ -91,7 +92,7 @@ impl Args {
         let state_path = self
             .state
             .clone()
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_PATH));
+            .unwrap_or_else(|| DEFAULT_STATE_PATH.to_string());
         let Some(Checked {
             mut fe,
             program,
@@ -104,7 +105,7 @@ impl Args {
         let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
             Some(path) => (
                 Agents::load(path).map_err(anyhow::Error::msg)?,
-                Box::new(FileStore::new(&state_path)),
+                strata_runtime::state::open(&state_path).map_err(anyhow::Error::msg)?,
             ),
             None => {
                 let t = Twin::start(

@@ -13,7 +13,6 @@ use strata_compiler::graph::{Live, dot};
 use strata_runtime::apply::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::Monitor;
-use strata_runtime::state::{FileStore, StateStore};
 
 /// Draw the network and the paths of its intents (DOT, or SVG through Graphviz).
 #[derive(clap::Args)]
@@ -33,8 +32,9 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     agents: Option<PathBuf>,
     /// State of the last apply, with `--agents` [default: .strata/state.json].
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    /// `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` keeps it in etcd instead.
+    #[arg(long, value_name = "FILE|etcd://…", env = "STRATA_STATE")]
+    state: Option<String>,
     /// Seconds to listen to the agents' telemetry at most, with `--agents`.
     #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
     wait: f64,
@@ -77,8 +77,8 @@ impl Args {
             None => dot(&inventory, &compiled.configs, &compiled.summary, None),
             Some(agents) => {
                 let agents = Agents::load(agents).map_err(anyhow::Error::msg)?;
-                let state_path = super::state_path(self.state.clone())?;
-                let state = FileStore::new(&state_path).load()?;
+                let (store, state_name) = super::open_state(self.state.as_deref())?;
+                let state = store.load()?;
                 let (configs, summary) = match state {
                     Some(s) if s.summary.is_some() => {
                         let summary = s.summary.clone().unwrap_or(compiled.summary.clone());
@@ -87,7 +87,7 @@ impl Args {
                     _ => {
                         eprintln!(
                             "warning: no applied state in `{}`; drawing the compiled paths",
-                            state_path.display()
+                            state_name
                         );
                         (compiled.configs.clone(), compiled.summary.clone())
                     }

@@ -258,6 +258,28 @@ pub fn state_path(given: Option<std::path::PathBuf>) -> anyhow::Result<std::path
     }
 }
 
+/// Opens the store a `--state` value names (`etcd://HOST:PORT[,…]/PREFIX` or a file; the
+/// default file when none is given). An explicit file must exist, as for [`state_path`].
+/// Returns the store and how to name it to the operator.
+pub fn open_state(
+    given: Option<&str>,
+) -> anyhow::Result<(
+    Box<dyn strata_runtime::state::StateStore + Send + Sync>,
+    String,
+)> {
+    match given {
+        Some(spec) if strata_runtime::etcd_store::EtcdLocation::is_etcd(spec) => Ok((
+            strata_runtime::state::open(spec).map_err(anyhow::Error::msg)?,
+            spec.to_string(),
+        )),
+        _ => {
+            let path = state_path(given.map(std::path::PathBuf::from))?;
+            let name = path.display().to_string();
+            Ok((Box::new(strata_runtime::state::FileStore::new(path)), name))
+        }
+    }
+}
+
 /// What each priority class maximises (`--objective`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum ObjectiveArg {

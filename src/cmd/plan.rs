@@ -8,7 +8,6 @@ use serde::Serialize;
 use std::path::PathBuf;
 use strata_compiler::plan::{Plan, diff};
 use strata_runtime::saved_plan::SavedPlan;
-use strata_runtime::state::{FileStore, StateStore};
 
 /// Show what applying the intents would change.
 #[derive(clap::Args)]
@@ -18,8 +17,9 @@ pub struct Args {
     files: Vec<PathBuf>,
     /// State file of the last apply [default: .strata/state.json]; given explicitly, it
     /// must exist.
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    /// `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` keeps it in etcd instead.
+    #[arg(long, value_name = "FILE|etcd://…", env = "STRATA_STATE")]
+    state: Option<String>,
     /// Print the plan as JSON on stdout.
     #[arg(long)]
     json: bool,
@@ -62,7 +62,6 @@ impl Args {
 
     fn run_inner(self) -> anyhow::Result<Outcome> {
         let format = Format::json_if(self.json);
-        let state_path = super::state_path(self.state.clone())?;
         let Some(Checked {
             mut fe,
             program,
@@ -72,7 +71,7 @@ impl Args {
             return Ok(Outcome::Failed);
         };
         let compiled = super::compile_what_if(&program, &inventory, &self.fail, self.objective)?;
-        let store = FileStore::new(&state_path);
+        let (store, _) = super::open_state(self.state.as_deref())?;
         let state = store.load()?;
         let plan = diff(state.as_ref().map(|s| &s.configs), &compiled.configs);
         // Saved before anything is printed, so that `--json` prints one document whatever

@@ -11,7 +11,6 @@ use strata_runtime::apply::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
 use strata_runtime::running::{disagreements, probe};
-use strata_runtime::state::{FileStore, StateStore};
 
 /// Show each applied intent's target, measured rate and state.
 ///
@@ -27,8 +26,9 @@ pub struct Args {
     agents: PathBuf,
     /// State file of the last apply [default: .strata/state.json]; given explicitly, it
     /// must exist.
-    #[arg(long, value_name = "FILE")]
-    state: Option<PathBuf>,
+    /// `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` keeps it in etcd instead.
+    #[arg(long, value_name = "FILE|etcd://…", env = "STRATA_STATE")]
+    state: Option<String>,
     /// Print as JSON.
     #[arg(long)]
     json: bool,
@@ -44,9 +44,9 @@ impl Args {
     pub fn run(mut self) -> anyhow::Result<Outcome> {
         self.json |= self.format == super::PrintFormat::Json;
         tokio::runtime::Runtime::new()?.block_on(async move {
-            let state_path = super::state_path(self.state.clone())?;
+            let (store, _) = super::open_state(self.state.as_deref())?;
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
-            let state = FileStore::new(&state_path).load()?.context("nothing has been applied yet (no state)")?;
+            let state = store.load()?.context("nothing has been applied yet (no state)")?;
             let summary = state.summary.clone().context("the state holds no compile summary; apply again")?;
             let mut monitor = Monitor::new(summary);
             let mut rx = subscribe(&agents, Duration::from_millis(200));

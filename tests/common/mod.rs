@@ -1,6 +1,8 @@
 //! Helpers shared by the tests that drive the real `strata` binary.
 #![allow(dead_code)]
 
+pub mod etcd;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,688 @@
+//! The state store on etcd (`etcd://HOST:PORT[,HOST:PORT…]/PREFIX`), for controllers that
+//! share one network's state. Under PREFIX it keeps the whole state (`state`), its generation
+//! (`generation`), configuration digest (`config-digest`), what each node runs
+//! (`nodes/<node>`) and the digest a saved plan is bound to (`state-digest`), all written in
+//! one transaction that compares the revision of `state` read by the last load: two
+//! controllers that read the same generation cannot both commit the next one. The apply lock
+//! is the key `lock` on a lease kept alive while it is held; its value names the holder, and
+//! a holder that dies releases it when the lease expires. It logs in with a user name and
+//! password and speaks TLS (with a client certificate) when the cluster asks for them.
+//!
+//! [`StateStore`] is synchronous (file-like); the etcd calls run on a small runtime of the
+//! store's own, so a caller on any runtime (or none) waits for them without nesting runtimes.
+
+use crate::state::{LockGuard, State, StateStore, StoreError};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+#[allow(clippy::all, missing_docs)]
+mod pb {
+    pub mod mvccpb {
+        tonic::include_proto!("mvccpb");
+    }
+    pub mod etcdserverpb {
+        tonic::include_proto!("etcdserverpb");
+    }
+}
+
+use pb::etcdserverpb::{
+    AuthenticateRequest, Compare, DeleteRangeRequest, LeaseGrantRequest, LeaseKeepAliveRequest,
+    LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, TxnResponse,
+    auth_client::AuthClient, compare, kv_client::KvClient, lease_client::LeaseClient, request_op,
+    response_op,
+};
+
+/// Default lifetime of the apply lock's lease: how long a dead holder keeps the lock.
+pub const DEFAULT_LOCK_TTL_S: i64 = 10;
+
+/// How long one etcd call may take on one member before strata gives up on it.
+const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where an etcd state lives: the members to ask and the key prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EtcdLocation {
+    pub endpoints: Vec<String>,
+    pub prefix: String,
+}
+
+impl EtcdLocation {
+    /// Whether `spec` names an etcd state rather than a file.
+    pub fn is_etcd(spec: &str) -> bool {
+        spec.starts_with("etcd://")
+    }
+
+    /// Parses `etcd://HOST:PORT[,HOST:PORT…]/PREFIX`.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let usage = "write it as etcd://HOST:PORT[,HOST:PORT…]/PREFIX, e.g. etcd://127.0.0.1:2379/strata/metro";
+        let rest = spec
+            .strip_prefix("etcd://")
+            .ok_or_else(|| format!("`{spec}` is not an etcd state; {usage}"))?;
+        let (hosts, prefix) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("`{spec}` names no key prefix; {usage}"))?;
+        let prefix = prefix.trim_end_matches('/');
+        if prefix.is_empty() {
+            return Err(format!("`{spec}` names no key prefix; {usage}"));
+        }
+        let mut endpoints = Vec::new();
+        for host in hosts.split(',') {
+            let ok = host
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !ok {
+                return Err(format!(
+                    "`{host}` in `{spec}` is not HOST:PORT (etcd's client port, usually 2379); {usage}"
+                ));
+            }
+            endpoints.push(host.to_string());
+        }
+        Ok(EtcdLocation {
+            endpoints,
+            prefix: format!("/{}", prefix.trim_start_matches('/')),
+        })
+    }
+
+    fn key(&self, name: &str) -> Vec<u8> {
+        format!("{}/{name}", self.prefix).into_bytes()
+    }
+}
+
+impl std::fmt::Display for EtcdLocation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "etcd://{}{}", self.endpoints.join(","), self.prefix)
+    }
+}
+
+/// Adds an etcd auth token (metadata `token`) to every request, when there is one.
+#[derive(Clone)]
+struct Token(Option<tonic::metadata::AsciiMetadataValue>);
+
+impl tonic::service::Interceptor for Token {
+    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(t) = &self.0 {
+            r.metadata_mut().insert("token", t.clone());
+        }
+        Ok(r)
+    }
+}
+
+/// A connection to one member, authenticated when the store has credentials.
+type Svc = tonic::service::interceptor::InterceptedService<Channel, Token>;
+
+/// TLS towards etcd: the CA that signed the members' certificates (PEM) and, for a cluster
+/// that authenticates clients by certificate, strata's certificate and key (PEM).
+#[derive(Debug, Clone, Default)]
+pub struct EtcdTls {
+    pub ca_pem: String,
+    pub identity: Option<(String, String)>,
+}
+
+/// The members, tried in turn from the last one that answered.
+#[derive(Clone)]
+struct Members {
+    channels: Arc<Vec<Channel>>,
+    preferred: Arc<AtomicUsize>,
+    /// User name and password for etcd's authentication, if it has it enabled.
+    credentials: Option<Arc<(String, String)>>,
+    /// The auth token each member gave (etcd's simple tokens are per member).
+    tokens: Arc<Mutex<Vec<Option<tonic::metadata::AsciiMetadataValue>>>>,
+}
+
+impl Members {
+    /// Runs `call` on the members in turn, twice round at most, until one answers; a member
+    /// that is down or does not answer in time (while the cluster elects a leader) is
+    /// skipped. Every call strata makes is safe to repeat: a write that timed out but was
+    /// committed is recognised by the repeat (see `lock` and `save`).
+    async fn call<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let n = self.channels.len();
+        let first = self.preferred.load(Ordering::Relaxed);
+        let mut last = tonic::Status::unavailable("no etcd member given");
+        for i in 0..2 * n {
+            let at = (first + i) % n;
+            let mut result = self.attempt(at, &call).await;
+            if self.credentials.is_some()
+                && matches!(&result, Err(e) if e.code() == tonic::Code::Unauthenticated)
+            {
+                // The member forgot the token (it restarted, or the token expired): log in
+                // again once.
+                self.set_token(at, None);
+                result = self.attempt(at, &call).await;
+            }
+            match result {
+                Ok(r) => {
+                    self.preferred.store(at, Ordering::Relaxed);
+                    return Ok(r.into_inner());
+                }
+                Err(e)
+                    if e.code() == tonic::Code::Unavailable
+                        || e.code() == tonic::Code::DeadlineExceeded =>
+                {
+                    last = e
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(last)
+    }
+
+    /// One call on member `at`, logging in first if the store has credentials and no token
+    /// from that member yet.
+    async fn attempt<T, F, Fut>(
+        &self,
+        at: usize,
+        call: &F,
+    ) -> Result<tonic::Response<T>, tonic::Status>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        let channel = self.channels[at].clone();
+        let go = async {
+            let token = match (&self.credentials, self.token(at)) {
+                (Some(creds), None) => {
+                    let answer = AuthClient::new(channel.clone())
+                        .authenticate(AuthenticateRequest {
+                            name: creds.0.clone(),
+                            password: creds.1.clone(),
+                        })
+                        .await?
+                        .into_inner();
+                    let token = answer.token.parse().map_err(|_| {
+                        tonic::Status::unauthenticated("etcd gave an auth token that is not ASCII")
+                    })?;
+                    self.set_token(at, Some(token));
+                    self.token(at)
+                }
+                (_, token) => token,
+            };
+            call(Svc::new(channel, Token(token))).await
+        };
+        tokio::time::timeout(CALL_TIMEOUT, go)
+            .await
+            .unwrap_or_else(|_| {
+                Err(tonic::Status::deadline_exceeded(format!(
+                    "no answer within {} s",
+                    CALL_TIMEOUT.as_secs()
+                )))
+            })
+    }
+
+    fn token(&self, at: usize) -> Option<tonic::metadata::AsciiMetadataValue> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())[at].clone()
+    }
+
+    fn set_token(&self, at: usize, token: Option<tonic::metadata::AsciiMetadataValue>) {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())[at] = token;
+    }
+
+    async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, tonic::Status> {
+        self.call(|ch| {
+            let txn = txn.clone();
+            async move { KvClient::new(ch).txn(txn).await }
+        })
+        .await
+    }
+
+    async fn get(&self, key: Vec<u8>) -> Result<Option<pb::mvccpb::KeyValue>, tonic::Status> {
+        let r = self
+            .call(|ch| {
+                let key = key.clone();
+                async move {
+                    KvClient::new(ch)
+                        .range(RangeRequest {
+                            key,
+                            ..RangeRequest::default()
+                        })
+                        .await
+                }
+            })
+            .await?;
+        Ok(r.kvs.into_iter().next())
+    }
+
+    async fn revoke(&self, id: i64) -> Result<(), tonic::Status> {
+        self.call(|ch| async move {
+            LeaseClient::new(ch)
+                .lease_revoke(LeaseRevokeRequest { id })
+                .await
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Renews lease `id` every third of its TTL until the task is aborted or the lease is
+    /// gone.
+    async fn keep_alive(self, id: i64, ttl: i64) {
+        let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
+        loop {
+            tokio::time::sleep(period).await;
+            let renewed = self
+                .call(|ch| async move {
+                    let mut stream = LeaseClient::new(ch)
+                        .lease_keep_alive(tokio_stream::once(LeaseKeepAliveRequest { id }))
+                        .await?
+                        .into_inner();
+                    let answer = stream.message().await?;
+                    Ok(tonic::Response::new(answer.map_or(0, |a| a.ttl)))
+                })
+                .await;
+            if matches!(renewed, Ok(ttl) if ttl <= 0) {
+                return;
+            }
+        }
+    }
+}
+
+/// State under a key prefix of an etcd cluster.
+pub struct EtcdStore {
+    location: EtcdLocation,
+    runtime: Option<tokio::runtime::Runtime>,
+    members: Members,
+    /// `mod_revision` of the state key at the last load (0: no state); what a save compares.
+    read_revision: Mutex<Option<i64>>,
+    /// The lease of the apply lock while this store holds it; a save also requires it.
+    held_lease: Arc<Mutex<Option<i64>>>,
+    lock_ttl: i64,
+}
+
+impl EtcdStore {
+    /// A store at `location`. Connections are made on first use, so an unreachable cluster
+    /// is reported by the first load, save or lock.
+    pub fn new(location: EtcdLocation) -> Result<Self, StoreError> {
+        Self::connect(location, None)
+    }
+
+    /// A store at `location`, over TLS (`https`) when `tls` is given.
+    pub fn connect(location: EtcdLocation, tls: Option<&EtcdTls>) -> Result<Self, StoreError> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("strata-etcd")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Etcd(location.to_string(), e.to_string()))?;
+        let mut channels = Vec::new();
+        {
+            let _entered = runtime.enter();
+            for host in &location.endpoints {
+                let scheme = if tls.is_some() { "https" } else { "http" };
+                let bad = |e: tonic::transport::Error| {
+                    StoreError::Etcd(location.to_string(), format!("{host}: {e}"))
+                };
+                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{host}"))
+                    .map_err(bad)?
+                    .connect_timeout(CALL_TIMEOUT);
+                if let Some(tls) = tls {
+                    let mut config =
+                        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+                    if let Some((cert, key)) = &tls.identity {
+                        config = config.identity(Identity::from_pem(cert, key));
+                    }
+                    endpoint = endpoint.tls_config(config).map_err(bad)?;
+                }
+                channels.push(endpoint.connect_lazy());
+            }
+        }
+        Ok(EtcdStore {
+            location,
+            runtime: Some(runtime),
+            members: Members {
+                tokens: Arc::new(Mutex::new(vec![None; channels.len()])),
+                channels: Arc::new(channels),
+                preferred: Arc::new(AtomicUsize::new(0)),
+                credentials: None,
+            },
+            read_revision: Mutex::new(None),
+            held_lease: Arc::new(Mutex::new(None)),
+            lock_ttl: DEFAULT_LOCK_TTL_S,
+        })
+    }
+
+    /// Logs in to etcd as `user` (for a cluster with authentication enabled).
+    pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
+        self.members.credentials = Some(Arc::new((user.to_string(), password.to_string())));
+        self
+    }
+
+    /// Sets the apply lock's lease TTL in seconds (at least 1).
+    pub fn with_lock_ttl(mut self, seconds: i64) -> Self {
+        self.lock_ttl = seconds.max(1);
+        self
+    }
+
+    pub fn location(&self) -> &EtcdLocation {
+        &self.location
+    }
+
+    fn error(&self, status: tonic::Status) -> StoreError {
+        StoreError::Etcd(self.location.to_string(), status.message().to_string())
+    }
+
+    /// Runs `fut` on the store's runtime and waits for it.
+    fn block<T: Send + 'static>(
+        &self,
+        fut: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Etcd(self.location.to_string(), "store shut down".into()))?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        runtime.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().map_err(|_| {
+            StoreError::Etcd(
+                self.location.to_string(),
+                "the etcd client stopped before answering".into(),
+            )
+        })
+    }
+}
+
+impl Drop for EtcdStore {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+fn put(key: Vec<u8>, value: impl Into<Vec<u8>>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestPut(PutRequest {
+            key,
+            value: value.into(),
+            ..PutRequest::default()
+        })),
+    }
+}
+
+fn range(key: Vec<u8>) -> RequestOp {
+    RequestOp {
+        request: Some(request_op::Request::RequestRange(RangeRequest {
+            key,
+            ..RangeRequest::default()
+        })),
+    }
+}
+
+/// The key range of every key starting with `prefix` (etcd's prefix convention).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+/// The first key-value of range answer `i` of a transaction.
+fn kv_of(r: &TxnResponse, i: usize) -> Option<&pb::mvccpb::KeyValue> {
+    match r.responses.get(i)?.response.as_ref()? {
+        response_op::Response::ResponseRange(rr) => rr.kvs.first(),
+        _ => None,
+    }
+}
+
+fn generation_of(kv: Option<&pb::mvccpb::KeyValue>) -> String {
+    kv.and_then(|kv| serde_json::from_slice::<State>(&kv.value).ok())
+        .map_or_else(|| "none".into(), |s| s.generation.to_string())
+}
+
+impl StateStore for EtcdStore {
+    fn load(&self) -> Result<Option<State>, StoreError> {
+        let members = self.members.clone();
+        let key = self.location.key("state");
+        let kv = self
+            .block(async move { members.get(key).await })?
+            .map_err(|e| self.error(e))?;
+        let Some(kv) = kv else {
+            *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(0);
+            return Ok(None);
+        };
+        let state = serde_json::from_slice(&kv.value).map_err(|e| {
+            StoreError::Corrupt(
+                format!("{}/state", self.location).into(),
+                format!("etcd key: {e}"),
+            )
+        })?;
+        *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(kv.mod_revision);
+        Ok(Some(state))
+    }
+
+    fn save(&self, state: &State) -> Result<(), StoreError> {
+        let loc = &self.location;
+        let state_key = loc.key("state");
+        let lock_key = loc.key("lock");
+        let nodes_prefix = loc.key("nodes/");
+        let expected = self
+            .read_revision
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .unwrap_or(0);
+        let held = *self.held_lease.lock().unwrap_or_else(|p| p.into_inner());
+        let json = serde_json::to_vec_pretty(state)
+            .map_err(|e| StoreError::Corrupt(format!("{loc}/state").into(), e.to_string()))?;
+
+        let mut compare = vec![Compare {
+            result: compare::CompareResult::Equal as i32,
+            target: compare::CompareTarget::Mod as i32,
+            key: state_key.clone(),
+            target_union: Some(compare::TargetUnion::ModRevision(expected)),
+            ..Compare::default()
+        }];
+        if let Some(lease) = held {
+            compare.push(Compare {
+                result: compare::CompareResult::Equal as i32,
+                target: compare::CompareTarget::Lease as i32,
+                key: lock_key.clone(),
+                target_union: Some(compare::TargetUnion::Lease(lease)),
+                ..Compare::default()
+            });
+        }
+        let mut success = vec![
+            put(state_key.clone(), json.clone()),
+            put(loc.key("generation"), state.generation.to_string()),
+            put(loc.key("config-digest"), state.config_digest.clone()),
+            put(loc.key("state-digest"), state.digest()),
+        ];
+        for (node, g) in &state.nodes {
+            let value = serde_json::to_vec(g).unwrap_or_default();
+            success.push(put(loc.key(&format!("nodes/{node}")), value));
+        }
+        let members = self.members.clone();
+        let (state_key2, lock_key2) = (state_key.clone(), lock_key.clone());
+        let nodes: std::collections::BTreeSet<Vec<u8>> = state
+            .nodes
+            .keys()
+            .map(|n| loc.key(&format!("nodes/{n}")))
+            .collect();
+        let answer = self.block(async move {
+            // Nodes no longer in the state lose their key in the same transaction.
+            let listed = members
+                .call(|ch| {
+                    let key = nodes_prefix.clone();
+                    async move {
+                        KvClient::new(ch)
+                            .range(RangeRequest {
+                                range_end: prefix_end(&key),
+                                key,
+                                keys_only: true,
+                                ..RangeRequest::default()
+                            })
+                            .await
+                    }
+                })
+                .await?;
+            for kv in listed.kvs.into_iter().filter(|kv| !nodes.contains(&kv.key)) {
+                success.push(RequestOp {
+                    request: Some(request_op::Request::RequestDeleteRange(
+                        DeleteRangeRequest {
+                            key: kv.key,
+                            ..DeleteRangeRequest::default()
+                        },
+                    )),
+                });
+            }
+            members
+                .txn(TxnRequest {
+                    compare,
+                    success,
+                    failure: vec![range(state_key2), range(lock_key2)],
+                })
+                .await
+        })?;
+        let answer = answer.map_err(|e| self.error(e))?;
+        if answer.succeeded {
+            let revision = answer.header.map_or(0, |h| h.revision);
+            *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);
+            return Ok(());
+        }
+        let now = kv_of(&answer, 0);
+        if let Some(kv) = now
+            && kv.value == json
+            && kv.mod_revision != expected
+        {
+            // A repeat of this very write, committed but not answered the first time.
+            *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(kv.mod_revision);
+            return Ok(());
+        }
+        if now.map_or(0, |kv| kv.mod_revision) != expected {
+            return Err(StoreError::Conflict(
+                loc.to_string(),
+                format!(
+                    "another controller committed generation {} since this one read the state; generation {} was not written. Nothing of this apply is recorded: run `strata plan` again to see what changed",
+                    generation_of(now),
+                    state.generation
+                ),
+            ));
+        }
+        Err(StoreError::Conflict(
+            loc.to_string(),
+            format!(
+                "this controller's apply lock expired (its lease ran out) before generation {} was written; nothing was recorded. Apply again",
+                state.generation
+            ),
+        ))
+    }
+
+    fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
+        let members = self.members.clone();
+        let lock_key = self.location.key("lock");
+        let ttl = self.lock_ttl;
+        let value = holder.as_bytes().to_vec();
+        let key = lock_key.clone();
+        let taken = self.block(async move {
+            let lease = members
+                .call(|ch| async move {
+                    LeaseClient::new(ch)
+                        .lease_grant(LeaseGrantRequest { ttl, id: 0 })
+                        .await
+                })
+                .await?;
+            let txn = members
+                .txn(TxnRequest {
+                    compare: vec![Compare {
+                        result: compare::CompareResult::Equal as i32,
+                        target: compare::CompareTarget::Create as i32,
+                        key: key.clone(),
+                        target_union: Some(compare::TargetUnion::CreateRevision(0)),
+                        ..Compare::default()
+                    }],
+                    success: vec![RequestOp {
+                        request: Some(request_op::Request::RequestPut(PutRequest {
+                            key: key.clone(),
+                            value,
+                            lease: lease.id,
+                            ..PutRequest::default()
+                        })),
+                    }],
+                    failure: vec![range(key)],
+                })
+                .await;
+            match txn {
+                Ok(t) if t.succeeded => Ok(Ok(lease.id)),
+                // A repeat of a put that was committed but not answered: ours.
+                Ok(t) if kv_of(&t, 0).is_some_and(|kv| kv.lease == lease.id) => Ok(Ok(lease.id)),
+                Ok(t) => {
+                    let _ = members.revoke(lease.id).await;
+                    let who = kv_of(&t, 0)
+                        .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+                        .unwrap_or_default();
+                    Ok(Err(who))
+                }
+                Err(e) => {
+                    let _ = members.revoke(lease.id).await;
+                    Err(e)
+                }
+            }
+        })?;
+        let lease = match taken.map_err(|e| self.error(e))? {
+            Ok(lease) => lease,
+            Err(who) => {
+                return Err(StoreError::LeaseLocked(
+                    format!("{}/lock", self.location),
+                    who,
+                    ttl,
+                ));
+            }
+        };
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Etcd(self.location.to_string(), "store shut down".into()))?;
+        let renewal = runtime.spawn(self.members.clone().keep_alive(lease, ttl));
+        *self.held_lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        let handle = runtime.handle().clone();
+        let members = self.members.clone();
+        let held = self.held_lease.clone();
+        Ok(LockGuard::releasing(move || {
+            renewal.abort();
+            *held.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let (tx, rx) = std::sync::mpsc::channel();
+            handle.spawn(async move {
+                let _ = tx.send(members.revoke(lease).await);
+            });
+            // If etcd cannot be reached the lease runs out by itself.
+            let _ = rx.recv_timeout(CALL_TIMEOUT * 2);
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn locations_parse_hosts_and_prefix_and_reject_what_is_not_one() {
+        let l = EtcdLocation::parse("etcd://127.0.0.1:2379,h2:2380/strata/metro/").unwrap();
+        assert_eq!(l.endpoints, vec!["127.0.0.1:2379", "h2:2380"]);
+        assert_eq!(l.prefix, "/strata/metro");
+        assert_eq!(l.to_string(), "etcd://127.0.0.1:2379,h2:2380/strata/metro");
+        for bad in [
+            "etcd://127.0.0.1:2379",
+            "etcd://127.0.0.1:2379/",
+            "etcd://127.0.0.1/x",
+            "etcd://h:99999/x",
+            "etcd://:2379/x",
+        ] {
+            assert!(EtcdLocation::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn prefix_end_is_the_next_key_after_every_key_with_the_prefix() {
+        assert_eq!(prefix_end(b"/a/"), b"/a0".to_vec());
+        assert_eq!(prefix_end(&[b'a', 0xff]), b"b".to_vec());
+        assert_eq!(prefix_end(&[0xff]), vec![0]);
+    }
+}
