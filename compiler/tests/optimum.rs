@@ -302,3 +302,57 @@ classical_links:
     assert!((opted[1] - 0.5).abs() < 1e-4, "{opted:?}");
     assert!(opted[2].abs() < 1e-6, "{opted:?}");
 }
+
+/// A class too large for water-filling with duals still shares fairly: an intent that can
+/// have nothing (its only link is held by a higher class) does not pull everyone's level
+/// down to 0.
+#[test]
+fn a_starved_intent_does_not_cost_a_large_class_its_fair_level() {
+    let net = r#"
+name: two
+domains:
+  - { name: d, operator: D, trust: trusted }
+nodes:
+  - { name: X, domain: d, role: endpoint }
+  - { name: Y, domain: d, role: endpoint }
+  - { name: U, domain: d, role: endpoint }
+  - { name: V, domain: d, role: endpoint }
+qkd_links:
+  - { name: x-y, ends: [X, Y], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-x-y] }
+  - { name: u-v, ends: [U, V], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-u-v] }
+classical_links:
+  - { name: k-x-y, ends: [X, Y], bandwidth_bps: 1e9, latency_ms: 0.1 }
+  - { name: k-u-v, ends: [U, V], bandwidth_bps: 1e9, latency_ms: 0.1 }
+"#;
+    let (inv, _) = load(FileId(0), net);
+    let inv = inv.unwrap();
+    // Each link carries 10 keys/s (2,560 bit/s after headroom). `high` takes all of u-v.
+    let many = strata_compiler::compile::optimise::COLUMN_LIMIT + 1;
+    let mut text = String::from(
+        "intent high: keys of 256 bits between U and V, 10/s, priority 1\n\
+         intent starved: keys of 256 bits between U and V, 10/s\n",
+    );
+    for i in 0..many {
+        text += &format!("intent s{i}: keys of 256 bits between X and Y, 0.01/s\n");
+    }
+    let out = compile(&program(&inv, &text), &inv, &CompileOptions::default());
+    let fair = 10.0 / (0.01 * many as f64);
+    let shares: Vec<f64> = out
+        .summary
+        .intents
+        .iter()
+        .filter(|i| i.name.starts_with('s') && i.name != "starved")
+        .map(|i| i.admitted_rate / i.requested_rate)
+        .collect();
+    assert_eq!(shares.len(), many);
+    // Every share is the fair level; one may hold the round-off the floors leave (each kept
+    // a hair under the solver's level so the next LP stays feasible).
+    for s in &shares {
+        assert!(
+            *s > fair - 1e-4 && *s < fair + 1e-3,
+            "share {s}, fair {fair}"
+        );
+    }
+    let starved = out.summary.intents.iter().find(|i| i.name == "starved");
+    assert_eq!(starved.map(|i| i.admitted_rate), Some(0.0));
+}

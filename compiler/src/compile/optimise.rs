@@ -564,7 +564,16 @@ fn solve_levels(
         return throughput(&vec![0.0; m], demands, columns);
     }
     if m + class.held.len() > COLUMN_LIMIT {
-        // One level for all, from the simplex.
+        // One level for all, from the simplex, over the members that can have anything at
+        // all (the others would hold everyone at 0).
+        for (k, &i) in class.members.iter().enumerate() {
+            if levels[k].is_none() && starved(topo, caps, &demands[i]) {
+                levels[k] = Some(0.0);
+            }
+        }
+        if levels.iter().all(Option::is_some) {
+            return throughput(&vec![0.0; m], demands, columns);
+        }
         let (_, t) = ClassLp::build(topo, caps, demands, class, Stage::MaxMin(&levels)).solve()?;
         let floors: Vec<f64> = levels.iter().map(|l| l.unwrap_or(below(t))).collect();
         return throughput(&floors, demands, columns);
@@ -602,6 +611,24 @@ fn solve_levels(
     let last = levels.iter().flatten().copied().fold(0.0, f64::max);
     let floors: Vec<f64> = levels.iter().map(|l| l.unwrap_or(last)).collect();
     throughput(&floors, demands, columns)
+}
+
+/// Can `d` have no rate above the floor ([`RATE_FLOOR`]) at all, because what is left of
+/// the resources its paths cross is too little even with the whole of it — for every path,
+/// or with `disjoint paths N` for any one of them, since each must carry a share?
+fn starved(topo: &Topology, caps: &Capacities, d: &Demand) -> bool {
+    let n = d.intent.constraints.disjoint_paths;
+    let share = if n > 1 { 1.0 / f64::from(n - 1) } else { 1.0 };
+    let blocked = |p: &Candidate| {
+        usage(topo, caps, d.intent.service, p)
+            .iter()
+            .any(|&(r, coef)| caps.cap[r.0] <= coef * share * d.rate * RATE_FLOOR)
+    };
+    if n > 1 {
+        d.paths.iter().any(blocked)
+    } else {
+        d.paths.iter().all(blocked)
+    }
 }
 
 /// Most water-filling levels per class (each an LP solved twice: priced, then for duals).
