@@ -6,7 +6,7 @@ use super::codes;
 use super::model::{Model, kind_name, service_of};
 use super::report::{Out, close, hop_str, path_obj, unit_obj};
 use crate::check::CheckedIntent;
-use crate::config::{ConfigSet, ForwardingEntry, Hop};
+use crate::config::{ConfigSet, Defect, ForwardedPaths, PathEntries, paths_from_forwarding};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// One path of a service unit, rebuilt from the forwarding tables.
@@ -41,30 +41,23 @@ pub(super) struct PairEval {
 /// Rebuilds every service unit's paths from the forwarding tables, reporting entries that do
 /// not chain, rates that differ along a path and shares that do not add up. Pair paths get
 /// their [`PairEval`] afterwards (`purification.rs`).
-pub(super) fn reconstruct<'c>(
+pub(super) fn reconstruct(
     model: &Model,
     intents: &BTreeMap<&str, &CheckedIntent>,
-    configs: &'c ConfigSet,
+    configs: &ConfigSet,
     v: &mut Out,
 ) -> BTreeMap<String, Vec<Flow>> {
-    // (unit, path) → node → entries.
-    let mut entries: BTreeMap<(&'c str, usize), BTreeMap<&'c str, Vec<&'c ForwardingEntry>>> =
-        BTreeMap::new();
-    for (node, cfg) in &configs.nodes {
-        for e in &cfg.forwarding.forwarding_table {
-            entries
-                .entry((e.service_unit.as_str(), e.path))
-                .or_default()
-                .entry(node.as_str())
-                .or_default()
-                .push(e);
-        }
-    }
+    let tables = paths_from_forwarding(
+        configs
+            .nodes
+            .iter()
+            .map(|(node, cfg)| (node.as_str(), &cfg.forwarding)),
+    );
     let mut flows: BTreeMap<String, Vec<Flow>> = BTreeMap::new();
     let mut reported_unknown = BTreeSet::new();
-    for ((unit, index), at) in &entries {
+    for (unit, index, at) in tables.iter() {
         let Some(intent) = intents.get(unit) else {
-            if reported_unknown.insert(*unit) {
+            if reported_unknown.insert(unit) {
                 for node in at.keys() {
                     v.push(
                         codes::UNKNOWN_UNIT,
@@ -76,14 +69,14 @@ pub(super) fn reconstruct<'c>(
             }
             continue;
         };
-        let flow = rebuild(model, intent, *index, at, v);
+        let flow = rebuild(model, intent, &tables, index, at, v);
         flows.entry(unit.to_string()).or_default().push(flow);
     }
     // Every node of a path gives it the same share of the unit's rate.
     for (unit, list) in &flows {
         let total: f64 = list.iter().map(|f| f.rate).sum();
         for f in list {
-            if let Some(at) = entries.get(&(unit.as_str(), f.index)) {
+            if let Some(at) = tables.entries(unit, f.index) {
                 for (node, es) in at {
                     for e in es {
                         if total > 0.0 && !close(e.share, f.rate / total) {
@@ -106,8 +99,9 @@ pub(super) fn reconstruct<'c>(
 fn rebuild(
     model: &Model,
     intent: &CheckedIntent,
+    tables: &ForwardedPaths,
     index: usize,
-    at: &BTreeMap<&str, Vec<&ForwardingEntry>>,
+    at: &PathEntries,
     v: &mut Out,
 ) -> Flow {
     let unit = intent.name.as_str();
@@ -193,7 +187,6 @@ fn rebuild(
             format!("the rate differs along the path: {}", list.join(", ")),
         );
     }
-    let first = |n: &str| at.get(n).and_then(|es| es.first().copied());
     let starts: Vec<&str> = at
         .iter()
         .filter(|(_, es)| es.iter().any(|e| e.virt_prev_hop.is_none()))
@@ -218,78 +211,57 @@ fn rebuild(
     let src = intent.endpoints[0].node.as_str();
     let dst = intent.endpoints[1].node.as_str();
     let begin = if at.contains_key(src) {
-        Some(src)
+        src
     } else {
-        starts.first().copied()
+        starts.first().copied().unwrap_or(src)
     };
-    let mut nodes: Vec<String> = Vec::new();
-    let mut links: Vec<String> = Vec::new();
-    let mut seen = BTreeSet::new();
-    if let Some(begin) = begin {
-        let mut cur = begin;
-        if let Some(e) = first(cur)
-            && e.virt_prev_hop.is_some()
-        {
-            intact = false;
-            v.push(
+    let chain = tables.follow(unit, index, begin);
+    for defect in &chain.defects {
+        intact = false;
+        match *defect {
+            Defect::StartsMidway { node, prev } => v.push(
                 codes::BROKEN_PATH,
-                Some(cur),
+                Some(node),
                 obj.clone(),
                 format!(
                     "the path's first node has a previous hop {}",
-                    hop_str(&e.virt_prev_hop)
+                    hop_str(Some(prev))
                 ),
-            );
-        }
-        loop {
-            nodes.push(cur.to_string());
-            seen.insert(cur);
-            let Some(e) = first(cur) else { break };
-            let Some(next) = &e.virt_next_hop else { break };
-            let Some(ne) = first(&next.node) else {
-                intact = false;
-                v.push(
-                    codes::BROKEN_PATH,
-                    Some(cur),
-                    obj.clone(),
-                    format!(
-                        "next hop `{}` over `{}` holds no forwarding entry for this path",
-                        next.node, next.link
-                    ),
-                );
-                break;
-            };
-            let expected = Some(Hop {
-                node: cur.to_string(),
-                link: next.link.clone(),
-            });
-            if ne.virt_prev_hop != expected {
-                intact = false;
-                v.push(
-                    codes::BROKEN_PATH,
-                    Some(&next.node),
-                    obj.clone(),
-                    format!(
-                        "previous hop is {}, but `{cur}` forwards to it over `{}`",
-                        hop_str(&ne.virt_prev_hop),
-                        next.link
-                    ),
-                );
-            }
-            links.push(next.link.clone());
-            if seen.contains(next.node.as_str()) {
-                intact = false;
-                v.push(
-                    codes::BROKEN_PATH,
-                    Some(&next.node),
-                    obj.clone(),
-                    "the path loops back to a node it already passed",
-                );
-                break;
-            }
-            cur = next.node.as_str();
+            ),
+            Defect::Dangling { node, next } => v.push(
+                codes::BROKEN_PATH,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "next hop `{}` over `{}` holds no forwarding entry for this path",
+                    next.node, next.link
+                ),
+            ),
+            Defect::PointsElsewhere {
+                node,
+                prev,
+                from,
+                link,
+            } => v.push(
+                codes::BROKEN_PATH,
+                Some(node),
+                obj.clone(),
+                format!(
+                    "previous hop is {}, but `{from}` forwards to it over `{link}`",
+                    hop_str(prev)
+                ),
+            ),
+            Defect::Loop { node } => v.push(
+                codes::BROKEN_PATH,
+                Some(node),
+                obj.clone(),
+                "the path loops back to a node it already passed",
+            ),
         }
     }
+    let seen: BTreeSet<&str> = chain.nodes.iter().copied().collect();
+    let nodes: Vec<String> = chain.nodes.iter().map(|n| n.to_string()).collect();
+    let links: Vec<String> = chain.links.iter().map(|l| l.to_string()).collect();
     for node in at.keys() {
         if !seen.contains(node) {
             intact = false;

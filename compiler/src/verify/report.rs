@@ -125,9 +125,8 @@ pub(super) fn path_obj(unit: &str, path: usize) -> String {
     format!("intent `{unit}` path {path}")
 }
 
-pub(super) fn hop_str(h: &Option<Hop>) -> String {
-    h.as_ref()
-        .map_or("none".into(), |h| format!("`{}` over `{}`", h.node, h.link))
+pub(super) fn hop_str(h: Option<&Hop>) -> String {
+    h.map_or("none".into(), |h| format!("`{}` over `{}`", h.node, h.link))
 }
 
 #[cfg(test)]
