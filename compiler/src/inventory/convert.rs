@@ -6,7 +6,7 @@
 //! missing rate becomes zero, so later checks still run and nothing is invented.
 
 use super::codes;
-use super::load::Locator;
+use super::locate::Locator;
 use super::model::{
     Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Heralding, Inventory, KeyRate,
     Location, Memory, Node, PairRate, QkdLink, Role, Trust,
