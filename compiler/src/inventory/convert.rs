@@ -4,6 +4,10 @@
 //! agent addresses. Checks that need the whole inventory (names, references, topology)
 //! live in `validate`. Always returns an inventory: an invalid value is kept as written, a
 //! missing rate becomes zero, so later checks still run and nothing is invented.
+//!
+//! QKD and entanglement links are converted along one path ([`RawQuantumLink`]): the name,
+//! ends, length, loss and classical path they share, and their rate given measured or
+//! computed, with both or neither reported in the same words.
 
 use super::codes;
 use super::locate::Locator;
@@ -13,7 +17,7 @@ use super::model::{
 };
 use super::raw::{
     RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawHeralding,
-    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawRole, RawTrust,
+    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawQuantumLink, RawRole, RawTrust,
 };
 use serde_saphyr::Spanned as S;
 use strata_grammar::{Diagnostic, Span, Spanned};
@@ -122,6 +126,69 @@ impl Range {
 fn cover(start: Span, parts: &[Span]) -> Span {
     parts.iter().fold(start, |acc, p| acc.to(*p))
 }
+
+/// The fields every quantum link starts with, converted, and the spans its entry covers so
+/// far.
+struct LinkHead {
+    name: Spanned<String>,
+    ends: [Spanned<String>; 2],
+    length_km: f64,
+    loss_db_per_km: f64,
+    parts: Vec<Span>,
+}
+
+/// Which way a quantum link gives its rate ([`RawQuantumLink`]).
+enum Source<'r, P> {
+    /// Measured only.
+    Measured(&'r S<f64>),
+    /// Computed only, from this protocol or efficiency.
+    Physical(&'r S<P>),
+    /// Both (reported); the measured rate is kept.
+    Both(&'r S<f64>),
+    /// Neither (reported).
+    Neither,
+}
+
+/// How messages name one kind of quantum link and its rate.
+struct RateWords {
+    /// `QKD link`, `entanglement link`.
+    link: &'static str,
+    /// `key rate`, `pair rate`.
+    rate: &'static str,
+    /// The article before the field that asks for the computed rate.
+    article: &'static str,
+    /// What the measured rate is, when it is out of range.
+    measured_help: &'static str,
+    /// How to keep one source when both are given.
+    both_help: &'static str,
+    /// How to give a rate when none is.
+    neither_help: &'static str,
+}
+
+const KEY_RATE: RateWords = RateWords {
+    link: "QKD link",
+    rate: "key rate",
+    article: "a",
+    measured_help: HELP_SKR,
+    both_help: "keep `skr_bps` for a rate measured on the deployed system, or \
+                `protocol: decoy-bb84` to compute it from the fibre — not both",
+    neither_help: "add `skr_bps: 120000` (secret key rate measured on the system, bit/s) \
+                   or `protocol: decoy-bb84` (computed from the fibre; add `derating: 15` \
+                   for a field system)",
+};
+
+const PAIR_RATE: RateWords = RateWords {
+    link: "entanglement link",
+    rate: "pair rate",
+    article: "an",
+    measured_help: "heralded elementary pairs per second measured on the link; \
+                    must be greater than 0",
+    both_help: "keep `pair_rate_hz` for a rate measured on the link, or `efficiency` \
+                to compute it from the fibre — not both",
+    neither_help: "add `pair_rate_hz: 800` (heralded pairs per second, measured) or \
+                   `efficiency: 0.5` (emission × detection efficiency per side, computed \
+                   from the fibre)",
+};
 
 struct Cx<'a, 'b> {
     locator: &'a Locator<'b>,
@@ -366,17 +433,7 @@ impl Cx<'_, '_> {
     fn qkd_link(&mut self, raw: S<RawQkdLink>) -> QkdLink {
         let entry = self.locator.span(&raw.referenced);
         let l = raw.value;
-        let name = self.name(&l.name, "link");
-        let mut parts = vec![name.span, self.span(&l.ends), self.span(&l.length_km)];
-        let ends = self.ends(&l.ends);
-        let length_km = self.num("length_km", &l.length_km, NON_NEGATIVE, HELP_LENGTH);
-        let loss_db_per_km = self.opt_num(
-            "loss_db_per_km",
-            l.loss_db_per_km.as_ref(),
-            DEFAULT_LOSS_DB_PER_KM,
-            NON_NEGATIVE,
-            HELP_LOSS,
-        );
+        let mut head = self.link_head(&l);
         let extra_loss_db = self.opt_num(
             "extra_loss_db",
             l.extra_loss_db.as_ref(),
@@ -387,27 +444,21 @@ impl Cx<'_, '_> {
         let qber_span = self.span(&l.qber);
         let qber_help = qber_help(l.qber.value);
         let qber = Spanned::new(self.num("qber", &l.qber, QBER, &qber_help), qber_span);
-        parts.push(qber_span);
-        for v in [&l.loss_db_per_km, &l.extra_loss_db, &l.skr_bps, &l.derating]
-            .into_iter()
-            .flatten()
-        {
-            parts.push(self.span(v));
-        }
-        if let Some(p) = &l.protocol {
-            parts.push(self.span(p));
+        head.parts.push(qber_span);
+        for v in [&l.extra_loss_db, &l.derating].into_iter().flatten() {
+            head.parts.push(self.span(v));
         }
         if let Some(p) = &l.params {
-            parts.push(self.span(p));
+            head.parts.push(self.span(p));
         }
-        let key_rate = self.key_rate(&name, &l);
-        let classical_path = self.classical_path(l.classical_path, &mut parts);
+        let key_rate = self.key_rate(&head.name, &l);
+        let (span, classical_path) = self.link_tail(entry, &l, &mut head.parts);
         QkdLink {
-            span: cover(entry, &parts),
-            name,
-            ends,
-            length_km,
-            loss_db_per_km,
+            span,
+            name: head.name,
+            ends: head.ends,
+            length_km: head.length_km,
+            loss_db_per_km: head.loss_db_per_km,
             extra_loss_db,
             key_rate,
             qber,
@@ -416,8 +467,8 @@ impl Cx<'_, '_> {
     }
 
     fn key_rate(&mut self, name: &Spanned<String>, l: &RawQkdLink) -> KeyRate {
-        match (&l.skr_bps, &l.protocol) {
-            (Some(skr), None) => {
+        match self.rate_source(name, l, &KEY_RATE) {
+            Source::Measured(skr) => {
                 let skr_span = self.span(skr);
                 for (field, span) in [
                     ("params", l.params.as_ref().map(|p| self.span(p))),
@@ -442,10 +493,12 @@ impl Cx<'_, '_> {
                         );
                     }
                 }
-                let v = self.num("skr_bps", skr, POSITIVE, HELP_SKR);
-                KeyRate::Measured(Spanned::new(v, skr_span))
+                KeyRate::Measured(self.measured_rate::<RawQkdLink>(skr, &KEY_RATE))
             }
-            (None, Some(protocol)) => {
+            Source::Both(skr) => {
+                KeyRate::Measured(self.measured_rate::<RawQkdLink>(skr, &KEY_RATE))
+            }
+            Source::Physical(protocol) => {
                 let span = self.span(protocol);
                 let RawProtocol::DecoyBb84 = protocol.value;
                 let raw_params = l.params.as_ref().map(|p| &p.value);
@@ -464,43 +517,7 @@ impl Cx<'_, '_> {
                     span,
                 }
             }
-            (Some(skr), Some(protocol)) => {
-                let skr_span = self.span(skr);
-                self.push(
-                    Diagnostic::error(
-                        codes::RATE_SOURCE,
-                        self.span(protocol),
-                        format!(
-                            "QKD link `{}` gives both a measured `skr_bps` and a `protocol`",
-                            name.value
-                        ),
-                    )
-                    .label("second source of the key rate")
-                    .related(skr_span, "measured rate given here")
-                    .help(
-                        "keep `skr_bps` for a rate measured on the deployed system, or \
-                         `protocol: decoy-bb84` to compute it from the fibre — not both",
-                    ),
-                );
-                let v = self.num("skr_bps", skr, POSITIVE, HELP_SKR);
-                KeyRate::Measured(Spanned::new(v, skr_span))
-            }
-            (None, None) => {
-                self.push(
-                    Diagnostic::error(
-                        codes::RATE_SOURCE,
-                        name.span,
-                        format!("QKD link `{}` has no key rate", name.value),
-                    )
-                    .label("neither `skr_bps` nor `protocol`")
-                    .help(
-                        "add `skr_bps: 120000` (secret key rate measured on the system, bit/s) \
-                         or `protocol: decoy-bb84` (computed from the fibre; add `derating: 15` \
-                         for a field system)",
-                    ),
-                );
-                KeyRate::Measured(Spanned::new(0.0, name.span))
-            }
+            Source::Neither => KeyRate::Measured(Spanned::new(0.0, name.span)),
         }
     }
 
@@ -566,19 +583,9 @@ impl Cx<'_, '_> {
     fn entanglement_link(&mut self, raw: S<RawEntanglementLink>) -> EntanglementLink {
         let entry = self.locator.span(&raw.referenced);
         let l = raw.value;
-        let name = self.name(&l.name, "link");
-        let mut parts = vec![name.span, self.span(&l.ends), self.span(&l.length_km)];
-        let ends = self.ends(&l.ends);
-        let length_km = self.num("length_km", &l.length_km, NON_NEGATIVE, HELP_LENGTH);
-        let loss_db_per_km = self.opt_num(
-            "loss_db_per_km",
-            l.loss_db_per_km.as_ref(),
-            DEFAULT_LOSS_DB_PER_KM,
-            NON_NEGATIVE,
-            HELP_LOSS,
-        );
+        let mut head = self.link_head(&l);
         let fidelity_span = self.span(&l.fidelity);
-        parts.push(fidelity_span);
+        head.parts.push(fidelity_span);
         let fidelity = Spanned::new(
             self.num(
                 "fidelity",
@@ -589,27 +596,21 @@ impl Cx<'_, '_> {
             ),
             fidelity_span,
         );
-        for v in [&l.loss_db_per_km, &l.pair_rate_hz, &l.efficiency]
-            .into_iter()
-            .flatten()
-        {
-            parts.push(self.span(v));
-        }
-        let pair_rate = self.pair_rate(&name, &l);
+        let pair_rate = self.pair_rate(&head.name, &l);
         let heralding = l.heralding.as_ref().map_or(Heralding::SingleClick, |h| {
-            parts.push(self.span(h));
+            head.parts.push(self.span(h));
             match h.value {
                 RawHeralding::SingleClick => Heralding::SingleClick,
                 RawHeralding::TwoRound => Heralding::TwoRound,
             }
         });
-        let classical_path = self.classical_path(l.classical_path, &mut parts);
+        let (span, classical_path) = self.link_tail(entry, &l, &mut head.parts);
         EntanglementLink {
-            span: cover(entry, &parts),
-            name,
-            ends,
-            length_km,
-            loss_db_per_km,
+            span,
+            name: head.name,
+            ends: head.ends,
+            length_km: head.length_km,
+            loss_db_per_km: head.loss_db_per_km,
             pair_rate,
             heralding,
             fidelity,
@@ -618,71 +619,131 @@ impl Cx<'_, '_> {
     }
 
     fn pair_rate(&mut self, name: &Spanned<String>, l: &RawEntanglementLink) -> PairRate {
-        const HELP_RATE: &str = "heralded elementary pairs per second measured on the link; \
-                                 must be greater than 0";
         const HELP_EFFICIENCY: &str = "emission × detection efficiency per side, a \
                                        probability: 50 % is `0.5`";
-        match (&l.pair_rate_hz, &l.efficiency) {
-            (Some(rate), None) => {
-                let v = self.num("pair_rate_hz", rate, POSITIVE, HELP_RATE);
-                PairRate::Measured(Spanned::new(v, self.span(rate)))
+        match self.rate_source(name, l, &PAIR_RATE) {
+            Source::Measured(rate) | Source::Both(rate) => {
+                PairRate::Measured(self.measured_rate::<RawEntanglementLink>(rate, &PAIR_RATE))
             }
-            (None, Some(eff)) => PairRate::Physical {
+            Source::Physical(eff) => PairRate::Physical {
                 efficiency: self.num("efficiency", eff, PROBABILITY, HELP_EFFICIENCY),
                 span: self.span(eff),
             },
-            (Some(rate), Some(eff)) => {
-                let rate_span = self.span(rate);
+            Source::Neither => PairRate::Measured(Spanned::new(0.0, name.span)),
+        }
+    }
+
+    /// The name, ends, length and fibre loss every quantum link starts with.
+    fn link_head(&mut self, l: &impl RawQuantumLink) -> LinkHead {
+        let name = self.name(l.name(), "link");
+        let mut parts = vec![name.span, self.span(l.ends()), self.span(l.length_km())];
+        let ends = self.ends(l.ends());
+        let length_km = self.num("length_km", l.length_km(), NON_NEGATIVE, HELP_LENGTH);
+        let loss_db_per_km = self.opt_num(
+            "loss_db_per_km",
+            l.loss_db_per_km(),
+            DEFAULT_LOSS_DB_PER_KM,
+            NON_NEGATIVE,
+            HELP_LOSS,
+        );
+        if let Some(loss) = l.loss_db_per_km() {
+            parts.push(self.span(loss));
+        }
+        LinkHead {
+            name,
+            ends,
+            length_km,
+            loss_db_per_km,
+            parts,
+        }
+    }
+
+    /// Which way a quantum link gives its rate; giving both or neither is reported (both:
+    /// the measured rate is kept).
+    fn rate_source<'r, L: RawQuantumLink>(
+        &mut self,
+        name: &Spanned<String>,
+        l: &'r L,
+        words: &RateWords,
+    ) -> Source<'r, L::Physical> {
+        match (l.measured(), l.physical()) {
+            (Some(measured), None) => Source::Measured(measured),
+            (None, Some(physical)) => Source::Physical(physical),
+            (Some(measured), Some(physical)) => {
+                let measured_span = self.span(measured);
                 self.push(
                     Diagnostic::error(
                         codes::RATE_SOURCE,
-                        self.span(eff),
+                        self.span(physical),
                         format!(
-                            "entanglement link `{}` gives both a measured `pair_rate_hz` and an \
-                             `efficiency`",
-                            name.value
+                            "{} `{}` gives both a measured `{}` and {} `{}`",
+                            words.link,
+                            name.value,
+                            L::MEASURED,
+                            words.article,
+                            L::PHYSICAL
                         ),
                     )
-                    .label("second source of the pair rate")
-                    .related(rate_span, "measured rate given here")
-                    .help(
-                        "keep `pair_rate_hz` for a rate measured on the link, or `efficiency` \
-                         to compute it from the fibre — not both",
-                    ),
+                    .label(format!("second source of the {}", words.rate))
+                    .related(measured_span, "measured rate given here")
+                    .help(words.both_help),
                 );
-                let v = self.num("pair_rate_hz", rate, POSITIVE, HELP_RATE);
-                PairRate::Measured(Spanned::new(v, rate_span))
+                Source::Both(measured)
             }
             (None, None) => {
                 self.push(
                     Diagnostic::error(
                         codes::RATE_SOURCE,
                         name.span,
-                        format!("entanglement link `{}` has no pair rate", name.value),
+                        format!("{} `{}` has no {}", words.link, name.value, words.rate),
                     )
-                    .label("neither `pair_rate_hz` nor `efficiency`")
-                    .help(
-                        "add `pair_rate_hz: 800` (heralded pairs per second, measured) or \
-                         `efficiency: 0.5` (emission × detection efficiency per side, computed \
-                         from the fibre)",
-                    ),
+                    .label(format!("neither `{}` nor `{}`", L::MEASURED, L::PHYSICAL))
+                    .help(words.neither_help),
                 );
-                PairRate::Measured(Spanned::new(0.0, name.span))
+                Source::Neither
             }
         }
+    }
+
+    /// A measured rate, which must be positive.
+    fn measured_rate<L: RawQuantumLink>(
+        &mut self,
+        rate: &S<f64>,
+        words: &RateWords,
+    ) -> Spanned<f64> {
+        let v = self.num(L::MEASURED, rate, POSITIVE, words.measured_help);
+        Spanned::new(v, self.span(rate))
+    }
+
+    /// The rest of every quantum link: the spans of its rate sources and its classical path;
+    /// returns the span of the whole entry and the path.
+    fn link_tail(
+        &self,
+        entry: Span,
+        l: &impl RawQuantumLink,
+        parts: &mut Vec<Span>,
+    ) -> (Span, Vec<Spanned<String>>) {
+        if let Some(measured) = l.measured() {
+            parts.push(self.span(measured));
+        }
+        if let Some(physical) = l.physical() {
+            parts.push(self.span(physical));
+        }
+        let classical_path = self.classical_path(l.classical_path(), parts);
+        (cover(entry, parts), classical_path)
     }
 
     /// The entries of a `classical_path`; a missing path is empty and reported by
     /// `validate`, which knows the classical links and can suggest one.
     fn classical_path(
         &self,
-        raw: Option<S<Vec<S<String>>>>,
+        raw: Option<&S<Vec<S<String>>>>,
         parts: &mut Vec<Span>,
     ) -> Vec<Spanned<String>> {
         let Some(path) = raw else {
             return Vec::new();
         };
-        parts.push(self.span(&path));
+        parts.push(self.span(path));
         let entries: Vec<_> = path.value.iter().map(|e| self.string(e)).collect();
         parts.extend(entries.iter().map(|e| e.span));
         entries
