@@ -6,10 +6,10 @@
 use super::optimise::{Allocation, Demand};
 use super::paths::Blocked;
 use super::resources::{self, Capacities, usage};
-use crate::check::units::format_amount;
 use crate::check::{CheckedIntent, Service};
 use crate::config::Admission;
 use crate::topology::Topology;
+use crate::units::format_amount;
 use strata_grammar::Diagnostic;
 
 /// The codes of a compile's warnings.

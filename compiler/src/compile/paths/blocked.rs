@@ -1,7 +1,7 @@
 //! Why an intent has no usable path, in the operator's terms: [`Blocked`], with the sentence
 //! that describes it and the fix it suggests.
 
-use crate::check::units::format_amount;
+use crate::units::format_amount;
 
 /// Why an intent has no usable path, in the operator's terms.
 #[derive(Debug, Clone, PartialEq)]
