@@ -1,131 +1,25 @@
-//! Wire structs → model: applies defaults, turns serde-saphyr locations into our spans and
-//! reports every value that is out of its physical range (`strata::inventory-range`), a
-//! rate given both or neither way (`strata::inventory-rate-source`), blank names and bad
-//! agent addresses. Checks that need the whole inventory (names, references, topology)
-//! live in `validate`. Always returns an inventory: an invalid value is kept as written, a
-//! missing rate becomes zero, so later checks still run and nothing is invented.
-//!
-//! QKD and entanglement links are converted along one path ([`RawQuantumLink`]): the name,
-//! ends, length, loss and classical path they share, and their rate given measured or
-//! computed, with both or neither reported in the same words.
+//! Links: QKD and entanglement links along one path ([`RawQuantumLink`]) — the name, ends,
+//! length, loss and classical path they share, and their rate given measured or computed,
+//! with both or neither reported in the same words — then what is each kind's own (a QKD
+//! link's QBER and decoy-state parameters, an entanglement link's fidelity and heralding);
+//! and classical links.
 
-use super::codes;
-use super::locate::Locator;
-use super::model::{
-    Application, ClassicalLink, DecoyBb84, Domain, EntanglementLink, Heralding, Inventory, KeyRate,
-    Location, Memory, Node, PairRate, QkdLink, Role, Trust,
+use super::cx::{
+    AT_LEAST_ONE, Cx, FIDELITY, MISALIGNMENT, NON_NEGATIVE, POSITIVE, PROBABILITY, QBER, cover,
 };
-use super::raw::{
-    RawApplication, RawClassicalLink, RawDecoyBb84, RawDomain, RawEntanglementLink, RawHeralding,
-    RawInventory, RawMemory, RawNode, RawProtocol, RawQkdLink, RawQuantumLink, RawRole, RawTrust,
+use crate::inventory::codes;
+use crate::inventory::model::{
+    ClassicalLink, DecoyBb84, EntanglementLink, Heralding, KeyRate, PairRate, QkdLink,
+};
+use crate::inventory::raw::{
+    RawClassicalLink, RawDecoyBb84, RawEntanglementLink, RawHeralding, RawProtocol, RawQkdLink,
+    RawQuantumLink,
 };
 use serde_saphyr::Spanned as S;
 use strata_grammar::{Diagnostic, Span, Spanned};
 
 /// Default fibre attenuation, dB/km (standard single-mode fibre at 1550 nm).
 const DEFAULT_LOSS_DB_PER_KM: f64 = 0.2;
-
-pub(super) fn convert(
-    raw: RawInventory,
-    locator: &Locator<'_>,
-    diags: &mut Vec<Diagnostic>,
-) -> Inventory {
-    let mut cx = Cx { locator, diags };
-    let name = cx.name(&raw.name, "inventory");
-    Inventory {
-        file: locator.file,
-        name: name.value,
-        domains: raw.domains.into_iter().map(|d| cx.domain(d)).collect(),
-        nodes: raw.nodes.into_iter().map(|n| cx.node(n)).collect(),
-        applications: raw
-            .applications
-            .into_iter()
-            .map(|a| cx.application(a))
-            .collect(),
-        qkd_links: raw.qkd_links.into_iter().map(|l| cx.qkd_link(l)).collect(),
-        entanglement_links: raw
-            .entanglement_links
-            .into_iter()
-            .map(|l| cx.entanglement_link(l))
-            .collect(),
-        classical_links: raw
-            .classical_links
-            .into_iter()
-            .map(|l| cx.classical_link(l))
-            .collect(),
-    }
-}
-
-/// An interval a number must fall in; `hi` may be infinite.
-#[derive(Debug, Clone, Copy)]
-struct Range {
-    lo: f64,
-    lo_open: bool,
-    hi: f64,
-    hi_open: bool,
-}
-
-const NON_NEGATIVE: Range = Range::new(0.0, false, f64::INFINITY, true);
-const POSITIVE: Range = Range::new(0.0, true, f64::INFINITY, true);
-const PROBABILITY: Range = Range::new(0.0, true, 1.0, false);
-const QBER: Range = Range::new(0.0, false, 0.5, false);
-/// Werner-state fidelity: 1/4 is the maximally mixed state.
-const FIDELITY: Range = Range::new(0.25, true, 1.0, false);
-const LATITUDE: Range = Range::new(-90.0, false, 90.0, false);
-const LONGITUDE: Range = Range::new(-180.0, false, 180.0, false);
-const AT_LEAST_ONE: Range = Range::new(1.0, false, f64::INFINITY, true);
-/// Beyond 1/2 the detector labels are simply swapped; such a value is a typo.
-const MISALIGNMENT: Range = Range::new(0.0, true, 0.5, false);
-
-impl Range {
-    const fn new(lo: f64, lo_open: bool, hi: f64, hi_open: bool) -> Self {
-        Range {
-            lo,
-            lo_open,
-            hi,
-            hi_open,
-        }
-    }
-
-    fn contains(self, v: f64) -> bool {
-        let above = if self.lo_open {
-            v > self.lo
-        } else {
-            v >= self.lo
-        };
-        let below = if self.hi_open {
-            v < self.hi
-        } else {
-            v <= self.hi
-        };
-        v.is_finite() && above && below
-    }
-
-    fn describe(self) -> String {
-        let lower = if self.lo_open {
-            format!("greater than {}", self.lo)
-        } else {
-            format!("at least {}", self.lo)
-        };
-        if self.hi.is_infinite() {
-            return lower;
-        }
-        if !self.lo_open && !self.hi_open {
-            return format!("between {} and {}", self.lo, self.hi);
-        }
-        let upper = if self.hi_open {
-            format!("less than {}", self.hi)
-        } else {
-            format!("at most {}", self.hi)
-        };
-        format!("{lower} and {upper}")
-    }
-}
-
-/// The smallest span from `start` that covers every part.
-fn cover(start: Span, parts: &[Span]) -> Span {
-    parts.iter().fold(start, |acc, p| acc.to(*p))
-}
 
 /// The fields every quantum link starts with, converted, and the spans its entry covers so
 /// far.
@@ -190,247 +84,8 @@ const PAIR_RATE: RateWords = RateWords {
                    from the fibre)",
 };
 
-struct Cx<'a, 'b> {
-    locator: &'a Locator<'b>,
-    diags: &'a mut Vec<Diagnostic>,
-}
-
 impl Cx<'_, '_> {
-    fn span<T>(&self, value: &S<T>) -> Span {
-        self.locator.span(&value.referenced)
-    }
-
-    /// The value as written in the file, for messages.
-    fn source(&self, span: Span) -> &str {
-        self.locator
-            .src
-            .text
-            .get(span.start..span.end)
-            .unwrap_or_default()
-    }
-
-    fn string(&self, value: &S<String>) -> Spanned<String> {
-        Spanned::new(value.value.clone(), self.span(value))
-    }
-
-    /// A defining name: reported when blank or padded with whitespace.
-    fn name(&mut self, value: &S<String>, what: &str) -> Spanned<String> {
-        let name = self.string(value);
-        let trimmed = name.value.trim();
-        if trimmed.is_empty() {
-            self.diags.push(
-                Diagnostic::error(
-                    codes::NAME,
-                    name.span,
-                    format!("this {what} has an empty name"),
-                )
-                .label("empty name")
-                .help(format!("give the {what} a name that intents can refer to")),
-            );
-        } else if name.value.chars().count() > crate::MAX_NAME_CHARS {
-            self.diags.push(
-                Diagnostic::error(
-                    codes::NAME,
-                    name.span,
-                    format!(
-                        "the name of this {what} is {} characters long, more than the {} a name may have",
-                        name.value.chars().count(),
-                        crate::MAX_NAME_CHARS
-                    ),
-                )
-                .label("name too long")
-                .help(format!("give the {what} a shorter name")),
-            );
-        } else if trimmed.len() != name.value.len() {
-            self.diags.push(
-                Diagnostic::error(
-                    codes::NAME,
-                    name.span,
-                    format!("the name of this {what} starts or ends with whitespace"),
-                )
-                .label("whitespace inside the quotes")
-                .help(format!("write `{trimmed}`")),
-            );
-        }
-        name
-    }
-
-    /// Checks a number against its range; keeps it as written either way.
-    fn num(&mut self, field: &str, value: &S<f64>, range: Range, help: &str) -> f64 {
-        let v = value.value;
-        if !range.contains(v) {
-            let span = self.span(value);
-            let written = self.source(span).to_string();
-            let (message, label) = if v.is_finite() {
-                (
-                    format!("`{field}` must be {}, got `{written}`", range.describe()),
-                    format!("out of range: must be {}", range.describe()),
-                )
-            } else {
-                (
-                    format!("`{field}` must be a finite number, got `{written}`"),
-                    "not a finite number".to_string(),
-                )
-            };
-            self.diags.push(
-                Diagnostic::error(codes::RANGE, span, message)
-                    .label(label)
-                    .help(help.to_string()),
-            );
-        }
-        v
-    }
-
-    fn opt_num(
-        &mut self,
-        field: &str,
-        value: Option<&S<f64>>,
-        default: f64,
-        range: Range,
-        help: &str,
-    ) -> f64 {
-        value.map_or(default, |v| self.num(field, v, range, help))
-    }
-
-    fn push(&mut self, diag: Diagnostic) {
-        self.diags.push(diag);
-    }
-
-    fn ends(&self, ends: &S<[S<String>; 2]>) -> [Spanned<String>; 2] {
-        ends.value.each_ref().map(|end| self.string(end))
-    }
-
-    fn domain(&mut self, raw: S<RawDomain>) -> Domain {
-        let entry = self.locator.span(&raw.referenced);
-        let d = raw.value;
-        let name = self.name(&d.name, "domain");
-        let operator = self.string(&d.operator);
-        let trust_span = self.span(&d.trust);
-        let trust = match d.trust.value {
-            RawTrust::Trusted => Trust::Trusted,
-            RawTrust::Untrusted => Trust::Untrusted,
-        };
-        Domain {
-            span: cover(entry, &[name.span, operator.span, trust_span]),
-            name,
-            operator: operator.value,
-            trust,
-        }
-    }
-
-    fn node(&mut self, raw: S<RawNode>) -> Node {
-        let entry = self.locator.span(&raw.referenced);
-        let n = raw.value;
-        let name = self.name(&n.name, "node");
-        let domain = self.string(&n.domain);
-        let role_span = self.span(&n.role);
-        let role = Spanned::new(
-            match n.role.value {
-                RawRole::Endpoint => Role::Endpoint,
-                RawRole::TrustedRelay => Role::TrustedRelay,
-                RawRole::UntrustedRelay => Role::UntrustedRelay,
-                RawRole::Repeater => Role::Repeater,
-            },
-            role_span,
-        );
-        let mut parts = vec![name.span, domain.span, role_span];
-        let memory = n.memory.map(|m| {
-            parts.push(self.span(&m));
-            self.memory(m.value, &mut parts)
-        });
-        let agent = n.agent.map(|a| self.agent(a));
-        if let Some(a) = &agent {
-            parts.push(a.span);
-        }
-        let location = n.location.map(|l| {
-            parts.push(self.span(&l));
-            Location {
-                lat: self.num(
-                    "lat",
-                    &l.value.lat,
-                    LATITUDE,
-                    "latitude in degrees, −90 (south) to 90 (north), e.g. `40.45`",
-                ),
-                lon: self.num(
-                    "lon",
-                    &l.value.lon,
-                    LONGITUDE,
-                    "longitude in degrees, −180 (west) to 180 (east), e.g. `-3.69`",
-                ),
-            }
-        });
-        Node {
-            span: cover(entry, &parts),
-            name,
-            domain,
-            role,
-            memory,
-            agent,
-            location,
-        }
-    }
-
-    fn memory(&mut self, m: RawMemory, parts: &mut Vec<Span>) -> Memory {
-        let qubits_span = self.span(&m.qubits);
-        parts.push(qubits_span);
-        parts.push(self.span(&m.coherence_time_s));
-        if m.qubits.value == 0 {
-            self.push(
-                Diagnostic::error(
-                    codes::RANGE,
-                    qubits_span,
-                    "`qubits` must be at least 1, got `0`",
-                )
-                .label("out of range: must be at least 1")
-                .help("give the number of memory qubits the node can hold at once"),
-            );
-        }
-        let coherence_time_s = self.num(
-            "coherence_time_s",
-            &m.coherence_time_s,
-            POSITIVE,
-            "memory coherence time in seconds (1/e decay of the Werner parameter), e.g. `1.5`",
-        );
-        Memory {
-            qubits: m.qubits.value,
-            coherence_time_s,
-        }
-    }
-
-    fn agent(&mut self, raw: S<String>) -> Spanned<String> {
-        let agent = self.string(&raw);
-        if let Err(problem) = check_agent(&agent.value) {
-            self.push(
-                Diagnostic::error(
-                    codes::AGENT,
-                    agent.span,
-                    format!(
-                        "agent address `{}` is not `host:port`: {problem}",
-                        agent.value
-                    ),
-                )
-                .label(problem)
-                .help("write the agent's gRPC address as `host:port`, e.g. `10.0.3.7:50051`"),
-            );
-        }
-        agent
-    }
-
-    fn application(&mut self, raw: S<RawApplication>) -> Application {
-        let entry = self.locator.span(&raw.referenced);
-        let a = raw.value;
-        let name = self.name(&a.name, "application");
-        let urn = self.string(&a.urn);
-        let node = self.string(&a.node);
-        Application {
-            span: cover(entry, &[name.span, urn.span, node.span]),
-            name,
-            urn,
-            node,
-        }
-    }
-
-    fn qkd_link(&mut self, raw: S<RawQkdLink>) -> QkdLink {
+    pub(super) fn qkd_link(&mut self, raw: S<RawQkdLink>) -> QkdLink {
         let entry = self.locator.span(&raw.referenced);
         let l = raw.value;
         let mut head = self.link_head(&l);
@@ -580,7 +235,7 @@ impl Cx<'_, '_> {
         }
     }
 
-    fn entanglement_link(&mut self, raw: S<RawEntanglementLink>) -> EntanglementLink {
+    pub(super) fn entanglement_link(&mut self, raw: S<RawEntanglementLink>) -> EntanglementLink {
         let entry = self.locator.span(&raw.referenced);
         let l = raw.value;
         let mut head = self.link_head(&l);
@@ -749,7 +404,7 @@ impl Cx<'_, '_> {
         entries
     }
 
-    fn classical_link(&mut self, raw: S<RawClassicalLink>) -> ClassicalLink {
+    pub(super) fn classical_link(&mut self, raw: S<RawClassicalLink>) -> ClassicalLink {
         let entry = self.locator.span(&raw.referenced);
         let l = raw.value;
         let name = self.name(&l.name, "link");
@@ -783,10 +438,13 @@ impl Cx<'_, '_> {
 }
 
 const HELP_LENGTH: &str = "fibre length in km, 0 or more (0 for co-located equipment)";
+
 const HELP_LOSS: &str =
     "fibre attenuation in dB/km, 0 or more: 0.2 for new fibre, 0.25–0.5 for deployed metro fibre";
+
 const HELP_EXTRA_LOSS: &str =
     "fixed losses (connectors, splices, optical switches) in dB, 0 or more";
+
 const HELP_SKR: &str = "secret key rate measured on the deployed system, in bit/s, greater than \
                         0; remove the link if it delivers no key";
 
@@ -799,25 +457,5 @@ fn qber_help(v: f64) -> String {
     } else {
         "quantum bit error rate as a fraction: 2 % is `0.02`; BB84 yields no key above 0.11"
             .to_string()
-    }
-}
-
-/// Why an agent address is not `host:port`, if it is not.
-fn check_agent(addr: &str) -> Result<(), &'static str> {
-    let Some((host, port)) = addr.rsplit_once(':') else {
-        return Err("no `:port`");
-    };
-    if host.is_empty() || host == "[]" {
-        return Err("no host");
-    }
-    if host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err("whitespace in the host");
-    }
-    if host.contains(':') && !(host.starts_with('[') && host.ends_with(']')) {
-        return Err("an IPv6 host must be in brackets, e.g. `[fd00::7]:50051`");
-    }
-    match port.parse::<u16>() {
-        Ok(0) | Err(_) => Err("the port must be a number from 1 to 65535"),
-        Ok(_) => Ok(()),
     }
 }
