@@ -16,6 +16,7 @@ pub mod physics;
 pub mod plan;
 pub mod synth;
 pub mod topology;
+pub mod units;
 pub mod verify;
 
 /// The longest name, in characters, of an intent, policy, assertion or inventory element:

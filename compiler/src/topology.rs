@@ -4,9 +4,9 @@
 //! run from an [`Inventory`]; also reports links the physics rules out (above the PLOB
 //! bound, QBER over the threshold).
 
-use crate::check::units::format_bit_rate;
 use crate::inventory::{Inventory, KeyRate, PairRate, Role, Trust};
 use crate::physics;
+use crate::units::format_bit_rate;
 use std::collections::BTreeMap;
 use strata_grammar::{Diagnostic, Span};
 

@@ -2,7 +2,8 @@
 //! or altered — and which links and nodes each change touches, so a worse intent can be
 //! attributed to it.
 
-use super::*;
+use super::report::{InventoryChange, differs, num};
+use super::snapshot::{QuantumKind, Snapshot};
 
 /// The links and nodes an inventory change touches: an intent whose base path uses one of
 /// them is attributed the change.

@@ -1,6 +1,7 @@
 //! Unit tests of the comparison on hand-made snapshots.
 
 use super::*;
+use std::collections::BTreeMap;
 
 fn path(nodes: &[&str], rate: f64) -> PathState {
     PathState {

@@ -5,9 +5,9 @@
 use super::checked::{CheckedAssertion, Elements, Property, RateBound, Subject};
 use super::codes;
 use super::names::resolve_target;
-use super::units::Dimension;
 use super::values::measure_quantity;
 use crate::inventory::Inventory;
+use crate::units::Dimension;
 use strata_grammar::Diagnostic;
 use strata_grammar::ast::{AssertKind, Assertion, Cmp, Selector, TargetKind};
 use strata_grammar::diag::did_you_mean;

@@ -8,11 +8,11 @@ use super::names::resolve_endpoint;
 use super::policy::PolicyDraft;
 use super::reach::Reach;
 use super::rules::{PathRule, RuleKind, Seen, constraints, path_rule};
-use super::units::{self, Dimension};
 use super::values::{
     fidelity_bound, fmt_num, integer, key_size, latency_bound, positive, quantity_text, rate_value,
 };
 use crate::inventory::{Inventory, Role, Trust};
+use crate::units::{self, Dimension};
 use strata_grammar::ast::{self, Clause, ClauseKind, Cmp};
 use strata_grammar::{Diagnostic, Span};
 

@@ -9,14 +9,17 @@
 
 mod assertions;
 mod checked;
+pub mod codes;
 mod intent;
 mod names;
 mod policy;
 mod reach;
 mod rules;
-pub mod units;
 mod values;
 
+/// The units of the intent language, kept here for the paths that name them
+/// `check::units`.
+pub use crate::units;
 pub use checked::*;
 
 use crate::inventory::Inventory;
@@ -26,38 +29,6 @@ use policy::PolicyDraft;
 use std::collections::BTreeMap;
 use strata_grammar::ast::{Item, SourceUnit};
 use strata_grammar::{Diagnostic, Span};
-
-/// Diagnostic codes of the semantic checks, one per kind of mistake.
-pub mod codes {
-    pub const UNKNOWN_ENDPOINT: &str = "strata::unknown-endpoint";
-    pub const UNKNOWN_NODE: &str = "strata::unknown-node";
-    pub const UNKNOWN_LINK: &str = "strata::unknown-link";
-    pub const UNKNOWN_DOMAIN: &str = "strata::unknown-domain";
-    pub const UNKNOWN_INTENT: &str = "strata::unknown-intent";
-    pub const UNKNOWN_UNIT: &str = "strata::unknown-unit";
-    pub const MISSING_UNIT: &str = "strata::missing-unit";
-    pub const WRONG_DIMENSION: &str = "strata::wrong-dimension";
-    pub const FIDELITY_RANGE: &str = "strata::fidelity-range";
-    pub const KEY_SIZE: &str = "strata::key-size";
-    pub const RATE_RANGE: &str = "strata::rate-range";
-    pub const OUT_OF_RANGE: &str = "strata::out-of-range";
-    pub const BOUND_DIRECTION: &str = "strata::bound-direction";
-    pub const DUPLICATE_INTENT: &str = "strata::duplicate-intent";
-    pub const DUPLICATE_POLICY: &str = "strata::duplicate-policy";
-    pub const DUPLICATE_CLAUSE: &str = "strata::duplicate-clause";
-    pub const CLAUSE_NOT_ALLOWED: &str = "strata::clause-not-allowed";
-    pub const MISSING_SERVICE: &str = "strata::missing-service";
-    pub const MISSING_ENDPOINTS: &str = "strata::missing-endpoints";
-    pub const MISSING_RATE: &str = "strata::missing-rate";
-    pub const MISSING_SELECTOR: &str = "strata::missing-selector";
-    pub const CONTRADICTION: &str = "strata::contradiction";
-    pub const SAME_ENDPOINTS: &str = "strata::same-endpoints";
-    pub const NO_PATH: &str = "strata::no-path";
-    pub const NO_ALLOWED_PATH: &str = "strata::no-allowed-path";
-    pub const UNUSED_POLICY: &str = "strata::unused-policy";
-    pub const NO_EFFECT: &str = "strata::no-effect";
-    pub const NAME_TOO_LONG: &str = "strata::name-too-long";
-}
 
 /// A diagnostic for a name over [`crate::MAX_NAME_CHARS`] characters.
 fn too_long(what: &str, name: &strata_grammar::ast::Name) -> Option<Diagnostic> {
@@ -154,7 +125,7 @@ pub fn check(units: &[&SourceUnit], inventory: &Inventory) -> (Program, Vec<Diag
             continue;
         };
         for (k, policy) in policies.iter().enumerate() {
-            if policy.selects(&draft) {
+            if policy.selects(draft.name(), draft.service()) {
                 used[k] = true;
                 draft.apply(policy);
             }

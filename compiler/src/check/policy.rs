@@ -3,7 +3,6 @@
 
 use super::checked::Service;
 use super::codes;
-use super::intent::IntentDraft;
 use super::rules::{PathRule, Seen, path_rule};
 use super::values::{fidelity_bound, latency_bound};
 use crate::inventory::Inventory;
@@ -110,13 +109,14 @@ impl PolicyDraft {
         self.selector.is_some()
     }
 
-    pub fn selects(&self, intent: &IntentDraft) -> bool {
+    /// Whether the policy applies to the intent `name`, which asks for `service`.
+    pub fn selects(&self, name: &str, service: Service) -> bool {
         match &self.selector {
             None => false,
             Some(Selector::All) => true,
-            Some(Selector::Keys) => matches!(intent.service(), Service::Keys { .. }),
-            Some(Selector::Pairs) => intent.service() == Service::Pairs,
-            Some(Selector::Intents(names)) => names.iter().any(|n| n.text == intent.name()),
+            Some(Selector::Keys) => matches!(service, Service::Keys { .. }),
+            Some(Selector::Pairs) => service == Service::Pairs,
+            Some(Selector::Intents(names)) => names.iter().any(|n| n.text == name),
         }
     }
 }

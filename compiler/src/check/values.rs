@@ -3,7 +3,7 @@
 
 use super::checked::Service;
 use super::codes;
-use super::units::{self, Dimension};
+use crate::units::{self, Dimension};
 use strata_grammar::ast::{Bound, Cmp, Quantity};
 use strata_grammar::diag::did_you_mean;
 use strata_grammar::{Diagnostic, Span};

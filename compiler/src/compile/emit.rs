@@ -3,10 +3,10 @@
 //! (URN nonces, key stream ids) are derived by hashing the network, intent and node names,
 //! so the same input always gives the same bytes.
 
+use super::explain::{Shortfall, round3};
 use super::optimise::{Allocation, Demand};
 use super::paths::Candidate;
 use super::resources::{Capacities, usage};
-use super::{Shortfall, round3};
 use crate::check::{CheckedIntent, Service};
 use crate::config::*;
 use crate::topology::{self, LinkKind, Topology};

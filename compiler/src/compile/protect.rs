@@ -6,10 +6,10 @@
 //! configuration moves. When there is no such path the lost path stays configured and the
 //! intent is reported as carried without protection.
 
+use super::explain::{residual, round3};
 use super::optimise::{Allocation, Demand};
 use super::paths::{self, Candidate, PathOptions};
 use super::resources::{Capacities, usage};
-use super::{residual, round3};
 use crate::topology::Topology;
 use std::collections::BTreeSet;
 

@@ -3,7 +3,7 @@
 //! read from so that inventory and intent diagnostics can point at the YAML. Values are in
 //! SI-style units named by the field (`_km`, `_db`, `_bps`, `_hz`, `_ms`, `_s`).
 
-pub use crate::physics::Heralding;
+pub use crate::physics::{DecoyBb84, Heralding};
 use strata_grammar::{FileId, Span, Spanned};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,32 +93,6 @@ pub struct Application {
     pub urn: Spanned<String>,
     pub node: Spanned<String>,
     pub span: Span,
-}
-
-/// Decoy-state BB84 parameters (DESIGN §5); defaults are the reference values.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct DecoyBb84 {
-    pub pulse_rate_hz: f64,
-    pub mean_photon_number: f64,
-    pub detector_efficiency: f64,
-    pub dark_count_yield: f64,
-    pub misalignment: f64,
-    pub ec_inefficiency: f64,
-    pub sifting: f64,
-}
-
-impl Default for DecoyBb84 {
-    fn default() -> Self {
-        DecoyBb84 {
-            pulse_rate_hz: 1e9,
-            mean_photon_number: 0.5,
-            detector_efficiency: 0.2,
-            dark_count_yield: 1e-6,
-            misalignment: 0.01,
-            ec_inefficiency: 1.16,
-            sifting: 0.9,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

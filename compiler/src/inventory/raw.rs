@@ -175,3 +175,80 @@ pub(super) struct RawClassicalLink {
     pub bandwidth_bps: S<f64>,
     pub latency_ms: S<f64>,
 }
+
+/// What QKD and entanglement links share on the wire: a name, two ends, a fibre length and
+/// loss, a classical path, and a rate given one of two ways — measured on the system
+/// ([`RawQuantumLink::measured`]) or computed from the fibre ([`RawQuantumLink::physical`]).
+/// Conversion reads both kinds through this, so they are checked alike.
+pub(super) trait RawQuantumLink {
+    /// How the computed rate is asked for: a protocol, or an efficiency.
+    type Physical;
+    /// The field of the measured rate.
+    const MEASURED: &'static str;
+    /// The field that asks for the computed rate.
+    const PHYSICAL: &'static str;
+
+    fn name(&self) -> &S<String>;
+    fn ends(&self) -> &S<[S<String>; 2]>;
+    fn length_km(&self) -> &S<f64>;
+    fn loss_db_per_km(&self) -> Option<&S<f64>>;
+    fn measured(&self) -> Option<&S<f64>>;
+    fn physical(&self) -> Option<&S<Self::Physical>>;
+    fn classical_path(&self) -> Option<&S<Vec<S<String>>>>;
+}
+
+impl RawQuantumLink for RawQkdLink {
+    type Physical = RawProtocol;
+    const MEASURED: &'static str = "skr_bps";
+    const PHYSICAL: &'static str = "protocol";
+
+    fn name(&self) -> &S<String> {
+        &self.name
+    }
+    fn ends(&self) -> &S<[S<String>; 2]> {
+        &self.ends
+    }
+    fn length_km(&self) -> &S<f64> {
+        &self.length_km
+    }
+    fn loss_db_per_km(&self) -> Option<&S<f64>> {
+        self.loss_db_per_km.as_ref()
+    }
+    fn measured(&self) -> Option<&S<f64>> {
+        self.skr_bps.as_ref()
+    }
+    fn physical(&self) -> Option<&S<RawProtocol>> {
+        self.protocol.as_ref()
+    }
+    fn classical_path(&self) -> Option<&S<Vec<S<String>>>> {
+        self.classical_path.as_ref()
+    }
+}
+
+impl RawQuantumLink for RawEntanglementLink {
+    type Physical = f64;
+    const MEASURED: &'static str = "pair_rate_hz";
+    const PHYSICAL: &'static str = "efficiency";
+
+    fn name(&self) -> &S<String> {
+        &self.name
+    }
+    fn ends(&self) -> &S<[S<String>; 2]> {
+        &self.ends
+    }
+    fn length_km(&self) -> &S<f64> {
+        &self.length_km
+    }
+    fn loss_db_per_km(&self) -> Option<&S<f64>> {
+        self.loss_db_per_km.as_ref()
+    }
+    fn measured(&self) -> Option<&S<f64>> {
+        self.pair_rate_hz.as_ref()
+    }
+    fn physical(&self) -> Option<&S<f64>> {
+        self.efficiency.as_ref()
+    }
+    fn classical_path(&self) -> Option<&S<Vec<S<String>>>> {
+        self.classical_path.as_ref()
+    }
+}

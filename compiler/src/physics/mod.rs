@@ -25,9 +25,9 @@ pub use fibre::{
     LIGHT_SPEED_IN_FIBRE_KM_PER_S, db_to_transmittance, fibre_delay_s, fibre_loss_db, transmittance,
 };
 pub use qkd::{
-    DecoyBb84Terms, QBER_THRESHOLD_BB84, QBER_THRESHOLD_BB84_F116, binary_entropy, decoy_bb84,
-    decoy_bb84_bits_per_pulse, decoy_bb84_key_rate_bps, plob_bits_per_use, plob_rate_bps,
-    qber_threshold,
+    DecoyBb84, DecoyBb84Terms, QBER_THRESHOLD_BB84, QBER_THRESHOLD_BB84_F116, binary_entropy,
+    decoy_bb84, decoy_bb84_bits_per_pulse, decoy_bb84_key_rate_bps, plob_bits_per_use,
+    plob_rate_bps, qber_threshold,
 };
 pub use werner::{
     StoredPurification, bbpssw, bbpssw_fidelity, bbpssw_success_probability, chain_fidelity,

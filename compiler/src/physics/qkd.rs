@@ -2,7 +2,31 @@
 //! PLOB bound, the asymptotic decoy-state BB84 secret key rate and the QBER thresholds above
 //! which BB84 yields no key.
 
-use crate::inventory::DecoyBb84;
+/// Decoy-state BB84 parameters (DESIGN §5); defaults are the reference values.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DecoyBb84 {
+    pub pulse_rate_hz: f64,
+    pub mean_photon_number: f64,
+    pub detector_efficiency: f64,
+    pub dark_count_yield: f64,
+    pub misalignment: f64,
+    pub ec_inefficiency: f64,
+    pub sifting: f64,
+}
+
+impl Default for DecoyBb84 {
+    fn default() -> Self {
+        DecoyBb84 {
+            pulse_rate_hz: 1e9,
+            mean_photon_number: 0.5,
+            detector_efficiency: 0.2,
+            dark_count_yield: 1e-6,
+            misalignment: 0.01,
+            ec_inefficiency: 1.16,
+            sifting: 0.9,
+        }
+    }
+}
 
 /// QBER above which BB84 (Shor–Preskill, one-way post-processing) yields no key with ideal
 /// error correction (f = 1): the root of 1 − 2·h(e) = 0, 11.0 %.

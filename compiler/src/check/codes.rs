@@ -1,0 +1,30 @@
+//! Diagnostic codes of the semantic checks, one per kind of mistake.
+
+pub const UNKNOWN_ENDPOINT: &str = "strata::unknown-endpoint";
+pub const UNKNOWN_NODE: &str = "strata::unknown-node";
+pub const UNKNOWN_LINK: &str = "strata::unknown-link";
+pub const UNKNOWN_DOMAIN: &str = "strata::unknown-domain";
+pub const UNKNOWN_INTENT: &str = "strata::unknown-intent";
+pub const UNKNOWN_UNIT: &str = "strata::unknown-unit";
+pub const MISSING_UNIT: &str = "strata::missing-unit";
+pub const WRONG_DIMENSION: &str = "strata::wrong-dimension";
+pub const FIDELITY_RANGE: &str = "strata::fidelity-range";
+pub const KEY_SIZE: &str = "strata::key-size";
+pub const RATE_RANGE: &str = "strata::rate-range";
+pub const OUT_OF_RANGE: &str = "strata::out-of-range";
+pub const BOUND_DIRECTION: &str = "strata::bound-direction";
+pub const DUPLICATE_INTENT: &str = "strata::duplicate-intent";
+pub const DUPLICATE_POLICY: &str = "strata::duplicate-policy";
+pub const DUPLICATE_CLAUSE: &str = "strata::duplicate-clause";
+pub const CLAUSE_NOT_ALLOWED: &str = "strata::clause-not-allowed";
+pub const MISSING_SERVICE: &str = "strata::missing-service";
+pub const MISSING_ENDPOINTS: &str = "strata::missing-endpoints";
+pub const MISSING_RATE: &str = "strata::missing-rate";
+pub const MISSING_SELECTOR: &str = "strata::missing-selector";
+pub const CONTRADICTION: &str = "strata::contradiction";
+pub const SAME_ENDPOINTS: &str = "strata::same-endpoints";
+pub const NO_PATH: &str = "strata::no-path";
+pub const NO_ALLOWED_PATH: &str = "strata::no-allowed-path";
+pub const UNUSED_POLICY: &str = "strata::unused-policy";
+pub const NO_EFFECT: &str = "strata::no-effect";
+pub const NAME_TOO_LONG: &str = "strata::name-too-long";

@@ -1,0 +1,179 @@
+//! Column generation over a compile's class LPs: paths with a positive reduced cost at the
+//! LP's duals join their intents' candidates, round after round, within the limits below;
+//! [`ColumnReport`] says what it did and why it stopped short.
+
+use super::class_lp::{Class, ClassLp, Duals, HOP_COST, Stage};
+use super::demand::{Demand, Fixed};
+use crate::compile::columns::{Pricer, priceable};
+use crate::compile::paths::{Candidate, PathOptions};
+use crate::compile::resources::Capacities;
+use crate::config::Optimum;
+use crate::topology::Topology;
+use rayon::prelude::*;
+
+/// Largest class LP (intents, with the higher-class intents free to reroute) that gets new
+/// columns; a larger one is solved over its candidate paths, and the summary says so.
+pub const COLUMN_LIMIT: usize = 2_000;
+
+/// Most pricing rounds per LP; the summary says when a round limit ended the search.
+pub const COLUMN_ROUNDS: usize = 40;
+
+/// Most pricing rounds in one compile, over all its LPs (classes, water-filling levels,
+/// lexicographic re-solves): the work stays bounded on large networks, and the summary says
+/// when the budget ran out.
+pub const COLUMN_BUDGET: usize = 60;
+
+/// A new path enters the LP when its reduced cost exceeds this much per unit of requested
+/// rate (the interior-point duals are accurate to about 1e-8).
+const PRICE_TOLERANCE: f64 = 1e-6;
+
+/// What column generation did over a compile's LPs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ColumnReport {
+    /// Paths added to intents' candidates because their reduced cost was positive.
+    pub added: usize,
+    /// Pricing rounds over all LPs.
+    pub rounds: usize,
+    /// LPs whose pricing stopped at [`COLUMN_ROUNDS`] with improving paths left.
+    pub round_limited: usize,
+    /// LPs larger than [`COLUMN_LIMIT`], solved over their candidates only.
+    pub too_large: usize,
+    /// LPs whose dual solve failed, solved over the columns they had.
+    pub failed: usize,
+    /// The compile's pricing budget ([`COLUMN_BUDGET`]) ran out.
+    pub budget_spent: bool,
+    /// Intents never priced: pairs and `disjoint paths N` keep their candidate paths.
+    pub candidates_only: usize,
+}
+
+impl ColumnReport {
+    /// Is the allocation optimal over every allowed path of every priceable intent?
+    pub fn proven(&self) -> bool {
+        self.round_limited == 0 && self.too_large == 0 && self.failed == 0 && !self.budget_spent
+    }
+
+    /// The summary's account of it: columns that ended with a rate, and why the search
+    /// stopped short, in the operator's terms.
+    pub fn optimum(&self, demands: &[Demand]) -> Optimum {
+        let mut limits = Vec::new();
+        if self.too_large > 0 {
+            limits.push(format!(
+                "{} LP(s) over {COLUMN_LIMIT} intents solved over candidate paths only",
+                self.too_large
+            ));
+        }
+        if self.round_limited > 0 {
+            limits.push(format!(
+                "{} LP(s) stopped after {COLUMN_ROUNDS} pricing rounds",
+                self.round_limited
+            ));
+        }
+        if self.budget_spent {
+            limits.push(format!(
+                "the compile's {COLUMN_BUDGET} pricing rounds were spent; later LPs kept the paths they had"
+            ));
+        }
+        if self.failed > 0 {
+            limits.push(format!(
+                "{} LP(s) could not be priced (dual solve failed)",
+                self.failed
+            ));
+        }
+        Optimum {
+            proven: self.proven(),
+            columns_added: demands.iter().map(|d| d.paths.len() - d.candidates).sum(),
+            pricing_rounds: self.rounds,
+            candidates_only: self.candidates_only,
+            limit: (!limits.is_empty()).then(|| limits.join("; ")),
+        }
+    }
+}
+
+/// Column generation over a compile's class LPs: the pricer and what it did.
+pub(super) struct Columns<'t, 'a> {
+    pricer: Pricer<'t, 'a>,
+    pub(super) report: ColumnReport,
+}
+
+impl<'t, 'a> Columns<'t, 'a> {
+    pub(super) fn new(
+        topo: &'t Topology,
+        options: &PathOptions,
+        demands: &[Demand<'a>],
+        fixed: &Fixed,
+    ) -> Columns<'t, 'a> {
+        let mut pricer = Pricer::new(topo, *options);
+        let open = || {
+            demands
+                .iter()
+                .enumerate()
+                .filter(|(i, d)| !d.paths.is_empty() && !fixed.contains_key(i))
+        };
+        pricer.prepare(open().map(|(_, d)| d.intent));
+        let report = ColumnReport {
+            candidates_only: open().filter(|(_, d)| !priceable(d.intent)).count(),
+            ..ColumnReport::default()
+        };
+        Columns { pricer, report }
+    }
+
+    /// Adds to the class's intents every path with a positive reduced cost, round after
+    /// round, until there is none (the LP is then optimal over all allowed paths) or a
+    /// limit is reached (counted in the report).
+    pub(super) fn generate(
+        &mut self,
+        topo: &Topology,
+        caps: &Capacities,
+        demands: &mut [Demand],
+        class: &Class,
+        stage: Stage,
+    ) {
+        let positions: Vec<usize> = class.members.iter().chain(class.held).copied().collect();
+        if !positions.iter().any(|&i| priceable(demands[i].intent)) {
+            return;
+        }
+        if positions.len() > COLUMN_LIMIT {
+            self.report.too_large += 1;
+            return;
+        }
+        for _ in 0..COLUMN_ROUNDS {
+            if self.report.rounds >= COLUMN_BUDGET {
+                self.report.budget_spent = true;
+                return;
+            }
+            let lp = ClassLp::build(topo, caps, demands, class, stage);
+            let Some(Duals { sigma, pi, .. }) = lp.duals(caps.len()) else {
+                self.report.failed += 1;
+                return;
+            };
+            self.report.rounds += 1;
+            let pricer = &self.pricer;
+            let shared: &[Demand] = demands;
+            let hop_cost = match stage {
+                Stage::MaxMin(_) => 0.0,
+                Stage::Throughput(_) => HOP_COST,
+            };
+            let found: Vec<(usize, Candidate)> = positions
+                .par_iter()
+                .zip(&sigma)
+                .filter_map(|(&i, &s)| {
+                    let d = &shared[i];
+                    let tolerance = PRICE_TOLERANCE / d.rate;
+                    if s <= tolerance || !priceable(d.intent) {
+                        return None;
+                    }
+                    let c = pricer.price(d.intent, d.rate, s, &pi, caps, tolerance, hop_cost)?;
+                    (!d.paths.iter().any(|p| p.links == c.links)).then_some((i, c))
+                })
+                .collect();
+            if found.is_empty() {
+                return;
+            }
+            self.report.added += found.len();
+            for (i, c) in found {
+                demands[i].paths.push(c);
+            }
+        }
+        self.report.round_limited += 1;
+    }
+}
