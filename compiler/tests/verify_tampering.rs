@@ -311,6 +311,30 @@ fn shared_disjoint_paths_are_caught() {
     assert_has(&v, codes::DISJOINT);
 }
 
+/// A disjoint intent's entry moved to a path index no other node knows leaves paths with
+/// no nodes at all; the verifier reports them instead of failing on them.
+#[test]
+fn a_disjoint_entry_moved_to_an_unknown_path_is_reported() {
+    let case = lab();
+    for node in ["A", "R", "B"] {
+        let mut cfg = case.out.configs.clone();
+        let Some(e) = cfg
+            .nodes
+            .get_mut(node)
+            .unwrap()
+            .forwarding
+            .forwarding_table
+            .iter_mut()
+            .find(|e| e.service_unit == "z")
+        else {
+            continue;
+        };
+        e.path += 7;
+        let v = case.verify_tampered(&cfg, &case.out.summary);
+        assert_has(&v, codes::BROKEN_PATH);
+    }
+}
+
 #[test]
 fn service_stratum_tampering_is_caught() {
     let case = lab();

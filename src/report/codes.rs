@@ -12,7 +12,7 @@ pub struct CodeInfo {
 
 const LANG: &str = "docs/language.md#diagnostics";
 const INV: &str = "docs/inventory.md#diagnostics";
-const VERIFY: &str = "`strata verify` (compiler/src/verify.rs)";
+const VERIFY: &str = "docs/ci.md#verifying-configuration-strata-verify";
 
 macro_rules! codes {
     ($($code:literal, $warning:expr, $doc:expr, $meaning:literal;)*) => {

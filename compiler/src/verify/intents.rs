@@ -238,7 +238,12 @@ pub(super) fn check_intent(
         for (i, a) in used.iter().enumerate() {
             for b in &used[i + 1..] {
                 let shared_link = a.links.iter().find(|l| b.links.contains(l));
-                let inner = |f: &Flow| f.nodes[1..f.nodes.len().saturating_sub(1).max(1)].to_vec();
+                let inner = |f: &Flow| {
+                    f.nodes
+                        .get(1..f.nodes.len().saturating_sub(1))
+                        .unwrap_or(&[])
+                        .to_vec()
+                };
                 let (ia, ib) = (inner(a), inner(b));
                 let shared_node = ia.iter().find(|n| ib.contains(n));
                 if let Some(l) = shared_link {
