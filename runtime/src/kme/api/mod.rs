@@ -13,7 +13,8 @@
 //! above `max_key_per_request`, a value that is negative or not a number, an unknown or
 //! expired key_ID, an unsupported `extension_mandatory`), 401 for a caller that is not the
 //! master (enc_keys) or slave (dec_keys) of the service unit, 503 when the KME cannot serve
-//! now (the session's token bucket is empty, a link pool is short, no path is up).
+//! now (the session's token bucket is empty, a link pool is short, no path is up, a KME on
+//! the path cannot be reached or refuses the relay).
 //!
 //! What this KME reports and enforces, per service unit: `key_size` is the intent's key
 //! size and also `max_key_size` (the compiler reserved link rate for keys of that size);
@@ -91,7 +92,7 @@ pub struct Request<'a> {
 
 /// Answers `request` at `node`'s KME for the SAE `caller` (the CN of its client
 /// certificate; `None` when the certificate has none).
-pub fn handle(kms: &Kms, node: &str, caller: Option<&str>, request: Request<'_>) -> Reply {
+pub async fn handle(kms: &Kms, node: &str, caller: Option<&str>, request: Request<'_>) -> Reply {
     let Some(rest) = request.path.strip_prefix("/api/v1/keys/") else {
         return not_found(request.path);
     };
@@ -110,7 +111,7 @@ pub fn handle(kms: &Kms, node: &str, caller: Option<&str>, request: Request<'_>)
     };
     let reply = match (op, request.method) {
         ("status", "GET") => status(kms, node, caller, &id, request.query),
-        ("enc_keys", "GET" | "POST") => enc_keys(kms, node, caller, &id, request),
+        ("enc_keys", "GET" | "POST") => enc_keys(kms, node, caller, &id, request).await,
         ("dec_keys", "GET" | "POST") => dec_keys(kms, node, caller, &id, request),
         ("status" | "enc_keys" | "dec_keys", m) => Reply::error(
             405,

@@ -1,9 +1,12 @@
 //! `GET /api/v1/keys/{slave_SAE_ID}/status`: the standard's status fields and the unit
 //! extension for the service unit joining the caller to the slave.
 
-use super::units::{not_master, other_slaves, unit_extension, units_as_master, units_as_slave};
+use super::units::{
+    held_min, not_master, other_slaves, unit_extension, units_as_master, units_as_slave,
+};
 use super::{Reply, query_pairs};
 use crate::kme::Kms;
+use crate::kme::pool::LinkPool;
 use crate::kme::relay;
 use serde_json::json;
 
@@ -39,14 +42,7 @@ pub(super) fn status(
         paths
             .iter()
             .filter(|p| relay::check(&s.pools, p, 0).is_ok())
-            .map(|p| {
-                p.links
-                    .iter()
-                    .map(|l| s.pools.get(l).map_or(0, |x| x.available()))
-                    .min()
-                    .unwrap_or(0)
-                    / key_bytes
-            })
+            .map(|p| held_min(&s, p, LinkPool::available) / key_bytes)
             .max()
             .unwrap_or(0)
     } else {
@@ -54,18 +50,7 @@ pub(super) fn status(
     };
     let max_count = paths
         .iter()
-        .map(|p| {
-            p.links
-                .iter()
-                .map(|l| {
-                    s.pools
-                        .get(l)
-                        .map_or(0, |x| x.capacity(s.pools.pool_seconds()))
-                })
-                .min()
-                .unwrap_or(0)
-                / key_bytes
-        })
+        .map(|p| held_min(&s, p, |x| x.capacity(s.pools.pool_seconds())) / key_bytes)
         .max()
         .unwrap_or(0);
     let mut ext = unit_extension(&mut s, &view, now, &paths);

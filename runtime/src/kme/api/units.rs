@@ -4,6 +4,7 @@
 
 use super::{MIN_KEY_SIZE_BITS, Reply};
 use crate::kme::KmsState;
+use crate::kme::pool::LinkPool;
 use crate::kme::relay::{self, RelayPath};
 use serde_json::{Value, json};
 use strata_compiler::config::{EndRole, NodeConfig, ServiceUnit, UnitKind};
@@ -172,12 +173,7 @@ pub(super) fn unit_extension(
         .iter()
         .map(|p| {
             let up = relay::check(&s.pools, p, 0).is_ok();
-            let bits = p
-                .links
-                .iter()
-                .map(|l| s.pools.get(l).map_or(0, |x| x.available() as u64 * 8))
-                .min()
-                .unwrap_or(0);
+            let bits = held_min(s, p, |x| x.available() as u64 * 8);
             json!({ "index": p.index, "nodes": p.nodes, "links": p.links, "up": up, "available_bits": bits })
         })
         .collect();
@@ -195,6 +191,24 @@ pub(super) fn unit_extension(
         "waiting_at_slave": waiting,
         "paths": paths,
     })
+}
+
+/// The least of `f` over the links of `path` whose pools this KME holds (every link, in the
+/// twin; 0 for a link the twin does not know).
+pub(super) fn held_min<T: Ord + Default + Copy>(
+    s: &KmsState,
+    path: &RelayPath,
+    f: impl Fn(&LinkPool) -> T,
+) -> T {
+    path.links
+        .iter()
+        .filter_map(|l| match s.pools.get(l) {
+            Some(p) => Some(f(p)),
+            None if s.pools.holds_every_link() => Some(T::default()),
+            None => None,
+        })
+        .min()
+        .unwrap_or_default()
 }
 
 /// The other slaves master SAE `master` is joined to at `node` by key service units
