@@ -384,6 +384,12 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
+/// The subject CN and OU of the first certificate in `cert_pem`.
+pub fn subject(cert_pem: &str) -> Result<(Option<String>, Option<String>), String> {
+    let der = &certs(cert_pem)?[0];
+    Ok((common_name(der), organizational_unit(der)))
+}
+
 /// The subject common name (OID 2.5.4.3) of an X.509 certificate in DER, when it has one.
 pub fn common_name(der: &[u8]) -> Option<String> {
     subject_attribute(der, &[0x55, 0x04, 0x03])

@@ -54,7 +54,7 @@ pub fn pad_len(keys: usize, key_size: u32) -> usize {
 /// Checks the shape of `req` and returns the pad bytes it needs.
 pub fn check_shape(req: &RelayRequest) -> Result<usize, Refusal> {
     let bad = |m: String| Err(Refusal::Malformed(m));
-    if req.key_size == 0 || req.key_size % 8 != 0 || req.key_size > MAX_KEY_BITS {
+    if req.key_size == 0 || !req.key_size.is_multiple_of(8) || req.key_size > MAX_KEY_BITS {
         return bad(format!(
             "key_size {} is not a multiple of 8 in 8..={MAX_KEY_BITS}",
             req.key_size
@@ -203,7 +203,8 @@ mod tests {
     #[test]
     fn any_altered_field_or_other_pad_is_refused() {
         let (req, _, pad) = sealed();
-        let alterations: Vec<Box<dyn Fn(&mut RelayRequest)>> = vec![
+        type Alteration = Box<dyn Fn(&mut RelayRequest)>;
+        let alterations: Vec<Alteration> = vec![
             Box::new(|r| r.keys[1].ciphertext[3] ^= 1),
             Box::new(|r| r.keys[0].key_id = "k9".into()),
             Box::new(|r| r.slave_sae_id.push("eve".into())),

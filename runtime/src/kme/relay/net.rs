@@ -131,16 +131,19 @@ impl Route {
     }
 }
 
-/// An error with its causes, which is where a connection failure says what went wrong.
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
+/// What a failed call says: the peer's own message, or, for a call that never reached a
+/// peer (no connection, a TLS failure), the innermost cause.
+fn why(status: &Status) -> String {
+    let mut source = std::error::Error::source(status);
+    let mut innermost = None;
     while let Some(s) = source {
-        out.push_str(": ");
-        out.push_str(&s.to_string());
+        innermost = Some(s.to_string());
         source = s.source();
     }
-    out
+    match innermost {
+        Some(cause) => format!("unreachable: {cause}"),
+        None => status.message().to_string(),
+    }
 }
 
 fn pad_status(e: PadError) -> Status {
@@ -206,7 +209,7 @@ pub async fn forward(
                     "KME {} (relay at {addr}, QKD link {}): {}",
                     next.node,
                     next.link,
-                    chain(&status)
+                    why(&status)
                 ),
             )
         })
