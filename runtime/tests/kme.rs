@@ -99,6 +99,7 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
         "max_key_size",
         "min_key_size",
         "max_SAE_ID_count",
+        "status_extension",
     ] {
         assert!(
             st.body.get(field).is_some(),
@@ -113,7 +114,7 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
     assert_eq!(st.body["key_size"], 256);
     assert_eq!(st.body["max_key_per_request"], 10, "dc-backup's burst");
     assert!(st.body["stored_key_count"].as_u64().unwrap() > 0);
-    let unit = &st.body["strata_service_unit"];
+    let unit = &st.body["status_extension"]["strata_service_unit"];
     assert_eq!(unit["id"], "dc-backup");
     assert_eq!(unit["urns"]["local"], "urn:qkd:madqci:ccips?=nonce=177923");
     assert!(
@@ -460,7 +461,10 @@ async fn keys_expire_at_their_valid_until() {
     let mut ccips = sae(&twin, "ccips", "Distrito-Telefonica").await;
     let mut ctl = sae(&twin, "ipsec-controller", "Moncloa").await;
     let st = ccips.status("ipsec-controller").await.unwrap();
-    assert_eq!(st.body["strata_service_unit"]["valid_for_s"], 2.0);
+    assert_eq!(
+        st.body["status_extension"]["strata_service_unit"]["valid_for_s"],
+        2.0
+    );
     let early = ccips.enc_keys("ipsec-controller", 2, 256).await.unwrap();
     let got = ctl
         .dec_keys("ccips", &[early[0].key_id.clone()])
@@ -562,7 +566,9 @@ async fn keys_flow_again_after_a_cut_link_is_replanned() {
     assert!(installed, "{:#?}", controller.monitor.statuses());
     key_pair(&mut a, &mut b).await.unwrap();
     let st = a.status("Moncloa").await.unwrap();
-    let paths = st.body["strata_service_unit"]["paths"].as_array().unwrap();
+    let paths = st.body["status_extension"]["strata_service_unit"]["paths"]
+        .as_array()
+        .unwrap();
     assert!(
         !paths.is_empty()
             && paths.iter().all(|p| !p["links"]

@@ -8,7 +8,8 @@
 //!   with `?key_ID=`
 //!
 //! Keys come back in the standard's key container `{"keys": [{"key_ID", "key"}]}` (UUID ids,
-//! base64 keys). Errors carry `{"message", "details"}`: 400 for a malformed request (a size
+//! base64 keys); `status` has the standard's fields and, in its `status_extension`, the
+//! service unit (`strata_service_unit`: URNs, token bucket, paths). Errors carry `{"message", "details"}`: 400 for a malformed request (a size
 //! that is not a multiple of 8 or outside `min_key_size..=max_key_size`, a number of 0 or
 //! above `max_key_per_request`, a value that is negative or not a number, an unknown or
 //! expired key_ID, an unsupported `extension_mandatory`), 401 for a caller that is not the

@@ -67,6 +67,6 @@ pub(super) fn status(
         "max_key_size": view.key_size(),
         "min_key_size": view.min_key_size(),
         "max_SAE_ID_count": if as_master { other_slaves(&s, node, caller, other) } else { 0 },
-        "strata_service_unit": ext,
+        "status_extension": { "strata_service_unit": ext },
     }))
 }
