@@ -39,14 +39,17 @@ struct Used {
 }
 
 impl Used {
-    /// Marks `[start, end)` used; false when any byte of it was used (or is below the floor).
-    fn claim(&mut self, start: u64, end: u64) -> bool {
+    /// Is no byte of `[start, end)` used (nor below the floor)?
+    fn free(&self, start: u64, end: u64) -> bool {
         if start < self.floor || end < start {
             return false;
         }
-        if let Some((_, &e)) = self.ranges.range(..end).next_back()
-            && e > start
-        {
+        !matches!(self.ranges.range(..end).next_back(), Some((_, &e)) if e > start)
+    }
+
+    /// Marks `[start, end)` used; false when any byte of it was used (or is below the floor).
+    fn claim(&mut self, start: u64, end: u64) -> bool {
+        if !self.free(start, end) {
             return false;
         }
         let (mut start, mut end) = (start, end);
@@ -354,6 +357,21 @@ impl Pools {
         offset: u64,
         n: usize,
     ) -> Result<Vec<u8>, PadError> {
+        self.receive_pad_if(link, node, offset, n, |_| true)
+            .map(|(pad, _)| pad)
+    }
+
+    /// [`Pools::receive_pad`], but the bytes are taken only when `accept` (say, a tag that
+    /// checks out under them) takes them: a request that fails it uses up no pad. Returns
+    /// the pad and whether it was taken.
+    pub fn receive_pad_if(
+        &mut self,
+        link: &str,
+        node: &str,
+        offset: u64,
+        n: usize,
+        accept: impl FnOnce(&[u8]) -> bool,
+    ) -> Result<(Vec<u8>, bool), PadError> {
         let pool = self
             .links
             .get_mut(link)
@@ -362,20 +380,21 @@ impl Pools {
             .end(node)
             .ok_or_else(|| PadError::LinkDown(link.to_string()))?;
         let from = 1 - end;
-        let Some(stop) = offset.checked_add(n as u64) else {
-            return Err(PadError::Reused {
-                link: link.to_string(),
-                offset,
-            });
+        let reused = || PadError::Reused {
+            link: link.to_string(),
+            offset,
         };
-        if !pool.received[from].claim(offset, stop) {
-            return Err(PadError::Reused {
-                link: link.to_string(),
-                offset,
-            });
+        let stop = offset.checked_add(n as u64).ok_or_else(reused)?;
+        if !pool.received[from].free(offset, stop) {
+            return Err(reused());
         }
+        let pad = pool.stream(from, offset, n);
+        if !accept(&pad) {
+            return Ok((pad, false));
+        }
+        pool.received[from].claim(offset, stop);
         pool.held[end] = (pool.held[end] - n as f64).max(0.0);
-        Ok(pool.stream(from, offset, n))
+        Ok((pad, true))
     }
 }
 
@@ -464,6 +483,26 @@ mod tests {
         p.observe("l", "A", "B", true, 0.0);
         p.generate(1.0);
         assert_eq!(p.get("l").unwrap().available(), 2000);
+    }
+
+    #[test]
+    fn a_pad_refused_by_its_check_stays_unused() {
+        let mut p = Pools::new(30.0);
+        p.observe("l", "A", "B", true, 8000.0);
+        p.generate(1.0);
+        let sent = p.send_pad("l", "A", 64).unwrap();
+        let (pad, taken) = p
+            .receive_pad_if("l", "B", sent.offset, 64, |_| false)
+            .unwrap();
+        assert!(!taken);
+        assert_eq!(pad, sent.bytes);
+        assert_eq!(p.get("l").unwrap().available_at("B"), 1000);
+        let (_, taken) = p
+            .receive_pad_if("l", "B", sent.offset, 64, |_| true)
+            .unwrap();
+        assert!(taken);
+        assert_eq!(p.get("l").unwrap().available_at("B"), 936);
+        assert!(p.receive_pad("l", "B", sent.offset, 64).is_err());
     }
 
     #[test]

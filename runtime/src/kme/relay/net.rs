@@ -299,14 +299,20 @@ pub async fn receive(
     let (keys, next, from) = {
         let (mut s, now) = kms.current();
         let from = caller(&s, node, peer, &req.link)?;
-        let pad = s
-            .pools
-            .receive_pad(&req.link, node, req.pad_offset, need)
+        // The pad is used up only by a request whose tag checks out under it.
+        let mut opened = None;
+        s.pools
+            .receive_pad_if(&req.link, node, req.pad_offset, need, |pad| {
+                opened = Some(message::open(&req, pad));
+                matches!(opened, Some(Ok(_)))
+            })
             .map_err(pad_status)?;
-        let keys = message::open(&req, &pad).map_err(|e| match e {
-            Refusal::Forged => Status::unauthenticated(e.to_string()),
-            Refusal::Malformed(_) => Status::invalid_argument(e.to_string()),
-        })?;
+        let keys = match opened {
+            Some(Ok(keys)) => keys,
+            Some(Err(e @ Refusal::Forged)) => return Err(Status::unauthenticated(e.to_string())),
+            Some(Err(e)) => return Err(Status::invalid_argument(e.to_string())),
+            None => return Err(Status::internal("the pad was not checked")),
+        };
         let cfg = s.configs.get(node).ok_or_else(|| {
             Status::failed_precondition(format!("KME {node} runs no configuration yet"))
         })?;
