@@ -1,7 +1,8 @@
 //! ETSI GS QKD 014 key delivery on the digital twin, end to end over mutual TLS: keys
-//! relayed hop by hop through trusted nodes reach both SAEs identical, wrong callers are
-//! refused, malformed requests get their 400, the session's token bucket holds a client to
-//! the intent's rate, keys expire, and keys flow again after a cut link is re-planned.
+//! relayed hop by hop through trusted nodes, KME to KME over the relay listeners, reach both
+//! SAEs identical, wrong callers are refused, malformed requests get their 400, the
+//! session's token bucket holds a client to the intent's rate, keys expire, and keys flow
+//! again after a cut link is re-planned.
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -187,6 +188,16 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
     assert!(
         log.iter()
             .any(|l| l.node == "Moncloa" && l.message.contains("service unit dc-backup (slave end")),
+        "{log:#?}"
+    );
+    // Norte's KME took the keys over its relay listener and passed them on: the twin's KMEs
+    // relay to each other over the network, as separate processes do.
+    assert_eq!(d.relays.len(), 10);
+    assert!(
+        log.iter().any(|l| l.node == "Norte"
+            && l.message.contains(
+                "relayed 3 key(s) of service unit dc-backup from KME Distrito-Telefonica to KME Moncloa"
+            )),
         "{log:#?}"
     );
     twin.shutdown().await;
