@@ -237,16 +237,14 @@ impl KeyRelay for RelayService {
     async fn relay(&self, req: Request<RelayRequest>) -> Result<Response<RelayReply>, Status> {
         let peer = req.extensions().get::<Peer>().cloned().unwrap_or_default();
         let req = req.into_inner();
-        let result = receive(&self.kms, &self.node, &peer, req.clone()).await;
+        let (count, unit, link) = (req.keys.len(), req.service_unit.clone(), req.link.clone());
+        let result = receive(&self.kms, &self.node, &peer, req).await;
         if let Err(status) = &result {
             self.kms.log(
                 &self.node,
                 format!(
-                    "relay of {} key(s) of service unit {} from {} over QKD link {} refused ({:?}): {}",
-                    req.keys.len(),
-                    req.service_unit,
+                    "relay of {count} key(s) of service unit {unit} from {} over QKD link {link} refused ({:?}): {}",
                     peer.identity.as_deref().unwrap_or("an unnamed caller"),
-                    req.link,
                     status.code(),
                     status.message()
                 ),
