@@ -1,9 +1,10 @@
-//! Generates the gRPC code for `proto/agent.proto` and the client for the few etcd v3 calls
+//! Generates the gRPC code for `proto/agent.proto` and `proto/kme_relay.proto` and the client for the few etcd v3 calls
 //! of `proto/etcd/` with the protoc shipped inside the `protoc-bin-vendored` crate, so that
 //! `cargo build` needs no system protoc (`$PROTOC` still overrides it).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/agent.proto");
+    println!("cargo:rerun-if-changed=proto/kme_relay.proto");
     println!("cargo:rerun-if-changed=proto/etcd/rpc.proto");
     println!("cargo:rerun-if-changed=proto/etcd/kv.proto");
     println!("cargo:rerun-if-env-changed=PROTOC");
@@ -15,7 +16,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     config.protoc_executable(&protoc);
     tonic_prost_build::configure().compile_with_config(
         config,
-        &["proto/agent.proto"],
+        &["proto/agent.proto", "proto/kme_relay.proto"],
         &["proto"],
     )?;
     let mut config = tonic_prost_build::Config::new();

@@ -56,6 +56,7 @@ enum Command {
     State(cmd::state::Args),
     Twin(cmd::twin::Args),
     Agent(cmd::agent::Args),
+    Kme(cmd::kme::Args),
 }
 
 /// Exit status when stdout was closed under us: what a shell reports for a process ended
@@ -121,6 +122,7 @@ fn main() -> ExitCode {
         Command::State(args) => args.run(),
         Command::Twin(args) => args.run(),
         Command::Agent(args) => args.run(),
+        Command::Kme(args) => args.run(),
     };
     match result {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,

@@ -1,7 +1,8 @@
 //! ETSI GS QKD 014 key delivery on the digital twin, end to end over mutual TLS: keys
-//! relayed hop by hop through trusted nodes reach both SAEs identical, wrong callers are
-//! refused, malformed requests get their 400, the session's token bucket holds a client to
-//! the intent's rate, keys expire, and keys flow again after a cut link is re-planned.
+//! relayed hop by hop through trusted nodes, KME to KME over the relay listeners, reach both
+//! SAEs identical, wrong callers are refused, malformed requests get their 400, the
+//! session's token bucket holds a client to the intent's rate, keys expire, and keys flow
+//! again after a cut link is re-planned.
 
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -99,6 +100,7 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
         "max_key_size",
         "min_key_size",
         "max_SAE_ID_count",
+        "status_extension",
     ] {
         assert!(
             st.body.get(field).is_some(),
@@ -113,7 +115,7 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
     assert_eq!(st.body["key_size"], 256);
     assert_eq!(st.body["max_key_per_request"], 10, "dc-backup's burst");
     assert!(st.body["stored_key_count"].as_u64().unwrap() > 0);
-    let unit = &st.body["strata_service_unit"];
+    let unit = &st.body["status_extension"]["strata_service_unit"];
     assert_eq!(unit["id"], "dc-backup");
     assert_eq!(unit["urns"]["local"], "urn:qkd:madqci:ccips?=nonce=177923");
     assert!(
@@ -186,6 +188,16 @@ async fn keys_relayed_through_trusted_nodes_are_identical_at_both_saes() {
     assert!(
         log.iter()
             .any(|l| l.node == "Moncloa" && l.message.contains("service unit dc-backup (slave end")),
+        "{log:#?}"
+    );
+    // Norte's KME took the keys over its relay listener and passed them on: the twin's KMEs
+    // relay to each other over the network, as separate processes do.
+    assert_eq!(d.relays.len(), 10);
+    assert!(
+        log.iter().any(|l| l.node == "Norte"
+            && l.message.contains(
+                "relayed 3 key(s) of service unit dc-backup from KME Distrito-Telefonica to KME Moncloa"
+            )),
         "{log:#?}"
     );
     twin.shutdown().await;
@@ -460,7 +472,10 @@ async fn keys_expire_at_their_valid_until() {
     let mut ccips = sae(&twin, "ccips", "Distrito-Telefonica").await;
     let mut ctl = sae(&twin, "ipsec-controller", "Moncloa").await;
     let st = ccips.status("ipsec-controller").await.unwrap();
-    assert_eq!(st.body["strata_service_unit"]["valid_for_s"], 2.0);
+    assert_eq!(
+        st.body["status_extension"]["strata_service_unit"]["valid_for_s"],
+        2.0
+    );
     let early = ccips.enc_keys("ipsec-controller", 2, 256).await.unwrap();
     let got = ctl
         .dec_keys("ccips", &[early[0].key_id.clone()])
@@ -562,7 +577,9 @@ async fn keys_flow_again_after_a_cut_link_is_replanned() {
     assert!(installed, "{:#?}", controller.monitor.statuses());
     key_pair(&mut a, &mut b).await.unwrap();
     let st = a.status("Moncloa").await.unwrap();
-    let paths = st.body["strata_service_unit"]["paths"].as_array().unwrap();
+    let paths = st.body["status_extension"]["strata_service_unit"]["paths"]
+        .as_array()
+        .unwrap();
     assert!(
         !paths.is_empty()
             && paths.iter().all(|p| !p["links"]

@@ -7,6 +7,7 @@ pub mod compile;
 pub mod diff;
 pub mod fmt;
 pub mod graph;
+pub mod kme;
 pub mod numeric;
 pub mod plan;
 pub mod state;

@@ -279,12 +279,15 @@ async fn up(
     }
     if let Some(kme) = twin.kme.as_ref().filter(|_| verbose) {
         outln!(
-            "ETSI GS QKD 014 KMEs (mutual TLS; certificates in {}, CA {}):",
+            "ETSI GS QKD 014 KMEs, and the key relay between them (mutual TLS; certificates in {}, CA {}):",
             kme.pki_dir.display(),
             kme.ca.display()
         );
         for (node, addr) in &kme.kmes {
-            outln!("  {node:<24} https://{addr}");
+            match kme.relays.get(node) {
+                Some(relay) => outln!("  {node:<24} https://{addr}  relay {relay}"),
+                None => outln!("  {node:<24} https://{addr}"),
+            }
         }
         if let Some(r) = &twin.restconf {
             outln!(

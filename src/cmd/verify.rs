@@ -85,7 +85,7 @@ impl Args {
 
 /// Reads `NODE/STRATUM.yaml` documents, `NODE/qkd_node.json` and the summary of an output directory as
 /// (relative path, text) pairs.
-fn read_output_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) fn read_output_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     let entries =
         std::fs::read_dir(dir).with_context(|| format!("cannot read `{}`", dir.display()))?;

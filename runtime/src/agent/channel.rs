@@ -24,6 +24,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
+use tonic::service::Routes;
 use tonic::transport::server::Connected;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Request, Status};
@@ -134,11 +135,13 @@ impl Access {
     }
 }
 
-/// What an agent knows of a connection's peer.
+/// What a gRPC server of strata (an agent, a KME's relay) knows of a connection's peer.
 #[derive(Debug, Clone, Default)]
 pub struct Peer {
     /// The subject CN of its verified client certificate.
     pub identity: Option<Arc<str>>,
+    /// The subject OU of that certificate ([`pki::KME_UNIT`] for a KME).
+    pub unit: Option<Arc<str>>,
 }
 
 trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
@@ -198,14 +201,21 @@ async fn accept(
         Some(acceptor) => {
             let _slot = gate.handshake().map_err(|r| r.to_string())?;
             let stream = gate.within_handshake(acceptor.accept(tcp)).await?;
-            let identity = stream
+            let cert = stream
                 .get_ref()
                 .1
                 .peer_certificates()
                 .and_then(|c| c.first())
+                .cloned();
+            let identity = cert
+                .as_ref()
                 .and_then(|c| pki::common_name(c))
                 .map(Arc::from);
-            (Box::new(stream), Peer { identity })
+            let unit = cert
+                .as_ref()
+                .and_then(|c| pki::organizational_unit(c))
+                .map(Arc::from);
+            (Box::new(stream), Peer { identity, unit })
         }
     };
     let client = peer.identity.as_deref().unwrap_or(&address).to_string();
@@ -222,6 +232,18 @@ async fn accept(
 pub async fn serve(
     listener: TcpListener,
     service: AgentServer<AgentService>,
+    tls: Option<Arc<ServerConfig>>,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    serve_routes(listener, Routes::new(service), tls, limits, shutdown).await
+}
+
+/// [`serve`] for any gRPC services (a KME's relay service too): each request carries the
+/// caller's [`Peer`] in its extensions.
+pub async fn serve_routes(
+    listener: TcpListener,
+    routes: Routes,
     tls: Option<Arc<ServerConfig>>,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
@@ -248,7 +270,7 @@ pub async fn serve(
         }
     });
     let served = tonic::transport::Server::builder()
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::ReceiverStream::new(rx), shutdown)
         .await
         .map_err(|e| e.to_string());

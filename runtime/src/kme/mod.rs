@@ -7,28 +7,39 @@
 //!   node's name when the intent names a node as its endpoint (`Moncloa`).
 //! * [`pool`] — key pools per QKD link, fed from the OS CSPRNG at each link's current secret
 //!   key rate in the twin, identical at both ends.
-//! * [`relay`] — one-time-pad relay hop by hop along the committed forwarding tables.
+//! * [`relay`] — one-time-pad relay hop by hop along the committed forwarding tables, over
+//!   the network between KMEs (gRPC over mutual TLS, [`relay::net`]).
+//! * [`environment`] — what the KMEs observe: the twin's world, or a standalone KME's own
+//!   configuration; [`standalone`] — one KME as its own process (`strata kme`).
 //! * [`store`] — keys waiting at the slave KME, with expiry, and token buckets per session.
 //! * [`api`] — the HTTP resources (`status`, `enc_keys`, `dec_keys`) and the standard's
 //!   error format; [`server`] — the mutual-TLS listener; [`client`] — a small Rust SAE
 //!   client over the same TLS.
 //!
-//! One [`Kms`] serves a whole twin: it holds every node's committed configuration (fed by
-//! the agents' install hook), the link pools and the key stores. A key is relayed inside
-//! `enc_keys` at the master KME, so when `enc_keys` answers, the slave KME already holds the
-//! key for `dec_keys`. All rates and lifetimes run on the twin's simulated clock (wall time
-//! at `--speed 1`).
+//! One [`Kms`] serves a whole twin, or a single standalone KME: it holds every node's
+//! committed configuration (fed by the agents' install hook, or read from a compile output
+//! directory), the link pools, the key stores and the relay addresses of the peer KMEs. A
+//! key is relayed inside `enc_keys` at the master KME, over the network from KME to KME
+//! (the twin's KMEs relay to each other over loopback), so when `enc_keys` answers, the
+//! slave KME already holds the key for `dec_keys`. All rates and lifetimes run on the KMEs'
+//! clock: the twin's simulated clock (wall time at `--speed 1`), or wall time.
 
 pub mod api;
 pub mod client;
+pub mod environment;
 pub mod pki;
 pub mod pool;
 pub mod relay;
 pub mod server;
+pub mod standalone;
 pub mod store;
 
+use crate::agent::channel;
 use crate::apply::Agents;
+use crate::conn_limits::Limits;
+use environment::Environment;
 use pool::Pools;
+use relay::net::{Peers, RelayService};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
@@ -42,6 +53,30 @@ use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
 use crate::twin::world::{KEY_POOL_SECONDS, World};
+
+/// Serves `node`'s relay service on `listener` over mutual TLS with `tls` until `stop`.
+pub async fn serve_relay(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    kms: Arc<Kms>,
+    node: String,
+    mut stop: watch::Receiver<bool>,
+) {
+    let service = RelayService::new(kms.clone(), node.clone()).into_server();
+    let served = channel::serve_routes(
+        listener,
+        tonic::service::Routes::new(service),
+        Some(tls),
+        Limits::default(),
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        },
+    )
+    .await;
+    if let Err(e) = served {
+        kms.log(&node, format!("the relay server stopped: {e}"));
+    }
+}
 
 /// How a twin runs its KMEs.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,6 +118,9 @@ pub struct KmeDirectory {
     pub ca: PathBuf,
     /// Node → `127.0.0.1:PORT` of its KME's HTTPS listener.
     pub kmes: BTreeMap<String, String>,
+    /// Node → `127.0.0.1:PORT` of its KME's relay listener (gRPC, for peer KMEs).
+    #[serde(default)]
+    pub relays: BTreeMap<String, String>,
     /// SAE id → its client certificate and key.
     pub saes: BTreeMap<String, SaeCredentials>,
 }
@@ -167,9 +205,11 @@ pub(crate) struct KmsState {
     observed_at_s: f64,
 }
 
-/// The key management system of a twin: all its KMEs.
+/// The key management system of a twin (all its KMEs), or one standalone KME.
 pub struct Kms {
-    world: Arc<World>,
+    env: Arc<dyn Environment>,
+    /// Where the peer KMEs relay, and the certificates to reach them with.
+    peers: Peers,
     speed: f64,
     state: Mutex<KmsState>,
     log: Mutex<VecDeque<KmeLogLine>>,
@@ -177,12 +217,14 @@ pub struct Kms {
 }
 
 impl Kms {
-    /// KMEs over `world`, whose clock runs `speed` times faster than real time.
-    pub fn new(world: Arc<World>, speed: f64, pool_seconds: f64) -> Kms {
-        let now = world.now();
+    /// KMEs in `env`, whose clock runs `speed` times faster than real time, with link
+    /// `pools` and relaying to `peers`.
+    pub fn new(env: Arc<dyn Environment>, speed: f64, pools: Pools, peers: Peers) -> Kms {
+        let now = env.now();
         let (log_tx, _) = broadcast::channel(1024);
         let kms = Kms {
-            world,
+            env,
+            peers,
             speed: if speed.is_finite() && speed > 0.0 {
                 speed
             } else {
@@ -190,7 +232,7 @@ impl Kms {
             },
             state: Mutex::new(KmsState {
                 configs: BTreeMap::new(),
-                pools: Pools::new(pool_seconds),
+                pools,
                 stores: BTreeMap::new(),
                 buckets: BTreeMap::new(),
                 generated_to_s: now,
@@ -209,24 +251,15 @@ impl Kms {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    pub fn world(&self) -> &Arc<World> {
-        &self.world
-    }
-
     /// Simulated seconds per real second.
     pub fn speed(&self) -> f64 {
         self.speed
     }
 
-    /// Observes every QKD link of the twin and generates key up to the twin's clock.
+    /// Observes every QKD link and generates key up to the clock.
     pub fn refresh(&self) {
-        let now = self.world.now();
-        let samples: Vec<_> = self
-            .world
-            .nodes()
-            .iter()
-            .filter_map(|n| self.world.sample(n))
-            .collect();
+        let now = self.env.now();
+        let links = self.env.links();
         let mut s = self.lock();
         let dt = now - s.generated_to_s;
         // Generation since the last step ran at the rates observed then.
@@ -234,10 +267,9 @@ impl Kms {
             s.pools.generate(dt);
             s.generated_to_s = now;
         }
-        for sample in &samples {
-            for l in sample.links.iter().filter(|l| l.kind == "qkd") {
-                s.pools.observe(&l.link, &sample.node, &l.peer, l.up, l.skr);
-            }
+        for l in &links {
+            s.pools
+                .observe(&l.link, &l.ends[0], &l.ends[1], l.up, l.skr);
         }
         s.observed_at_s = now;
     }
@@ -245,7 +277,7 @@ impl Kms {
     /// The state, current to the twin's clock: links re-observed and key generated once per
     /// twin clock step, however many requests arrive within it.
     pub(crate) fn current(&self) -> (MutexGuard<'_, KmsState>, f64) {
-        let now = self.world.now();
+        let now = self.env.now();
         {
             let s = self.lock();
             if s.observed_at_s >= now {
@@ -259,7 +291,7 @@ impl Kms {
     /// `node` committed `config`: its KME serves the new service units, sessions and token
     /// buckets from now on. Keys already relayed stay until fetched or expired.
     pub fn install(&self, node: &str, config: &NodeConfig) {
-        let now = self.world.now();
+        let now = self.env.now();
         let mut lines = Vec::new();
         {
             let mut s = self.lock();
@@ -314,10 +346,16 @@ impl Kms {
         }
     }
 
+    /// Records `node`'s committed configuration without serving it: a standalone KME knows
+    /// its peers' plans (the SAE names at the far ends, the whole paths) but runs only its own.
+    pub fn know(&self, node: &str, config: &NodeConfig) {
+        self.lock().configs.insert(node.to_string(), config.clone());
+    }
+
     /// Appends a line to the KMEs' log.
     pub fn log(&self, node: &str, message: String) {
         let line = KmeLogLine {
-            time_s: self.world.now(),
+            time_s: self.env.now(),
             node: node.to_string(),
             message,
         };
@@ -372,9 +410,10 @@ pub fn saes(inventory: &Inventory) -> BTreeMap<String, String> {
     out
 }
 
-/// Starts a KME HTTPS server for every node of `world` on `127.0.0.1` with the certificates
-/// of `pki` (made with every node's KME and every SAE of [`saes`]), plus the task that feeds
-/// the link pools every `tick`.
+/// Starts a KME for every node of `world` on `127.0.0.1` with the certificates of `pki`
+/// (made with every node's KME and every SAE of [`saes`]): an HTTPS server for its SAEs and
+/// a relay server for its peer KMEs, which the KMEs relay keys to each other through; plus
+/// the task that feeds the link pools every `tick`.
 pub async fn start(
     world: Arc<World>,
     inventory: &Inventory,
@@ -386,8 +425,43 @@ pub async fn start(
 ) -> Result<Running, String> {
     let nodes = world.nodes();
     let saes = saes(inventory);
-    let kms = Arc::new(Kms::new(world, speed, options.pool_seconds));
+    let mut relay_listeners = Vec::new();
+    let mut relays = BTreeMap::new();
+    let mut identities = BTreeMap::new();
+    for node in &nodes {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot listen on loopback: {e}"))?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        relays.insert(node.clone(), addr.to_string());
+        let id = pki
+            .kmes
+            .get(node)
+            .ok_or_else(|| format!("no KME certificate for `{node}`"))?;
+        identities.insert(
+            node.clone(),
+            (pki.ca_pem.clone(), id.cert_pem.clone(), id.key_pem.clone()),
+        );
+        relay_listeners.push((node.clone(), listener));
+    }
+    let kms = Arc::new(Kms::new(
+        Arc::new(environment::Twin(world)),
+        speed,
+        Pools::new(options.pool_seconds),
+        Peers::new(relays.clone(), identities),
+    ));
     let mut tasks = Vec::new();
+    for (node, listener) in relay_listeners {
+        let id = &pki.kmes[&node];
+        let tls = pki::grpc_server_config(&pki.ca_pem, &id.cert_pem, &id.key_pem)?;
+        tasks.push(tokio::spawn(serve_relay(
+            listener,
+            tls,
+            kms.clone(),
+            node,
+            stop.clone(),
+        )));
+    }
     let mut kmes = BTreeMap::new();
     for node in &nodes {
         let listener = TcpListener::bind("127.0.0.1:0")
@@ -420,6 +494,7 @@ pub async fn start(
         pki_dir: pki.dir.clone(),
         ca: pki.ca_path.clone(),
         kmes,
+        relays,
         saes: pki
             .saes
             .iter()

@@ -1,15 +1,21 @@
 //! The twin's public key infrastructure, for ETSI GS QKD 014 and for the agents' control
-//! channel, both over mutual TLS: a local CA, one server certificate per KME and one per node
-//! agent (SAN `127.0.0.1` and `localhost`, CN = the node's name), one client certificate per
-//! SAE (CN = the SAE id) and the controller's client certificate (CN [`CONTROLLER`], the only
+//! channel, both over mutual TLS: a local CA, one certificate per KME and one per node agent
+//! (SAN `127.0.0.1` and `localhost`, CN = the node's name), one client certificate per SAE
+//! (CN = the SAE id) and the controller's client certificate (CN [`CONTROLLER`], the only
 //! identity the agents obey), written to a directory so that unmodified clients such as curl
-//! can use them.
+//! can use them, and so that a KME can run as its own process (`strata kme`).
+//!
+//! A KME's certificate serves its SAEs and its peer KMEs, and is also the client certificate
+//! it presents to the next KME of a key relay: it carries both the server and the client
+//! extended key usage, and subject OU [`KME_UNIT`]. The OU is what tells a peer KME from an
+//! SAE that happens to bear a node's name (an intent that names a node as its endpoint makes
+//! the node's name an SAE id).
 //!
 //! Layout of the directory:
 //!
 //! ```text
 //! ca.pem                          the CA certificate every KME, agent, SAE and controller trusts
-//! kme/NODE.pem                    each KME's server certificate (its key stays in memory)
+//! kme/NODE.pem, kme/NODE.key      each KME's certificate and PKCS #8 key (mode 0600)
 //! agent/NODE.pem                  each agent's server certificate (its key stays in memory)
 //! sae/SAE.pem, sae/SAE.key        each SAE's client certificate and PKCS #8 key (mode 0600)
 //! controller.pem, controller.key  the controller's client certificate and key (mode 0600)
@@ -17,7 +23,7 @@
 //!
 //! Only the `ring` crypto provider is used, so nothing here needs cmake or a system library.
 //! [`common_name`] reads the subject CN out of a DER certificate: that is the SAE id a KME
-//! acts for.
+//! acts for; [`organizational_unit`] reads the OU.
 
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -38,7 +44,7 @@ pub struct Identity {
     pub cert_pem: String,
     pub key_pem: String,
     pub cert_path: PathBuf,
-    /// Where the key was written; `None` for KMEs, whose keys never leave memory.
+    /// Where the key was written; `None` for agents, whose keys never leave memory.
     pub key_path: Option<PathBuf>,
 }
 
@@ -48,7 +54,7 @@ pub struct Pki {
     pub dir: PathBuf,
     pub ca_pem: String,
     pub ca_path: PathBuf,
-    /// Node name → its KME's server identity.
+    /// Node name → its KME's identity (server for SAEs and peers, client towards peers).
     pub kmes: BTreeMap<String, Identity>,
     /// SAE id → its client identity.
     pub saes: BTreeMap<String, Identity>,
@@ -61,6 +67,10 @@ pub struct Pki {
 /// The subject CN of the controller's client certificate: the one identity node agents take
 /// configuration from and report it to.
 pub const CONTROLLER: &str = "strata-controller";
+
+/// The subject OU of every KME certificate: a relay request is taken only from a peer whose
+/// certificate carries it (and whose CN is the neighbour's node name).
+pub const KME_UNIT: &str = "kme";
 
 fn err(what: &str) -> impl Fn(rcgen::Error) -> String + '_ {
     move |e| format!("cannot create {what}: {e}")
@@ -85,15 +95,21 @@ fn write(path: &Path, text: &str, secret: bool) -> Result<(), String> {
 
 fn leaf(
     name: &str,
+    unit: Option<&str>,
     sans: &[&str],
-    usage: ExtendedKeyUsagePurpose,
+    usages: &[ExtendedKeyUsagePurpose],
     issuer: &Issuer<'_, KeyPair>,
 ) -> Result<(String, String), String> {
     let mut params = CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
         .map_err(err(name))?;
     params.distinguished_name.push(DnType::CommonName, name);
+    if let Some(unit) = unit {
+        params
+            .distinguished_name
+            .push(DnType::OrganizationalUnitName, unit);
+    }
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-    params.extended_key_usages = vec![usage];
+    params.extended_key_usages = usages.to_vec();
     params.use_authority_key_identifier_extension = true;
     let key = KeyPair::generate().map_err(err(name))?;
     let cert = params.signed_by(&key, issuer).map_err(err(name))?;
@@ -144,14 +160,15 @@ impl Pki {
         let issuer = Issuer::new(ca, ca_key);
         let ca_path = dir.join("ca.pem");
         write(&ca_path, &ca_pem, false)?;
-        let server = |node: &String, sub: &str| -> Result<(String, Identity), String> {
+        let agent = |node: &String| -> Result<(String, Identity), String> {
             let (cert_pem, key_pem) = leaf(
                 node,
+                None,
                 &["127.0.0.1", "localhost"],
-                ExtendedKeyUsagePurpose::ServerAuth,
+                &[ExtendedKeyUsagePurpose::ServerAuth],
                 &issuer,
             )?;
-            let cert_path = dir.join(sub).join(format!("{}.pem", file_name(node)));
+            let cert_path = dir.join("agent").join(format!("{}.pem", file_name(node)));
             write(&cert_path, &cert_pem, false)?;
             let id = Identity {
                 cert_pem,
@@ -161,9 +178,38 @@ impl Pki {
             };
             Ok((node.clone(), id))
         };
+        let kme = |node: &String| -> Result<(String, Identity), String> {
+            let (cert_pem, key_pem) = leaf(
+                node,
+                Some(KME_UNIT),
+                &["127.0.0.1", "localhost"],
+                &[
+                    ExtendedKeyUsagePurpose::ServerAuth,
+                    ExtendedKeyUsagePurpose::ClientAuth,
+                ],
+                &issuer,
+            )?;
+            let base = dir.join("kme").join(file_name(node));
+            let cert_path = base.with_extension("pem");
+            let key_path = base.with_extension("key");
+            write(&cert_path, &cert_pem, false)?;
+            write(&key_path, &key_pem, true)?;
+            let id = Identity {
+                cert_pem,
+                key_pem,
+                cert_path,
+                key_path: Some(key_path),
+            };
+            Ok((node.clone(), id))
+        };
         let client = |name: &str, base: PathBuf| -> Result<Identity, String> {
-            let (cert_pem, key_pem) =
-                leaf(name, &[], ExtendedKeyUsagePurpose::ClientAuth, &issuer)?;
+            let (cert_pem, key_pem) = leaf(
+                name,
+                None,
+                &[],
+                &[ExtendedKeyUsagePurpose::ClientAuth],
+                &issuer,
+            )?;
             let cert_path = base.with_extension("pem");
             let key_path = base.with_extension("key");
             write(&cert_path, &cert_pem, false)?;
@@ -179,10 +225,7 @@ impl Pki {
             dir: dir.to_path_buf(),
             ca_pem,
             ca_path,
-            kmes: kmes
-                .iter()
-                .map(|n| server(n, "kme"))
-                .collect::<Result<_, _>>()?,
+            kmes: kmes.iter().map(kme).collect::<Result<_, _>>()?,
             saes: saes
                 .iter()
                 .map(|sae| {
@@ -192,10 +235,7 @@ impl Pki {
                     ))
                 })
                 .collect::<Result<_, String>>()?,
-            agents: agents
-                .iter()
-                .map(|n| server(n, "agent"))
-                .collect::<Result<_, _>>()?,
+            agents: agents.iter().map(agent).collect::<Result<_, _>>()?,
             controller: client(CONTROLLER, dir.join("controller"))?,
         })
     }
@@ -210,8 +250,8 @@ impl Pki {
         grpc_server_config(&self.ca_pem, &id.cert_pem, &id.key_pem)
     }
 
-    /// The TLS configuration of `node`'s KME: its server certificate, and a client
-    /// certificate signed by this CA required from every caller.
+    /// The TLS configuration of `node`'s KME towards its SAEs: its certificate, and a
+    /// client certificate signed by this CA required from every caller.
     pub fn server_config(&self, node: &str) -> Result<Arc<ServerConfig>, String> {
         let id = self
             .kmes
@@ -344,11 +384,27 @@ fn tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
     (rest.len() >= len).then(|| (tag, &rest[..len], &rest[len..]))
 }
 
+/// The subject CN and OU of the first certificate in `cert_pem`.
+pub fn subject(cert_pem: &str) -> Result<(Option<String>, Option<String>), String> {
+    let der = &certs(cert_pem)?[0];
+    Ok((common_name(der), organizational_unit(der)))
+}
+
 /// The subject common name (OID 2.5.4.3) of an X.509 certificate in DER, when it has one.
 pub fn common_name(der: &[u8]) -> Option<String> {
+    subject_attribute(der, &[0x55, 0x04, 0x03])
+}
+
+/// The subject organizational unit (OID 2.5.4.11) of an X.509 certificate in DER, when it
+/// has one.
+pub fn organizational_unit(der: &[u8]) -> Option<String> {
+    subject_attribute(der, &[0x55, 0x04, 0x0b])
+}
+
+/// The first subject attribute `oid` (DER contents of the OID) as text.
+fn subject_attribute(der: &[u8], wanted: &[u8]) -> Option<String> {
     const SEQUENCE: u8 = 0x30;
     const SET: u8 = 0x31;
-    const CN: [u8; 3] = [0x55, 0x04, 0x03];
     let (SEQUENCE, cert, _) = tlv(der)? else {
         return None;
     };
@@ -377,7 +433,7 @@ pub fn common_name(der: &[u8]) -> Option<String> {
             let (0x06, oid, value) = tlv(attr)? else {
                 return None;
             };
-            if oid == CN {
+            if oid == wanted {
                 let (tag, value, _) = tlv(value)?;
                 // UTF8String, PrintableString, TeletexString, IA5String.
                 return match tag {
@@ -408,7 +464,13 @@ mod tests {
             let der = &certs(&id.cert_pem).unwrap()[0];
             assert_eq!(common_name(der).as_deref(), Some(name.as_str()));
             assert!(id.cert_path.exists());
+            assert!(id.key_path.as_ref().unwrap().exists());
         }
+        // Only a KME's certificate says it is one.
+        let kme = &certs(&pki.kmes["Moncloa"].cert_pem).unwrap()[0];
+        assert_eq!(organizational_unit(kme).as_deref(), Some(KME_UNIT));
+        let sae = &certs(&pki.saes["ccips"].cert_pem).unwrap()[0];
+        assert_eq!(organizational_unit(sae), None);
         assert!(pki.saes["ccips"].key_path.as_ref().unwrap().exists());
         assert!(dir.path().join("ca.pem").exists());
         let ca = &certs(&pki.ca_pem).unwrap()[0];

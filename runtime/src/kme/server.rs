@@ -133,17 +133,20 @@ async fn respond(
             ));
         }
     };
-    json(api::handle(
-        kms,
-        node,
-        caller,
-        api::Request {
-            method: parts.method.as_str(),
-            path: parts.uri.path(),
-            query: parts.uri.query(),
-            body: &body,
-        },
-    ))
+    json(
+        api::handle(
+            kms,
+            node,
+            caller,
+            api::Request {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                query: parts.uri.query(),
+                body: &body,
+            },
+        )
+        .await,
+    )
 }
 
 fn json(reply: Reply) -> Response<Full<Bytes>> {

@@ -72,6 +72,11 @@ impl TokenBucket {
     pub fn take(&mut self, n: f64) {
         self.tokens = (self.tokens - n).max(0.0);
     }
+
+    /// Gives back `n` tokens taken for keys that were never handed out (their relay failed).
+    pub fn refund(&mut self, n: f64) {
+        self.tokens = (self.tokens + n.max(0.0)).min(self.burst);
+    }
 }
 
 fn sane(rate: f64, burst: f64) -> (f64, f64) {
@@ -166,6 +171,20 @@ impl KeyStore {
             }
         }
         n
+    }
+
+    /// Adds `slaves` to the SAEs that may fetch key `key_id` (a key multicast reaching this
+    /// KME over a second path); false when no such key is held.
+    pub fn add_slaves(&mut self, key_id: &str, slaves: &[String]) -> bool {
+        let Some(k) = self.keys.get_mut(key_id) else {
+            return false;
+        };
+        for s in slaves {
+            if !k.slave_saes.contains(s) {
+                k.slave_saes.push(s.clone());
+            }
+        }
+        true
     }
 
     pub fn get(&self, key_id: &str) -> Result<&StoredKey, Missing> {
