@@ -1,11 +1,11 @@
 //! Trusted-node key relay with a one-time pad, hop by hop, along the committed forwarding
 //! tables.
 //!
-//! [`paths`] rebuilds a service unit's paths from the forwarding tables of every node exactly
-//! as the twin's world does: an entry without `virt_prev_hop` at the master starts a path,
-//! `virt_next_hop` is followed node by node, each next node must hold the matching entry
-//! (same unit, same path index, pointing back over the same link) and the path must end at
-//! the slave. A node still on an older generation breaks the path.
+//! [`paths`] rebuilds a service unit's paths from the forwarding tables of every node with the
+//! compiler's one reading of them ([`paths_from_forwarding`], the verifier's too): an entry
+//! without `virt_prev_hop` at the master starts a path, `virt_next_hop` is followed node by
+//! node, each next node's entry for the path must point back over the same link, and the path
+//! must end at the slave. A node still on an older generation breaks the path.
 //!
 //! [`net`] moves keys along such a path over the network, one QKD link at a time, with the
 //! wire format of [`message`]: every KME on the way holds the keys in clear, encrypts them
@@ -18,7 +18,7 @@ pub mod net;
 
 use super::pool::{PadError, Pools};
 use std::collections::BTreeMap;
-use strata_compiler::config::{EndRole, ForwardingEntry, NodeConfig};
+use strata_compiler::config::{EndRole, NodeConfig, paths_from_forwarding};
 
 /// One path of a service unit: `nodes[0]` is the master's node, the last node the slave's,
 /// `links[i]` joins `nodes[i]` and `nodes[i + 1]`.
@@ -59,53 +59,17 @@ pub fn paths(
     if !is_master {
         return Vec::new();
     }
-    let mut out: Vec<RelayPath> = cfg
-        .forwarding
-        .forwarding_table
-        .iter()
-        .filter(|e| e.service_unit == unit && e.virt_prev_hop.is_none())
-        .filter_map(|e| walk(configs, master, e))
-        .filter(|p| p.nodes.last().is_some_and(|n| n == slave))
-        .collect();
-    out.sort_by_key(|p| p.index);
-    out.dedup_by_key(|p| p.index);
-    out
-}
-
-fn walk(
-    configs: &BTreeMap<String, NodeConfig>,
-    start: &str,
-    first: &ForwardingEntry,
-) -> Option<RelayPath> {
-    let mut nodes = vec![start.to_string()];
-    let mut links = Vec::new();
-    let mut entry = first;
-    let mut cur = start.to_string();
-    while let Some(next) = &entry.virt_next_hop {
-        if nodes.contains(&next.node) {
-            return None;
-        }
-        entry = configs
-            .get(&next.node)?
-            .forwarding
-            .forwarding_table
-            .iter()
-            .find(|x| {
-                x.service_unit == first.service_unit
-                    && x.path == first.path
-                    && x.virt_prev_hop
-                        .as_ref()
-                        .is_some_and(|h| h.node == cur && h.link == next.link)
-            })?;
-        links.push(next.link.clone());
-        nodes.push(next.node.clone());
-        cur = next.node.clone();
-    }
-    (!links.is_empty()).then_some(RelayPath {
-        index: first.path,
-        nodes,
-        links,
-    })
+    let tables = configs.iter().map(|(n, c)| (n.as_str(), &c.forwarding));
+    paths_from_forwarding(tables)
+        .starting_at(unit, master)
+        .into_iter()
+        .filter(|c| c.nodes.last() == Some(&slave))
+        .map(|c| RelayPath {
+            index: c.index,
+            nodes: c.nodes.iter().map(|n| n.to_string()).collect(),
+            links: c.links.iter().map(|l| l.to_string()).collect(),
+        })
+        .collect()
 }
 
 /// Can `path` carry `bytes` key bytes per hop now, as far as this KME can tell? Every link

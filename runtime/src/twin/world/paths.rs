@@ -5,7 +5,7 @@ use super::{
     Bucket, DEFAULT_KEY_SIZE_BITS, DEFAULT_SWAP_SUCCESS, PathState, State, UnitKey, UnitState,
 };
 use std::collections::{BTreeMap, VecDeque};
-use strata_compiler::config::{EndRole, UnitKind};
+use strata_compiler::config::{Chain, EndRole, UnitKind, paths_from_forwarding};
 use strata_compiler::physics;
 use strata_compiler::topology::LinkKind;
 
@@ -63,6 +63,11 @@ impl State {
     pub(super) fn rebuild(&mut self) {
         let mut found: BTreeMap<UnitKey, (UnitKind, f64, Vec<PathState>)> = BTreeMap::new();
         let mut buckets: BTreeMap<(String, usize), (f64, f64)> = BTreeMap::new();
+        let tables = self.configs.iter().enumerate().filter_map(|(n, c)| {
+            let c = c.as_ref()?;
+            Some((self.topo.nodes[n].name.as_str(), &c.forwarding))
+        });
+        let forwarded = paths_from_forwarding(tables);
         for (s, cfg) in self.configs.iter().enumerate() {
             let Some(cfg) = cfg else { continue };
             for e in cfg
@@ -79,7 +84,8 @@ impl State {
                 else {
                     continue;
                 };
-                let Some(path) = self.walk(s, e, master.kind) else {
+                let chain = forwarded.follow(&e.service_unit, e.path, &self.topo.nodes[s].name);
+                let Some(path) = self.walk(&chain, master.kind) else {
                     continue;
                 };
                 let slave = *path.nodes.last().unwrap_or(&s);
@@ -174,49 +180,39 @@ impl State {
         }
     }
 
-    /// Follows a path from its first entry at `start`; `None` unless every node along it
-    /// holds a matching entry over a link of the right kind that joins the two nodes.
-    pub(super) fn walk(
-        &self,
-        start: usize,
-        first: &strata_compiler::config::ForwardingEntry,
-        kind: UnitKind,
-    ) -> Option<PathState> {
+    /// The state of a path followed along the forwarding tables; `None` unless the chain is
+    /// whole and every hop is a link of the right kind that joins its two nodes.
+    pub(super) fn walk(&self, chain: &Chain, kind: UnitKind) -> Option<PathState> {
         let want = match kind {
             UnitKind::Keys => LinkKind::Qkd,
             UnitKind::EntangledPairs => LinkKind::Entanglement,
         };
-        let (mut nodes, mut links) = (vec![start], Vec::new());
-        let (mut cur, mut entry, mut rate) = (start, first, first.rate);
-        while let Some(next) = &entry.virt_next_hop {
-            let l = *self.link_index.get(&next.link)?;
-            let t = *self.topo.index.get(&next.node)?;
-            let q = &self.topo.qlinks[l];
-            if q.kind != want || !(q.ends == [cur, t] || q.ends == [t, cur]) || nodes.contains(&t) {
-                return None;
-            }
-            let cur_name = &self.topo.nodes[cur].name;
-            entry = self.configs[t]
-                .as_ref()?
-                .forwarding
-                .forwarding_table
-                .iter()
-                .find(|x| {
-                    x.service_unit == first.service_unit
-                        && x.path == first.path
-                        && x.virt_prev_hop
-                            .as_ref()
-                            .is_some_and(|h| h.node == *cur_name && h.link == next.link)
-                })?;
-            rate = rate.min(entry.rate);
-            nodes.push(t);
-            links.push(l);
-            cur = t;
-        }
-        if links.is_empty() {
+        if !chain.is_whole() {
             return None;
         }
-        let last = cur;
+        let nodes: Vec<usize> = chain
+            .nodes
+            .iter()
+            .map(|n| self.topo.index.get(*n).copied())
+            .collect::<Option<_>>()?;
+        let mut links = Vec::with_capacity(chain.links.len());
+        for (i, name) in chain.links.iter().enumerate() {
+            let l = *self.link_index.get(*name)?;
+            let q = &self.topo.qlinks[l];
+            let (a, b) = (nodes[i], *nodes.get(i + 1)?);
+            if q.kind != want || !(q.ends == [a, b] || q.ends == [b, a]) {
+                return None;
+            }
+            links.push(l);
+        }
+        let first = *chain.entries.first()?;
+        let rate = chain
+            .entries
+            .iter()
+            .map(|e| e.rate)
+            .fold(f64::INFINITY, f64::min);
+        let start = nodes[0];
+        let last = *nodes.last()?;
         let rounds_at = |n: usize| {
             self.configs[n].as_ref().and_then(|c| {
                 c.forwarding
