@@ -283,10 +283,7 @@ fn bounded(
         let (stdout, stderr) = (stdout.join().unwrap(), stderr.join().unwrap());
         match status {
             Some(status) => Ok((status.code().unwrap_or(-1), stdout, stderr)),
-            None => Err(format!(
-                "still running after {} s, killed",
-                limit.as_secs()
-            )),
+            None => Err(format!("still running after {} s, killed", limit.as_secs())),
         }
     })
 }

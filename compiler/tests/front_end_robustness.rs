@@ -100,11 +100,7 @@ fn soup() -> impl Strategy<Value = String> {
 /// the file it names.
 fn check(body: &str) -> Result<(), TestCaseError> {
     let text = format!("use network \"network.yaml\"\n{body}");
-    let fe = frontend::run(
-        &[PathBuf::from("x.qi")],
-        &Options::default(),
-        &Memory(text),
-    );
+    let fe = frontend::run(&[PathBuf::from("x.qi")], &Options::default(), &Memory(text));
     for d in &fe.diagnostics {
         for span in std::iter::once(d.span).chain(d.related.iter().map(|l| l.span)) {
             let file = fe.sources.get(span.file);
