@@ -130,7 +130,8 @@ fn main() -> ExitCode {
         Ok(Outcome::Changes) => ExitCode::from(2),
         Ok(Outcome::NotMet) => ExitCode::from(3),
         Err(err) => {
-            eprintln!("error: {err}");
+            // `{:#}` prints the causes too: "cannot read `x`: it is a FIFO …".
+            eprintln!("error: {err:#}");
             ExitCode::from(1)
         }
     }

@@ -198,9 +198,9 @@ fn apply_to_a_twin_process_is_all_or_nothing_and_guarded() {
     );
 
     // A second apply while another holds the lock fails with a clear message.
-    std::fs::write(
-        dir.path().join("state.json.lock"),
-        "strata apply, pid 999999\n",
+    let held = strata_runtime::state::StateStore::lock(
+        &strata_runtime::state::FileStore::new(st),
+        "strata apply, pid 999999",
     )
     .unwrap();
     let locked = strata(&[
@@ -217,7 +217,7 @@ fn apply_to_a_twin_process_is_all_or_nothing_and_guarded() {
         "{}",
         text(&locked)
     );
-    std::fs::remove_file(dir.path().join("state.json.lock")).unwrap();
+    drop(held);
 
     // Accept again; the saved plan still matches the state and applies.
     strata(&[

@@ -83,8 +83,17 @@ fn mutate(kind: u8, at: usize, len: usize, insert: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// 256 cases per property unless `PROPTEST_CASES` asks for a longer run (CI's nightly
+/// job, or a developer chasing a bug).
+fn config() -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok());
+    ProptestConfig::with_cases(cases.unwrap_or(256))
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(config())]
 
     #[test]
     fn arbitrary_strings_never_panic(text in "\\PC{0,300}") {

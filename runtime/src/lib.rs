@@ -10,6 +10,7 @@ pub mod agent;
 pub mod apply;
 pub mod conn_limits;
 pub mod control;
+pub mod crash_point;
 pub mod etcd_store;
 pub mod input_file;
 pub mod kme;

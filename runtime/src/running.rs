@@ -233,3 +233,42 @@ pub async fn pull(
     store.save(&state)?;
     Ok(state)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(generation: u64, digest: &str) -> Result<pb::RunningReply, String> {
+        Ok(pb::RunningReply {
+            generation,
+            digest: digest.into(),
+            ..pb::RunningReply::default()
+        })
+    }
+
+    #[test]
+    fn a_node_on_the_right_generation_with_another_digest_disagrees() {
+        let at = |generation, digest: &str| NodeGeneration {
+            generation,
+            digest: digest.into(),
+        };
+        let state = State {
+            generation: 2,
+            config_digest: "d2".into(),
+            nodes: BTreeMap::from([("A".into(), at(2, "d2")), ("B".into(), at(2, "d2"))]),
+            ..State::default()
+        };
+        let running = BTreeMap::from([
+            ("A".to_string(), reply(2, "d2")),
+            ("B".to_string(), reply(2, "other")),
+            ("C".to_string(), Err("down".to_string())),
+        ]);
+        let found = disagreements(&state, &running);
+        assert_eq!(found.len(), 1, "{found:?}");
+        let d = &found[0];
+        assert_eq!((d.node.as_str(), d.running.digest.as_str()), ("B", "other"));
+        // The same number with other contents is another state file's work.
+        assert!(d.foreign);
+        assert!(d.to_string().contains("with other contents"), "{d}");
+    }
+}

@@ -33,9 +33,39 @@ pub struct State {
     /// The generation an apply from this state decided to commit, recorded before any
     /// commit went out and cleared when the apply records its result. A node running it
     /// got it from this state's applies even if that apply died or rolled back before
-    /// recording the result; the next apply brings every node past it.
+    /// recording the result. The next apply resolves it: it commits the decided generation
+    /// on the nodes that still hold it staged and records the apply's result, or — when
+    /// that cannot be done (the apply rolled back, a node lost what it staged) — takes
+    /// every node past it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub decided: Option<NodeGeneration>,
+    pub decided: Option<Decision>,
+}
+
+/// The coordinator's decision to commit a generation: what every node that voted for it
+/// is to run, and the state to record once they all do.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub generation: u64,
+    pub digest: String,
+    /// The nodes the generation was prepared on (each voted yes before the decision).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<String>,
+    /// The state the apply records once every one of `nodes` runs the generation. A
+    /// decision without it (written by an older strata) cannot be completed, only passed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Box<State>>,
+    /// A commit failed and the apply rolled the committed nodes back: a node still holding
+    /// the generation staged is told to abort it, not to commit it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rolled_back: bool,
+}
+
+impl Decision {
+    /// Whether a node running (or holding staged) `generation` with `digest` holds this
+    /// decision's generation.
+    pub fn is(&self, generation: u64, digest: &str) -> bool {
+        self.generation == generation && self.digest == digest
+    }
 }
 
 /// The generation one node runs.
@@ -75,10 +105,7 @@ pub fn knows(state: Option<&State>, node: &str, generation: u64, digest: &str) -
     let Some(s) = state else {
         return false;
     };
-    if s.decided
-        .as_ref()
-        .is_some_and(|d| d.generation == generation && d.digest == digest)
-    {
+    if s.decided.as_ref().is_some_and(|d| d.is(generation, digest)) {
         return true;
     }
     if let Some(g) = s.nodes.get(node).filter(|g| g.generation == generation) {
@@ -123,7 +150,7 @@ impl std::fmt::Display for StoreError {
             ),
             StoreError::Locked(p, holder) => write!(
                 f,
-                "another apply is running ({holder}); wait for it to finish. If none is running, remove the stale lock `{}`",
+                "another apply is running ({holder}); wait for it to finish (its lock `{}` goes away by itself when that process ends, even if it is killed)",
                 p.display()
             ),
             StoreError::Etcd(at, e) => write!(
@@ -247,7 +274,8 @@ pub struct LockGuard {
 
 #[derive(Debug)]
 enum Release {
-    File(PathBuf),
+    /// The lock file and the open file holding its lock.
+    File(PathBuf, std::fs::File),
     Memory(std::sync::Arc<std::sync::Mutex<bool>>),
     Call(Releaser),
 }
@@ -273,8 +301,13 @@ impl std::fmt::Debug for Releaser {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         match &mut self.release {
-            Release::File(path) => {
+            Release::File(path, _file) => {
+                // Removed while still locked; the lock goes when the file is closed. A
+                // contender that opened the old file sees it is gone and tries again.
+                #[cfg(unix)]
                 let _ = std::fs::remove_file(path);
+                #[cfg(not(unix))]
+                let _ = (path, _file.set_len(0));
             }
             Release::Memory(flag) => {
                 if let Ok(mut f) = flag.lock() {
@@ -317,25 +350,64 @@ impl StateStore for FileStore {
         std::fs::rename(&tmp, &self.path).map_err(io)
     }
 
+    /// An exclusive lock (`flock`) on `<file>.lock`, which names the holder while it is
+    /// held. The operating system releases the lock when the holder's process ends, however
+    /// it ends, so an apply killed with `kill -9` leaves no lock behind to remove by hand.
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
         let path = self.lock_path();
+        let io = |e| StoreError::Io(path.clone(), e);
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| StoreError::Io(path.clone(), e))?;
+            std::fs::create_dir_all(dir).map_err(io)?;
         }
-        match OpenOptions::new().write(true).create_new(true).open(&path) {
-            Ok(mut f) => {
-                let _ = writeln!(f, "{holder}");
-                Ok(LockGuard {
-                    release: Release::File(path),
-                })
+        // A releasing holder removes the file while it still holds the lock: a lock taken
+        // on a file that is no longer at the path is no lock, and is taken again.
+        for _ in 0..8 {
+            let mut f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+                .map_err(io)?;
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let who = std::fs::read_to_string(&path).unwrap_or_default();
+                    return Err(StoreError::Locked(path, who.trim().to_string()));
+                }
+                Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let who = std::fs::read_to_string(&path).unwrap_or_default();
-                Err(StoreError::Locked(path, who.trim().to_string()))
+            if !same_file(&f, &path) {
+                continue;
             }
-            Err(e) => Err(StoreError::Io(path, e)),
+            f.set_len(0).map_err(io)?;
+            writeln!(f, "{holder}").map_err(io)?;
+            return Ok(LockGuard {
+                release: Release::File(path, f),
+            });
         }
+        Err(StoreError::Locked(
+            path,
+            "the lock file keeps being replaced".into(),
+        ))
     }
+}
+
+/// Whether `file` is still the file at `path`.
+#[cfg(unix)]
+fn same_file(file: &std::fs::File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Without inode numbers to compare, the lock file is never removed (see [`LockGuard`]),
+/// so the file locked is the one at the path.
+#[cfg(not(unix))]
+fn same_file(_file: &std::fs::File, _path: &Path) -> bool {
+    true
 }
 
 /// State kept in memory only: the embedded twin's store, gone with the process.
@@ -416,6 +488,29 @@ mod tests {
         let err = store.lock("apply pid 2").unwrap_err();
         assert!(err.to_string().contains("apply pid 1"), "{err}");
         drop(guard);
+        store.lock("apply pid 3").unwrap();
+    }
+
+    #[test]
+    fn a_lock_file_whose_holder_is_gone_is_no_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = FileStore::new(dir.path().join("state.json"));
+        // What a holder killed with SIGKILL leaves: the file, naming it, and no lock on it.
+        let lock_file = dir.path().join("state.json.lock");
+        std::fs::write(&lock_file, "strata apply, pid 999999\n").unwrap();
+        let guard = store.lock("apply pid 2").unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&lock_file).unwrap(),
+            "apply pid 2\n"
+        );
+        // A holder that is alive keeps it, whatever file handles others open.
+        let other = std::fs::File::open(&lock_file).unwrap();
+        assert!(matches!(
+            other.try_lock(),
+            Err(std::fs::TryLockError::WouldBlock)
+        ));
+        drop(guard);
+        assert!(!lock_file.exists());
         store.lock("apply pid 3").unwrap();
     }
 

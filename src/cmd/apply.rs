@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::{Agents, ApplyOptions};
+use strata_runtime::apply::{Agents, ApplyOptions, Resolved};
 use strata_runtime::control::{Controller, DEFAULT_HOLD_OFF_S, LogLine, subscribe};
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
@@ -177,6 +177,11 @@ impl Args {
         let report = controller.apply().await?;
         // Forcing is for this apply; repairs while watching are fenced as usual.
         controller.options.force_generation = false;
+        if !self.json {
+            for line in resolution(&report.resolved) {
+                outln!("{line}");
+            }
+        }
         if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
             outln!(
                 "nothing to change: the network already runs generation {}",
@@ -311,6 +316,36 @@ impl Args {
             Outcome::Failed
         })
     }
+}
+
+/// What an apply found left in doubt by an earlier one and did about it, in lines.
+fn resolution(r: &Resolved) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !r.committed.is_empty() {
+        lines.push(format!(
+            "committed the generation an earlier apply decided on {} node(s) that still held it staged: {}",
+            r.committed.len(),
+            r.committed.join(", ")
+        ));
+    }
+    if let Some(g) = r.completed {
+        lines.push(format!(
+            "recorded generation {g}, which an earlier apply decided and did not record"
+        ));
+    }
+    if !r.aborted.is_empty() {
+        let nodes: Vec<String> = r
+            .aborted
+            .iter()
+            .map(|(n, g)| format!("{n} (generation {g})"))
+            .collect();
+        lines.push(format!(
+            "aborted what an earlier apply staged and never decided to commit on {} node(s): {}",
+            nodes.len(),
+            nodes.join(", ")
+        ));
+    }
+    lines
 }
 
 /// Stops a background task when dropped.

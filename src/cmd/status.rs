@@ -1,5 +1,7 @@
-//! `strata status`: each intent's state from the agents' measured delivery, once, and a
-//! warning for every node that runs something other than the state says. Exits 0 when
+//! `strata status`: each intent's state from the agents' measured delivery, once, each
+//! node's generation and digest, and a warning for every node that runs something other
+//! than the state says (another generation, or the same one with another digest) or holds
+//! a generation staged. Exits 0 when
 //! every intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed), 1 on
 //! error.
 
@@ -75,7 +77,7 @@ impl Args {
             let nodes: Vec<_> = running
                 .iter()
                 .map(|(node, r)| match r {
-                    Ok(r) => serde_json::json!({ "node": node, "up": true, "generation": r.generation, "digest": r.digest, "prepared_generation": r.prepared_generation }),
+                    Ok(r) => serde_json::json!({ "node": node, "up": true, "generation": r.generation, "digest": r.digest, "prepared_generation": r.prepared_generation, "prepared_digest": r.prepared_digest }),
                     Err(_) => serde_json::json!({ "node": node, "up": false }),
                 })
                 .collect();
@@ -98,9 +100,20 @@ impl Args {
                 outln!("generation {}", state.generation);
                 out!("{}", table(&statuses, monitor.now()));
                 for n in &nodes {
-                    match n["generation"].as_u64() {
-                        Some(g) => outln!("  {:<24} generation {g}", n["node"].as_str().unwrap_or("")),
-                        None => outln!("  {:<24} unreachable", n["node"].as_str().unwrap_or("")),
+                    let name = n["node"].as_str().unwrap_or("");
+                    let Some(g) = n["generation"].as_u64() else {
+                        outln!("  {name:<24} unreachable");
+                        continue;
+                    };
+                    let digest = short_digest(n["digest"].as_str().unwrap_or(""));
+                    match n["prepared_generation"].as_u64().filter(|p| *p != 0) {
+                        Some(p) => {
+                            eprintln!(
+                                "warning: node `{name}` holds generation {p} staged (an apply stopped part-way): the next `strata apply` commits it if that apply recorded its decision, and aborts it otherwise"
+                            );
+                            outln!("  {name:<24} generation {g} ({digest}), generation {p} staged");
+                        }
+                        None => outln!("  {name:<24} generation {g} ({digest})"),
                     }
                 }
             }
@@ -108,4 +121,13 @@ impl Args {
             Ok(if all_met { Outcome::Ok } else { Outcome::NotMet })
         })
     }
+}
+
+/// The first 12 hex digits of a configuration digest, enough to tell generations apart by
+/// eye; "no configuration" for a node that runs none.
+fn short_digest(digest: &str) -> String {
+    if digest.is_empty() {
+        return "no configuration".into();
+    }
+    format!("digest {}", digest.get(..12).unwrap_or(digest))
 }

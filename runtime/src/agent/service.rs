@@ -5,6 +5,7 @@
 use super::Backend;
 use super::channel::Access;
 use super::core::{AgentCore, Generation, parse_documents};
+use crate::crash_point::{Step, reached};
 use crate::pb;
 use crate::pb::agent_server::Agent;
 use std::collections::BTreeMap;
@@ -160,20 +161,15 @@ impl AgentService {
 
 type SampleStream = Pin<Box<dyn Stream<Item = Result<pb::TelemetrySample, Status>> + Send>>;
 
-#[tonic::async_trait]
-impl Agent for AgentService {
-    async fn prepare(
-        &self,
-        req: Request<pb::PrepareRequest>,
-    ) -> Result<Response<pb::PrepareReply>, Status> {
-        self.access.check(&req, "prepare a generation")?;
-        let r = req.into_inner();
+impl AgentService {
+    /// Stages a generation and votes: yes only once it is on disk.
+    fn stage(&self, r: pb::PrepareRequest) -> Result<pb::PrepareReply, Status> {
         let mut core = self.guard()?;
         if self.backend.refuses_prepare(&self.node) {
-            return Ok(Response::new(pb::PrepareReply {
+            return Ok(pb::PrepareReply {
                 ok: false,
                 error: format!("node `{}` refuses to prepare (fault injected)", self.node),
-            }));
+            });
         }
         let documents: BTreeMap<String, String> = r.documents.into_iter().collect();
         let staged = core
@@ -198,22 +194,17 @@ impl Agent for AgentService {
                 e.message().to_string()
             })
         });
-        let reply = match staged {
+        Ok(match staged {
             Ok(()) => pb::PrepareReply {
                 ok: true,
                 error: String::new(),
             },
             Err(error) => pb::PrepareReply { ok: false, error },
-        };
-        Ok(Response::new(reply))
+        })
     }
 
-    async fn commit(
-        &self,
-        req: Request<pb::CommitRequest>,
-    ) -> Result<Response<pb::CommitReply>, Status> {
-        self.access.check(&req, "commit a generation")?;
-        let r = req.into_inner();
+    /// Switches to the staged generation, installs it and keeps it on disk.
+    fn switch(&self, r: pb::CommitRequest) -> Result<pb::CommitReply, Status> {
         let mut core = self.guard()?;
         let generation = r.generation;
         let before = core.clone();
@@ -237,7 +228,7 @@ impl Agent for AgentService {
             *core = before;
             core.prepared = None;
         }
-        let reply = match installed {
+        Ok(match installed {
             Ok(_) => {
                 self.save(&core)?;
                 pb::CommitReply {
@@ -251,7 +242,35 @@ impl Agent for AgentService {
                 error,
                 running_generation: core.running.number,
             },
-        };
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Agent for AgentService {
+    async fn prepare(
+        &self,
+        req: Request<pb::PrepareRequest>,
+    ) -> Result<Response<pb::PrepareReply>, Status> {
+        self.access.check(&req, "prepare a generation")?;
+        reached(Step::AgentPrepare).await;
+        let reply = self.stage(req.into_inner())?;
+        if reply.ok {
+            reached(Step::AgentVoted).await;
+        }
+        Ok(Response::new(reply))
+    }
+
+    async fn commit(
+        &self,
+        req: Request<pb::CommitRequest>,
+    ) -> Result<Response<pb::CommitReply>, Status> {
+        self.access.check(&req, "commit a generation")?;
+        reached(Step::AgentCommit).await;
+        let reply = self.switch(req.into_inner())?;
+        if reply.ok {
+            reached(Step::AgentCommitted).await;
+        }
         Ok(Response::new(reply))
     }
 
@@ -288,6 +307,10 @@ impl Agent for AgentService {
             digest: core.running.digest.clone(),
             documents: core.running.documents.clone().into_iter().collect(),
             prepared_generation: core.prepared.as_ref().map_or(0, |g| g.number),
+            prepared_digest: core
+                .prepared
+                .as_ref()
+                .map_or(String::new(), |g| g.digest.clone()),
         }))
     }
 
