@@ -555,3 +555,88 @@ fn a_controller_whose_lock_lease_is_gone_cannot_write() {
     assert!(err.to_string().contains("apply lock expired"), "{err}");
     assert_eq!(etcd.get("/strata/fence/generation"), "1");
 }
+
+/// The lease of the election key `PREFIX/term` names as the leader's, in etcdctl's hex.
+fn leader_lease(etcd: &Etcd, prefix: &str) -> String {
+    let term: Value = serde_json::from_str(&etcd.get(&format!("{prefix}/term"))).unwrap();
+    let key = term["key"].as_str().unwrap();
+    key.rsplit('/').next().unwrap().to_string()
+}
+
+#[test]
+fn a_leader_whose_election_lease_is_revoked_cannot_commit_and_the_next_candidate_leads() {
+    let etcd = Etcd::start(1);
+    let url = etcd.url("strata/elect");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let a = store(&url);
+    a.save(&state(1, "one")).unwrap();
+    assert_eq!(a.leader().unwrap(), None, "nobody campaigns yet");
+
+    let ca = a.candidate("controller a", 5).unwrap();
+    let mut campaign_a = ca.campaign();
+    let leading_a = rt.block_on(campaign_a.won()).unwrap();
+    assert_eq!(leading_a.leadership.term, 1);
+    a.lead(Some(leading_a.leadership.clone()));
+    let info = a.leader().unwrap().unwrap();
+    assert_eq!((info.holder.as_str(), info.term), ("controller a", Some(1)));
+
+    // b stands by while a leads.
+    let b = store(&url);
+    let cb = b.candidate("controller b", 5).unwrap();
+    let mut campaign_b = cb.campaign();
+    let early = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(2), campaign_b.won())
+            .await
+            .is_ok()
+    });
+    assert!(!early, "b won while a leads");
+
+    // a commits under its leadership; its apply lock lives on the election lease.
+    a.load().unwrap();
+    let guard = a.lock("controller a").unwrap();
+    assert_eq!(etcd.get("/strata/elect/lock"), "controller a");
+    a.save(&state(2, "two")).unwrap();
+    drop(guard);
+    assert!(
+        !etcd
+            .keys("/strata/elect/")
+            .iter()
+            .any(|k| k.ends_with("/lock"))
+    );
+
+    // The lease ends under a (as when etcd expires it): its next commit is refused.
+    let o = etcd.ctl(&["lease", "revoke", &leader_lease(&etcd, "/strata/elect")]);
+    assert!(o.status.success(), "{}", text(&o));
+    a.load().unwrap();
+    let err = a.save(&state(3, "three")).unwrap_err();
+    assert!(matches!(err, StoreError::Deposed(..)), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("no longer leads: its term 1 ended"),
+        "{err}"
+    );
+    let err = a.lock("controller a").unwrap_err();
+    assert!(matches!(err, StoreError::Deposed(..)), "{err:?}");
+    assert_eq!(etcd.get("/strata/elect/generation"), "2");
+
+    // a learns it no longer leads; b leads in term 2 and commits.
+    let why = rt.block_on(async {
+        let mut leading_a = leading_a;
+        leading_a.lost().await
+    });
+    assert!(why.contains("lease is gone"), "{why}");
+    let leading_b = rt.block_on(campaign_b.won()).unwrap();
+    assert_eq!(leading_b.leadership.term, 2);
+    b.lead(Some(leading_b.leadership.clone()));
+    b.load().unwrap();
+    let guard = b.lock("controller b").unwrap();
+    b.save(&state(3, "three")).unwrap();
+    drop(guard);
+    assert_eq!(etcd.get("/strata/elect/generation"), "3");
+    let info = a.leader().unwrap().unwrap();
+    assert_eq!((info.holder.as_str(), info.term), ("controller b", Some(2)));
+
+    // Resigning hands leadership over at once: nobody leads now.
+    rt.block_on(leading_b.resign());
+    assert_eq!(a.leader().unwrap(), None);
+}

@@ -10,6 +10,7 @@ pub mod agent;
 pub mod apply;
 pub mod conn_limits;
 pub mod control;
+pub mod election;
 pub mod etcd_store;
 pub mod input_file;
 pub mod kme;
