@@ -576,7 +576,6 @@ fn a_leader_whose_election_lease_is_revoked_cannot_commit_and_the_next_candidate
     let mut campaign_a = ca.campaign();
     let leading_a = rt.block_on(campaign_a.won()).unwrap();
     assert_eq!(leading_a.leadership.term, 1);
-    a.lead(Some(leading_a.leadership.clone()));
     let info = a.leader().unwrap().unwrap();
     assert_eq!((info.holder.as_str(), info.term), ("controller a", Some(1)));
 
@@ -627,7 +626,6 @@ fn a_leader_whose_election_lease_is_revoked_cannot_commit_and_the_next_candidate
     assert!(why.contains("lease is gone"), "{why}");
     let leading_b = rt.block_on(campaign_b.won()).unwrap();
     assert_eq!(leading_b.leadership.term, 2);
-    b.lead(Some(leading_b.leadership.clone()));
     b.load().unwrap();
     let guard = b.lock("controller b").unwrap();
     b.save(&state(3, "three")).unwrap();

@@ -3,8 +3,8 @@
 //! `PREFIX/election`. Each candidate campaigns on a lease of its own, which it renews every
 //! third of its TTL; the oldest campaign leads and the others wait in Campaign. A winner
 //! numbers its term in `PREFIX/term`, in a transaction that requires its leader key, so terms
-//! go 1, 2, 3… across leaders. The state store then fences every commit on that key
-//! ([`crate::etcd_store::EtcdStore::lead`]).
+//! go 1, 2, 3… across leaders. From then on the candidate's state store fences every commit
+//! on that key: a deposed leader's store refuses to lock or save until it wins again.
 //!
 //! A leader learns that it no longer leads when a renewal finds its lease gone, or when it
 //! has not renewed the lease for a whole TTL — counted from when it *sent* the last renewal
@@ -92,6 +92,8 @@ pub struct Candidate {
     keys: Keys,
     holder: String,
     ttl: i64,
+    /// The state store's fence, set to each leadership this candidate wins.
+    fence: Arc<Mutex<Option<Leadership>>>,
 }
 
 impl Candidate {
@@ -101,8 +103,10 @@ impl Candidate {
         location: &EtcdLocation,
         holder: &str,
         ttl: i64,
+        fence: Arc<Mutex<Option<Leadership>>>,
     ) -> Candidate {
         Candidate {
+            fence,
             location: location.to_string(),
             members,
             handle,
@@ -360,6 +364,7 @@ async fn keep(
 /// Leadership held: the fence the store requires, and the lease kept alive under it.
 pub struct Leading {
     pub leadership: Leadership,
+    fence: Arc<Mutex<Option<Leadership>>>,
     /// The TTL etcd granted the lease (it raises a TTL below its minimum).
     pub ttl: i64,
     leader: LeaderKey,
@@ -384,6 +389,8 @@ impl Leading {
     /// takes over without waiting for the lease to expire.
     pub async fn resign(self) {
         let Leading {
+            leadership,
+            fence,
             leader,
             keeper,
             members,
@@ -391,6 +398,14 @@ impl Leading {
             ..
         } = self;
         drop(keeper);
+        // The store no longer commits as this leader (nor unfenced: a store that led is
+        // only used to lead again).
+        {
+            let mut held = fence.lock().unwrap_or_else(|p| p.into_inner());
+            if held.as_ref() == Some(&leadership) {
+                held.take();
+            }
+        }
         let lease = leader.lease;
         let done = handle.spawn(async move {
             let _ = members
@@ -466,13 +481,16 @@ async fn campaign(c: Candidate, slot: Arc<Mutex<Option<i64>>>) -> Result<Leading
         };
         match number_term(&c, &leader).await {
             Ok(Some(term)) => {
+                let leadership = Leadership {
+                    key: leader.key.clone(),
+                    rev: leader.rev,
+                    lease,
+                    term,
+                };
+                *c.fence.lock().unwrap_or_else(|p| p.into_inner()) = Some(leadership.clone());
                 return Ok(Leading {
-                    leadership: Leadership {
-                        key: leader.key.clone(),
-                        rev: leader.rev,
-                        lease,
-                        term,
-                    },
+                    fence: c.fence.clone(),
+                    leadership,
                     ttl: granted,
                     leader,
                     keeper,

@@ -8,8 +8,8 @@
 //! a holder that dies releases it when the lease expires. It logs in with a user name and
 //! password and speaks TLS (with a client certificate) when the cluster asks for them.
 //!
-//! A store that leads an election ([`crate::election`], replicated `strata run`) is fenced:
-//! every save also compares the creation revision of its leader key, in the same
+//! A store whose candidate won an election ([`crate::election`], replicated `strata run`)
+//! is fenced: every save also compares the creation revision of its leader key, in the same
 //! transaction, so a controller whose election lease has ended cannot record anything, and
 //! its apply lock lives on the election lease, so it ends with the leadership.
 //!
@@ -406,6 +406,8 @@ impl EtcdStore {
 
     /// A candidate in the election of the controllers of this store's network, named
     /// `holder` (what `strata status` shows while it leads), on a lease of `ttl` seconds.
+    /// Once it wins, this store fences every lock and save on that leadership (and keeps
+    /// refusing them after the leadership ends, until the candidate wins again).
     pub fn candidate(&self, holder: &str, ttl: i64) -> Result<Candidate, StoreError> {
         let runtime = self
             .runtime
@@ -417,12 +419,8 @@ impl EtcdStore {
             &self.location,
             holder,
             ttl,
+            self.leadership.clone(),
         ))
-    }
-
-    /// Fences every save and lock on `leadership` from now on (none: not any more).
-    pub fn lead(&self, leadership: Option<Leadership>) {
-        *self.leadership.lock().unwrap_or_else(|p| p.into_inner()) = leadership;
     }
 
     /// Who leads the election of this network's controllers now, and in which term; `None`
