@@ -735,6 +735,28 @@ fn leader_of(twin: &TwinProcess, url: &str) -> (u32, u64) {
     (pid, s["leader"]["term"].as_u64().unwrap())
 }
 
+/// The OpenMetrics text a `strata run --metrics` serves, from the address it printed.
+fn scrape(run: &RunProcess) -> String {
+    use std::io::{Read, Write};
+    let line = run.wait_for(0, "serving metrics", |l| l.contains("/metrics"));
+    let line = &run.lines()[line];
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .unwrap()
+        .to_string();
+    let mut s = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    raw
+}
+
 fn fault(twin: &TwinProcess, what: &str, link: &str) {
     let o = strata(&["twin", "fault", "--agents", twin.agents(), what, link]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -752,11 +774,16 @@ fn a_killed_leader_is_replaced_by_a_standby_that_resumes_without_reapplying_and_
     a.wait_for(0, "applying generation 1", |l| {
         l.ends_with("applied generation 1 to 10 node(s)")
     });
-    let b = RunProcess::start(&twin, &url, &[]);
+    let b = RunProcess::start(&twin, &url, &["--metrics", "127.0.0.1:0"]);
     let standing = format!("pid {} leads", a.pid());
     b.wait_for(0, "standing by", |l| {
         l.contains("standing by: ") && l.ends_with(&standing)
     });
+    let metrics = scrape(&b);
+    assert!(
+        metrics.contains("\nstrata_controller_leader{network=\"madrid-metro\"} 0\n"),
+        "{metrics}"
+    );
 
     // status names the leader, in JSON and for people.
     assert_eq!(leader_of(&twin, &url), (a.pid(), 1));
@@ -803,6 +830,15 @@ fn a_killed_leader_is_replaced_by_a_standby_that_resumes_without_reapplying_and_
     );
     assert_eq!(etcd.get("/strata/metro/generation"), "2");
     assert_eq!(leader_of(&twin, &url), (b.pid(), 2));
+    let metrics = scrape(&b);
+    for (metric, value) in [("leader", 1), ("leader_term", 2)] {
+        assert!(
+            metrics.contains(&format!(
+                "\nstrata_controller_{metric}{{network=\"madrid-metro\"}} {value}\n"
+            )),
+            "{metrics}"
+        );
+    }
 
     // The next leader takes over from the re-plan without undoing it, and once it has
     // heard from every node with nothing down it returns to the plan.
