@@ -937,3 +937,36 @@ fn a_paused_leader_whose_lease_is_revoked_applies_nothing_when_it_wakes() {
     let s = status(&twin, &url);
     assert_eq!(s["warnings"], serde_json::json!([]), "{s:#}");
 }
+
+#[test]
+fn a_state_too_large_for_one_etcd_request_is_refused_naming_the_limit_and_fits_a_raised_one() {
+    let etcd = Etcd::start(1);
+    let url = etcd.url("strata/large");
+    let s = store(&url);
+    s.load().unwrap();
+    // Above etcd's 1.5 MiB request limit, and above the gRPC limit 512 KiB over it.
+    for mib in [1.75, 3.0] {
+        let mut big = state(1, "big");
+        big.network = "n".repeat((mib * 1024.0 * 1024.0) as usize);
+        let err = s.save(&big).unwrap_err();
+        assert!(matches!(err, StoreError::TooLarge(..)), "{err:?}");
+        let message = err.to_string();
+        assert!(
+            message.contains(&format!("the state is {mib:.1} MiB"))
+                && message.contains("--max-request-bytes"),
+            "{message}"
+        );
+    }
+    assert!(etcd.keys("/strata/large/").is_empty());
+    drop(etcd);
+
+    // Members that take 16 MiB store, and strata reads back, a 5 MiB state.
+    let etcd = Etcd::start_with_args(1, None, &["--max-request-bytes", "16777216"]);
+    let url = etcd.url("strata/large");
+    let s = store(&url);
+    s.load().unwrap();
+    let mut big = state(1, "big");
+    big.network = "n".repeat(5 << 20);
+    s.save(&big).unwrap();
+    assert_eq!(store(&url).load().unwrap().unwrap(), big);
+}

@@ -47,6 +47,15 @@ use pb::etcdserverpb::{
 /// Default lifetime of the apply lock's lease: how long a dead holder keeps the lock.
 pub const DEFAULT_LOCK_TTL_S: i64 = 10;
 
+/// The largest answer strata reads from etcd: a whole state, well above what etcd takes in
+/// one request even when its `--max-request-bytes` is raised.
+const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// A key-value client on `ch` that reads answers as large as a state can be.
+fn kv(ch: Svc) -> KvClient<Svc> {
+    KvClient::new(ch).max_decoding_message_size(MAX_ANSWER_BYTES)
+}
+
 /// How long one etcd call may take on one member before strata gives up on it.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -259,7 +268,7 @@ impl Members {
     pub(crate) async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, tonic::Status> {
         self.call(|ch| {
             let txn = txn.clone();
-            async move { KvClient::new(ch).txn(txn).await }
+            async move { kv(ch).txn(txn).await }
         })
         .await
     }
@@ -272,7 +281,7 @@ impl Members {
             .call(|ch| {
                 let key = key.clone();
                 async move {
-                    KvClient::new(ch)
+                    kv(ch)
                         .range(RangeRequest {
                             key,
                             ..RangeRequest::default()
@@ -547,7 +556,8 @@ impl StateStore for EtcdStore {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone();
-        let json = serde_json::to_vec_pretty(state)
+        // Compact: etcd takes one request of 1.5 MiB unless told otherwise.
+        let json = serde_json::to_vec(state)
             .map_err(|e| StoreError::Corrupt(format!("{loc}/state").into(), e.to_string()))?;
 
         let mut compare = vec![Compare {
@@ -594,7 +604,7 @@ impl StateStore for EtcdStore {
                 .call(|ch| {
                     let key = nodes_prefix.clone();
                     async move {
-                        KvClient::new(ch)
+                        kv(ch)
                             .range(RangeRequest {
                                 range_end: prefix_end(&key),
                                 key,
@@ -623,7 +633,15 @@ impl StateStore for EtcdStore {
                 })
                 .await
         })?;
-        let answer = answer.map_err(|e| self.error(e))?;
+        let answer = answer.map_err(|e| {
+            // etcd's own limit ("request is too large"), or gRPC's above it.
+            let message = e.message();
+            if message.contains("request is too large") || message.contains("larger than max") {
+                StoreError::TooLarge(loc.to_string(), json.len(), message.to_string())
+            } else {
+                self.error(e)
+            }
+        })?;
         if answer.succeeded {
             let revision = answer.header.map_or(0, |h| h.revision);
             *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);

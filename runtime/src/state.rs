@@ -114,6 +114,9 @@ pub enum StoreError {
     /// A controller whose leadership ended tried to lock or write: the store's location and
     /// what was refused.
     Deposed(String, String),
+    /// A state too large for one etcd request: the store's location, the state's size in
+    /// bytes and what etcd said.
+    TooLarge(String, usize, String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -137,6 +140,12 @@ impl std::fmt::Display for StoreError {
             StoreError::Conflict(at, e) | StoreError::Deposed(at, e) => {
                 write!(f, "state store `{at}`: {e}")
             }
+            StoreError::TooLarge(at, bytes, e) => write!(
+                f,
+                "state store `{at}`: the state is {:.1} MiB, more than the etcd cluster takes in one request ({e}); nothing was written. Start every etcd member with a larger `--max-request-bytes` (the default is 1.5 MiB), e.g. `--max-request-bytes {}`",
+                *bytes as f64 / (1024.0 * 1024.0),
+                (bytes * 2).next_power_of_two()
+            ),
             StoreError::LeaseLocked(key, holder, ttl) => write!(
                 f,
                 "another apply is running ({holder}); wait for it to finish. If that process died, its lock `{key}` goes away by itself within {ttl} s when its etcd lease expires"
