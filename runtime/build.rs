@@ -1,12 +1,14 @@
-//! Generates the gRPC code for `proto/agent.proto` and `proto/kme_relay.proto` and the client for the few etcd v3 calls
-//! of `proto/etcd/` with the protoc shipped inside the `protoc-bin-vendored` crate, so that
-//! `cargo build` needs no system protoc (`$PROTOC` still overrides it).
+//! Generates the gRPC code for `proto/agent.proto` and `proto/kme_relay.proto` and the client
+//! for the few etcd v3 calls (key-value, lease, auth and election) of `proto/etcd/` with the
+//! protoc shipped inside the `protoc-bin-vendored` crate, so that `cargo build` needs no system
+//! protoc (`$PROTOC` still overrides it).
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/agent.proto");
     println!("cargo:rerun-if-changed=proto/kme_relay.proto");
     println!("cargo:rerun-if-changed=proto/etcd/rpc.proto");
     println!("cargo:rerun-if-changed=proto/etcd/kv.proto");
+    println!("cargo:rerun-if-changed=proto/etcd/v3election.proto");
     println!("cargo:rerun-if-env-changed=PROTOC");
     let protoc = match std::env::var_os("PROTOC") {
         Some(p) => std::path::PathBuf::from(p),
@@ -25,7 +27,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(false)
         .compile_with_config(
             config,
-            &["proto/etcd/kv.proto", "proto/etcd/rpc.proto"],
+            &[
+                "proto/etcd/kv.proto",
+                "proto/etcd/rpc.proto",
+                "proto/etcd/v3election.proto",
+            ],
             &["proto/etcd"],
         )?;
     Ok(())

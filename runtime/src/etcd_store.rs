@@ -8,9 +8,15 @@
 //! a holder that dies releases it when the lease expires. It logs in with a user name and
 //! password and speaks TLS (with a client certificate) when the cluster asks for them.
 //!
+//! A store whose candidate won an election ([`crate::election`], replicated `strata run`)
+//! is fenced: every save also compares the creation revision of its leader key, in the same
+//! transaction, so a controller whose election lease has ended cannot record anything, and
+//! its apply lock lives on the election lease, so it ends with the leadership.
+//!
 //! [`StateStore`] is synchronous (file-like); the etcd calls run on a small runtime of the
 //! store's own, so a caller on any runtime (or none) waits for them without nesting runtimes.
 
+use crate::election::{Candidate, LeaderInfo, Leadership};
 use crate::state::{LockGuard, State, StateStore, StoreError};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -19,12 +25,15 @@ use std::time::Duration;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 #[allow(clippy::all, missing_docs)]
-mod pb {
+pub(crate) mod pb {
     pub mod mvccpb {
         tonic::include_proto!("mvccpb");
     }
     pub mod etcdserverpb {
         tonic::include_proto!("etcdserverpb");
+    }
+    pub mod v3electionpb {
+        tonic::include_proto!("v3electionpb");
     }
 }
 
@@ -38,8 +47,17 @@ use pb::etcdserverpb::{
 /// Default lifetime of the apply lock's lease: how long a dead holder keeps the lock.
 pub const DEFAULT_LOCK_TTL_S: i64 = 10;
 
+/// The largest answer strata reads from etcd: a whole state, well above what etcd takes in
+/// one request even when its `--max-request-bytes` is raised.
+const MAX_ANSWER_BYTES: usize = 256 << 20;
+
+/// A key-value client on `ch` that reads answers as large as a state can be.
+fn kv(ch: Svc) -> KvClient<Svc> {
+    KvClient::new(ch).max_decoding_message_size(MAX_ANSWER_BYTES)
+}
+
 /// How long one etcd call may take on one member before strata gives up on it.
-const CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where an etcd state lives: the members to ask and the key prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +103,7 @@ impl EtcdLocation {
         })
     }
 
-    fn key(&self, name: &str) -> Vec<u8> {
+    pub(crate) fn key(&self, name: &str) -> Vec<u8> {
         format!("{}/{name}", self.prefix).into_bytes()
     }
 }
@@ -98,7 +116,7 @@ impl std::fmt::Display for EtcdLocation {
 
 /// Adds an etcd auth token (metadata `token`) to every request, when there is one.
 #[derive(Clone)]
-struct Token(Option<tonic::metadata::AsciiMetadataValue>);
+pub(crate) struct Token(Option<tonic::metadata::AsciiMetadataValue>);
 
 impl tonic::service::Interceptor for Token {
     fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
@@ -110,7 +128,7 @@ impl tonic::service::Interceptor for Token {
 }
 
 /// A connection to one member, authenticated when the store has credentials.
-type Svc = tonic::service::interceptor::InterceptedService<Channel, Token>;
+pub(crate) type Svc = tonic::service::interceptor::InterceptedService<Channel, Token>;
 
 /// TLS towards etcd: the CA that signed the members' certificates (PEM) and, for a cluster
 /// that authenticates clients by certificate, strata's certificate and key (PEM).
@@ -122,7 +140,7 @@ pub struct EtcdTls {
 
 /// The members, tried in turn from the last one that answered.
 #[derive(Clone)]
-struct Members {
+pub(crate) struct Members {
     channels: Arc<Vec<Channel>>,
     preferred: Arc<AtomicUsize>,
     /// User name and password for etcd's authentication, if it has it enabled.
@@ -136,7 +154,30 @@ impl Members {
     /// that is down or does not answer in time (while the cluster elects a leader) is
     /// skipped. Every call strata makes is safe to repeat: a write that timed out but was
     /// committed is recognised by the repeat (see `lock` and `save`).
-    async fn call<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
+    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.call_within(call, Some(CALL_TIMEOUT)).await
+    }
+
+    /// [`Self::call`] without a bound on how long a member may take to answer: for the calls
+    /// that wait for something to happen (an election campaign, a stream of leaders). A
+    /// member that goes down still ends the call, and the next member is asked.
+    pub(crate) async fn call_unbounded<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
+    where
+        F: Fn(Svc) -> Fut,
+        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
+    {
+        self.call_within(call, None).await
+    }
+
+    async fn call_within<T, F, Fut>(
+        &self,
+        call: F,
+        bound: Option<Duration>,
+    ) -> Result<T, tonic::Status>
     where
         F: Fn(Svc) -> Fut,
         Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
@@ -146,14 +187,14 @@ impl Members {
         let mut last = tonic::Status::unavailable("no etcd member given");
         for i in 0..2 * n {
             let at = (first + i) % n;
-            let mut result = self.attempt(at, &call).await;
+            let mut result = self.attempt(at, &call, bound).await;
             if self.credentials.is_some()
                 && matches!(&result, Err(e) if e.code() == tonic::Code::Unauthenticated)
             {
                 // The member forgot the token (it restarted, or the token expired): log in
                 // again once.
                 self.set_token(at, None);
-                result = self.attempt(at, &call).await;
+                result = self.attempt(at, &call, bound).await;
             }
             match result {
                 Ok(r) => {
@@ -173,11 +214,12 @@ impl Members {
     }
 
     /// One call on member `at`, logging in first if the store has credentials and no token
-    /// from that member yet.
+    /// from that member yet; given up after `bound`, if any.
     async fn attempt<T, F, Fut>(
         &self,
         at: usize,
         call: &F,
+        bound: Option<Duration>,
     ) -> Result<tonic::Response<T>, tonic::Status>
     where
         F: Fn(Svc) -> Fut,
@@ -204,14 +246,15 @@ impl Members {
             };
             call(Svc::new(channel, Token(token))).await
         };
-        tokio::time::timeout(CALL_TIMEOUT, go)
-            .await
-            .unwrap_or_else(|_| {
-                Err(tonic::Status::deadline_exceeded(format!(
-                    "no answer within {} s",
-                    CALL_TIMEOUT.as_secs()
-                )))
-            })
+        let Some(bound) = bound else {
+            return go.await;
+        };
+        tokio::time::timeout(bound, go).await.unwrap_or_else(|_| {
+            Err(tonic::Status::deadline_exceeded(format!(
+                "no answer within {} s",
+                bound.as_secs()
+            )))
+        })
     }
 
     fn token(&self, at: usize) -> Option<tonic::metadata::AsciiMetadataValue> {
@@ -222,20 +265,23 @@ impl Members {
         self.tokens.lock().unwrap_or_else(|p| p.into_inner())[at] = token;
     }
 
-    async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, tonic::Status> {
+    pub(crate) async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, tonic::Status> {
         self.call(|ch| {
             let txn = txn.clone();
-            async move { KvClient::new(ch).txn(txn).await }
+            async move { kv(ch).txn(txn).await }
         })
         .await
     }
 
-    async fn get(&self, key: Vec<u8>) -> Result<Option<pb::mvccpb::KeyValue>, tonic::Status> {
+    pub(crate) async fn get(
+        &self,
+        key: Vec<u8>,
+    ) -> Result<Option<pb::mvccpb::KeyValue>, tonic::Status> {
         let r = self
             .call(|ch| {
                 let key = key.clone();
                 async move {
-                    KvClient::new(ch)
+                    kv(ch)
                         .range(RangeRequest {
                             key,
                             ..RangeRequest::default()
@@ -247,7 +293,7 @@ impl Members {
         Ok(r.kvs.into_iter().next())
     }
 
-    async fn revoke(&self, id: i64) -> Result<(), tonic::Status> {
+    pub(crate) async fn revoke(&self, id: i64) -> Result<(), tonic::Status> {
         self.call(|ch| async move {
             LeaseClient::new(ch)
                 .lease_revoke(LeaseRevokeRequest { id })
@@ -257,23 +303,26 @@ impl Members {
         .map(|_| ())
     }
 
+    /// Renews lease `id` once: the TTL it has now, 0 or less when it is gone.
+    pub(crate) async fn renew(&self, id: i64) -> Result<i64, tonic::Status> {
+        self.call(|ch| async move {
+            let mut stream = LeaseClient::new(ch)
+                .lease_keep_alive(tokio_stream::once(LeaseKeepAliveRequest { id }))
+                .await?
+                .into_inner();
+            let answer = stream.message().await?;
+            Ok(tonic::Response::new(answer.map_or(0, |a| a.ttl)))
+        })
+        .await
+    }
+
     /// Renews lease `id` every third of its TTL until the task is aborted or the lease is
     /// gone.
     async fn keep_alive(self, id: i64, ttl: i64) {
         let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
         loop {
             tokio::time::sleep(period).await;
-            let renewed = self
-                .call(|ch| async move {
-                    let mut stream = LeaseClient::new(ch)
-                        .lease_keep_alive(tokio_stream::once(LeaseKeepAliveRequest { id }))
-                        .await?
-                        .into_inner();
-                    let answer = stream.message().await?;
-                    Ok(tonic::Response::new(answer.map_or(0, |a| a.ttl)))
-                })
-                .await;
-            if matches!(renewed, Ok(ttl) if ttl <= 0) {
+            if matches!(self.renew(id).await, Ok(ttl) if ttl <= 0) {
                 return;
             }
         }
@@ -290,6 +339,9 @@ pub struct EtcdStore {
     /// The lease of the apply lock while this store holds it; a save also requires it.
     held_lease: Arc<Mutex<Option<i64>>>,
     lock_ttl: i64,
+    /// The election this store's controller leads, if any: every save requires its leader
+    /// key, and the apply lock is taken on its lease.
+    leadership: Arc<Mutex<Option<Leadership>>>,
 }
 
 impl EtcdStore {
@@ -341,6 +393,7 @@ impl EtcdStore {
             read_revision: Mutex::new(None),
             held_lease: Arc::new(Mutex::new(None)),
             lock_ttl: DEFAULT_LOCK_TTL_S,
+            leadership: Arc::new(Mutex::new(None)),
         })
     }
 
@@ -358,6 +411,34 @@ impl EtcdStore {
 
     pub fn location(&self) -> &EtcdLocation {
         &self.location
+    }
+
+    /// A candidate in the election of the controllers of this store's network, named
+    /// `holder` (what `strata status` shows while it leads), on a lease of `ttl` seconds.
+    /// Once it wins, this store fences every lock and save on that leadership (and keeps
+    /// refusing them after the leadership ends, until the candidate wins again).
+    pub fn candidate(&self, holder: &str, ttl: i64) -> Result<Candidate, StoreError> {
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Etcd(self.location.to_string(), "store shut down".into()))?;
+        Ok(Candidate::new(
+            self.members.clone(),
+            runtime.handle().clone(),
+            &self.location,
+            holder,
+            ttl,
+            self.leadership.clone(),
+        ))
+    }
+
+    /// Who leads the election of this network's controllers now, and in which term; `None`
+    /// when no `strata run` leads.
+    pub fn leader(&self) -> Result<Option<LeaderInfo>, StoreError> {
+        let members = self.members.clone();
+        let location = self.location.clone();
+        self.block(async move { crate::election::leader(&members, &location).await })?
+            .map_err(|e| self.error(e))
     }
 
     fn error(&self, status: tonic::Status) -> StoreError {
@@ -394,7 +475,7 @@ impl Drop for EtcdStore {
     }
 }
 
-fn put(key: Vec<u8>, value: impl Into<Vec<u8>>) -> RequestOp {
+pub(crate) fn put(key: Vec<u8>, value: impl Into<Vec<u8>>) -> RequestOp {
     RequestOp {
         request: Some(request_op::Request::RequestPut(PutRequest {
             key,
@@ -404,7 +485,7 @@ fn put(key: Vec<u8>, value: impl Into<Vec<u8>>) -> RequestOp {
     }
 }
 
-fn range(key: Vec<u8>) -> RequestOp {
+pub(crate) fn range(key: Vec<u8>) -> RequestOp {
     RequestOp {
         request: Some(request_op::Request::RequestRange(RangeRequest {
             key,
@@ -426,7 +507,7 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
 }
 
 /// The first key-value of range answer `i` of a transaction.
-fn kv_of(r: &TxnResponse, i: usize) -> Option<&pb::mvccpb::KeyValue> {
+pub(crate) fn kv_of(r: &TxnResponse, i: usize) -> Option<&pb::mvccpb::KeyValue> {
     match r.responses.get(i)?.response.as_ref()? {
         response_op::Response::ResponseRange(rr) => rr.kvs.first(),
         _ => None,
@@ -470,7 +551,13 @@ impl StateStore for EtcdStore {
             .unwrap_or_else(|p| p.into_inner())
             .unwrap_or(0);
         let held = *self.held_lease.lock().unwrap_or_else(|p| p.into_inner());
-        let json = serde_json::to_vec_pretty(state)
+        let leading = self
+            .leadership
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        // Compact: etcd takes one request of 1.5 MiB unless told otherwise.
+        let json = serde_json::to_vec(state)
             .map_err(|e| StoreError::Corrupt(format!("{loc}/state").into(), e.to_string()))?;
 
         let mut compare = vec![Compare {
@@ -489,6 +576,12 @@ impl StateStore for EtcdStore {
                 ..Compare::default()
             });
         }
+        let mut failure = vec![range(state_key.clone()), range(lock_key.clone())];
+        if let Some(l) = &leading {
+            // The fence: the leader key this controller won is still there, unchanged.
+            compare.push(leader_key_holds(l));
+            failure.push(range(l.key.clone()));
+        }
         let mut success = vec![
             put(state_key.clone(), json.clone()),
             put(loc.key("generation"), state.generation.to_string()),
@@ -500,7 +593,6 @@ impl StateStore for EtcdStore {
             success.push(put(loc.key(&format!("nodes/{node}")), value));
         }
         let members = self.members.clone();
-        let (state_key2, lock_key2) = (state_key.clone(), lock_key.clone());
         let nodes: std::collections::BTreeSet<Vec<u8>> = state
             .nodes
             .keys()
@@ -512,7 +604,7 @@ impl StateStore for EtcdStore {
                 .call(|ch| {
                     let key = nodes_prefix.clone();
                     async move {
-                        KvClient::new(ch)
+                        kv(ch)
                             .range(RangeRequest {
                                 range_end: prefix_end(&key),
                                 key,
@@ -537,11 +629,19 @@ impl StateStore for EtcdStore {
                 .txn(TxnRequest {
                     compare,
                     success,
-                    failure: vec![range(state_key2), range(lock_key2)],
+                    failure,
                 })
                 .await
         })?;
-        let answer = answer.map_err(|e| self.error(e))?;
+        let answer = answer.map_err(|e| {
+            // etcd's own limit ("request is too large"), or gRPC's above it.
+            let message = e.message();
+            if message.contains("request is too large") || message.contains("larger than max") {
+                StoreError::TooLarge(loc.to_string(), json.len(), message.to_string())
+            } else {
+                self.error(e)
+            }
+        })?;
         if answer.succeeded {
             let revision = answer.header.map_or(0, |h| h.revision);
             *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(revision);
@@ -555,6 +655,17 @@ impl StateStore for EtcdStore {
             // A repeat of this very write, committed but not answered the first time.
             *self.read_revision.lock().unwrap_or_else(|p| p.into_inner()) = Some(kv.mod_revision);
             return Ok(());
+        }
+        if let Some(l) = &leading
+            && kv_of(&answer, 2).map(|kv| kv.create_revision) != Some(l.rev)
+        {
+            return Err(StoreError::Deposed(
+                loc.to_string(),
+                format!(
+                    "this controller no longer leads: its term {} ended (its election lease ran out or was revoked) before generation {} was written, so nothing of this apply is recorded; the controller that leads now carries on",
+                    l.term, state.generation
+                ),
+            ));
         }
         if now.map_or(0, |kv| kv.mod_revision) != expected {
             return Err(StoreError::Conflict(
@@ -576,6 +687,14 @@ impl StateStore for EtcdStore {
     }
 
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError> {
+        let leading = self
+            .leadership
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(l) = leading {
+            return self.lock_on_leadership(holder, &l);
+        }
         let members = self.members.clone();
         let lock_key = self.location.key("lock");
         let ttl = self.lock_ttl;
@@ -653,6 +772,114 @@ impl StateStore for EtcdStore {
                 let _ = tx.send(members.revoke(lease).await);
             });
             // If etcd cannot be reached the lease runs out by itself.
+            let _ = rx.recv_timeout(CALL_TIMEOUT * 2);
+        }))
+    }
+
+    fn as_etcd(&self) -> Option<&EtcdStore> {
+        Some(self)
+    }
+}
+
+/// The comparison that holds while leadership `l` does: its leader key still has the
+/// creation revision it was won with.
+pub(crate) fn leader_key_holds(l: &Leadership) -> Compare {
+    Compare {
+        result: compare::CompareResult::Equal as i32,
+        target: compare::CompareTarget::Create as i32,
+        key: l.key.clone(),
+        target_union: Some(compare::TargetUnion::CreateRevision(l.rev)),
+        ..Compare::default()
+    }
+}
+
+impl EtcdStore {
+    /// The apply lock of a leading controller: the key `lock` on its election lease, taken
+    /// only while its leader key holds, so that the lock ends with the leadership and no
+    /// lease of its own outlives a killed leader. Released by deleting the key.
+    fn lock_on_leadership(&self, holder: &str, l: &Leadership) -> Result<LockGuard, StoreError> {
+        let members = self.members.clone();
+        let key = self.location.key("lock");
+        let lease = l.lease;
+        let txn = TxnRequest {
+            compare: vec![
+                Compare {
+                    result: compare::CompareResult::Equal as i32,
+                    target: compare::CompareTarget::Create as i32,
+                    key: key.clone(),
+                    target_union: Some(compare::TargetUnion::CreateRevision(0)),
+                    ..Compare::default()
+                },
+                leader_key_holds(l),
+            ],
+            success: vec![RequestOp {
+                request: Some(request_op::Request::RequestPut(PutRequest {
+                    key: key.clone(),
+                    value: holder.as_bytes().to_vec(),
+                    lease,
+                    ..PutRequest::default()
+                })),
+            }],
+            failure: vec![range(key.clone()), range(l.key.clone())],
+        };
+        let answer = self
+            .block(async move { members.txn(txn).await })?
+            .map_err(|e| self.error(e))?;
+        // Taken now, or by a repeat of this call that was committed but not answered.
+        let ours = answer.succeeded || kv_of(&answer, 0).is_some_and(|kv| kv.lease == lease);
+        if !ours {
+            if kv_of(&answer, 1).map(|kv| kv.create_revision) != Some(l.rev) {
+                return Err(StoreError::Deposed(
+                    self.location.to_string(),
+                    format!(
+                        "this controller no longer leads: its term {} ended (its election lease ran out or was revoked), so it applies nothing",
+                        l.term
+                    ),
+                ));
+            }
+            let who = kv_of(&answer, 0)
+                .map(|kv| String::from_utf8_lossy(&kv.value).into_owned())
+                .unwrap_or_default();
+            return Err(StoreError::LeaseLocked(
+                format!("{}/lock", self.location),
+                who,
+                self.lock_ttl,
+            ));
+        }
+        *self.held_lease.lock().unwrap_or_else(|p| p.into_inner()) = Some(lease);
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| StoreError::Etcd(self.location.to_string(), "store shut down".into()))?;
+        let handle = runtime.handle().clone();
+        let members = self.members.clone();
+        let held = self.held_lease.clone();
+        Ok(LockGuard::releasing(move || {
+            *held.lock().unwrap_or_else(|p| p.into_inner()) = None;
+            let (tx, rx) = std::sync::mpsc::channel();
+            handle.spawn(async move {
+                // Only this leadership's lock: one whose lease ended is someone else's now.
+                let release = TxnRequest {
+                    compare: vec![Compare {
+                        result: compare::CompareResult::Equal as i32,
+                        target: compare::CompareTarget::Lease as i32,
+                        key: key.clone(),
+                        target_union: Some(compare::TargetUnion::Lease(lease)),
+                        ..Compare::default()
+                    }],
+                    success: vec![RequestOp {
+                        request: Some(request_op::Request::RequestDeleteRange(
+                            DeleteRangeRequest {
+                                key,
+                                ..DeleteRangeRequest::default()
+                            },
+                        )),
+                    }],
+                    failure: Vec::new(),
+                };
+                let _ = tx.send(members.txn(release).await);
+            });
+            // If etcd cannot be reached the key goes with the election lease.
             let _ = rx.recv_timeout(CALL_TIMEOUT * 2);
         }))
     }

@@ -11,6 +11,7 @@ pub mod apply;
 pub mod conn_limits;
 pub mod control;
 pub mod crash_point;
+pub mod election;
 pub mod etcd_store;
 pub mod input_file;
 pub mod kme;

@@ -2,7 +2,8 @@
 //! the documents each node runs. Behind the small [`StateStore`] trait; [`FileStore`] keeps
 //! it in a JSON file with an exclusive lock file beside it so that two applies cannot
 //! interleave; [`crate::etcd_store::EtcdStore`] keeps it in etcd for controllers that
-//! share it. [`open`] picks the store from a `--state` value.
+//! share it (and elect the one that applies, [`crate::election`]). [`open`] picks the store
+//! from a `--state` value.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -137,6 +138,12 @@ pub enum StoreError {
     Conflict(String, String),
     /// The etcd apply lock is held: the lock's key, its holder, its lease TTL in seconds.
     LeaseLocked(String, String, i64),
+    /// A controller whose leadership ended tried to lock or write: the store's location and
+    /// what was refused.
+    Deposed(String, String),
+    /// A state too large for one etcd request: the store's location, the state's size in
+    /// bytes and what etcd said.
+    TooLarge(String, usize, String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -157,7 +164,15 @@ impl std::fmt::Display for StoreError {
                 f,
                 "state store `{at}`: {e}; check that etcd runs there and that a majority of its members are up"
             ),
-            StoreError::Conflict(at, e) => write!(f, "state store `{at}`: {e}"),
+            StoreError::Conflict(at, e) | StoreError::Deposed(at, e) => {
+                write!(f, "state store `{at}`: {e}")
+            }
+            StoreError::TooLarge(at, bytes, e) => write!(
+                f,
+                "state store `{at}`: the state is {:.1} MiB, more than the etcd cluster takes in one request ({e}); nothing was written. Start every etcd member with a larger `--max-request-bytes` (the default is 1.5 MiB), e.g. `--max-request-bytes {}`",
+                *bytes as f64 / (1024.0 * 1024.0),
+                (bytes * 2).next_power_of_two()
+            ),
             StoreError::LeaseLocked(key, holder, ttl) => write!(
                 f,
                 "another apply is running ({holder}); wait for it to finish. If that process died, its lock `{key}` goes away by itself within {ttl} s when its etcd lease expires"
@@ -174,6 +189,11 @@ pub trait StateStore {
     fn save(&self, state: &State) -> Result<(), StoreError>;
     /// Takes the exclusive lock; it is released when the guard drops.
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError>;
+    /// The etcd store this is, for what only etcd offers (electing one of several
+    /// controllers); `None` for a file or memory.
+    fn as_etcd(&self) -> Option<&crate::etcd_store::EtcdStore> {
+        None
+    }
 }
 
 /// Environment variables with the user name and password for an etcd with authentication.

@@ -1,11 +1,12 @@
 //! The runtime on loopback with real gRPC agents of an in-process digital twin: two-phase
-//! apply (all or nothing), measured delivery, and repair after a link cut.
+//! apply (all or nothing), measured delivery, repair after a link cut, and a controller
+//! taking the loop over from a re-planned state.
 
 use std::sync::Arc;
 use std::time::Duration;
 use strata_compiler::compile::{CompileOptions, compile};
 use strata_runtime::apply::{ApplyError, ApplyOptions, apply};
-use strata_runtime::control::Controller;
+use strata_runtime::control::{Controller, subscribe};
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
 use strata_runtime::running::pull;
@@ -459,5 +460,111 @@ async fn entanglement_intents_are_measured_at_their_rate_and_fidelity() {
         );
     }
     let _ = Arc::new(());
+    twin.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_controller_taking_over_keeps_a_replanned_state_and_returns_to_the_plan_once_nothing_is_down()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let (program, inv) = load("intents/metro.qi");
+    let twin = Twin::start(&inv, fast()).await.unwrap();
+    let nodes = twin.agents.agents.len();
+    let controller = |program: strata_compiler::check::Program| {
+        Controller::new(
+            program,
+            inv.clone(),
+            twin.agents.clone(),
+            Box::new(FileStore::new(&path)),
+            ApplyOptions::default(),
+        )
+    };
+    let digest = strata_compiler::plan::digest;
+
+    // The first leader applies the plan; a state that is the plan is nothing to keep.
+    let mut first = controller(program.clone());
+    assert!(!first.resume(None));
+    let plan = first.compiled.configs.clone();
+    let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
+    assert_eq!(first.apply().await.unwrap().generation, 1);
+    assert!(!first.resume(first.store.load().unwrap().as_ref()));
+
+    // It re-plans around a cut link, and dies.
+    let vpn = |c: &Controller| {
+        c.compiled
+            .summary
+            .intents
+            .iter()
+            .find(|i| i.name == "vpn-core")
+            .unwrap()
+            .paths
+            .clone()
+    };
+    let cut = vpn(&first)[0].links.last().unwrap().clone();
+    twin.world
+        .apply_fault(&Fault::CutLink(cut.clone()))
+        .unwrap();
+    for _ in 0..40 * nodes {
+        let sample = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        first.step(&sample).await.unwrap();
+        if first.generation == 2 {
+            break;
+        }
+    }
+    assert_eq!(first.generation, 2, "{:#?}", first.log);
+    drop((first, rx));
+    let stored = FileStore::new(&path).load().unwrap().unwrap();
+    assert_eq!(stored.generation, 2);
+    assert_ne!(stored.config_digest, digest(&plan));
+
+    // A controller of other intents applies its own: the stored re-plan is not its plan's.
+    let mut fewer = program.clone();
+    fewer.intents.pop();
+    assert!(!controller(fewer).resume(Some(&stored)));
+
+    // A controller of the same intents takes over: it keeps the re-plan, and applying it
+    // changes nothing.
+    let mut second = controller(program.clone());
+    assert!(second.resume(Some(&stored)));
+    assert_eq!(second.compiled.configs, stored.configs);
+    assert!(vpn(&second).iter().all(|p| !p.links.contains(&cut)));
+    let report = second.apply().await.unwrap();
+    assert_eq!(
+        (report.generation, report.nodes.len()),
+        (2, 0),
+        "{report:?}"
+    );
+
+    // The link came back while nobody led: once every node has reported and nothing is
+    // down for the hold-off, the new leader returns to the plan.
+    twin.world
+        .apply_fault(&Fault::RestoreLink(cut.clone()))
+        .unwrap();
+    let mut rx = subscribe(&twin.agents, Duration::from_millis(50));
+    for _ in 0..40 * nodes {
+        let sample = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        second.step(&sample).await.unwrap();
+        if second.generation == 3 {
+            break;
+        }
+    }
+    assert_eq!(second.generation, 3, "{:#?}", second.log);
+    assert_eq!(digest(&second.compiled.configs), digest(&plan));
+    assert!(
+        second
+            .log
+            .iter()
+            .any(|l| l.message
+                == "nothing is down: re-optimising the whole network back to the plan"),
+        "{:#?}",
+        second.log
+    );
     twin.shutdown().await;
 }

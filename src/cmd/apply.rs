@@ -1,7 +1,9 @@
 //! `strata apply` and `strata run`: compile, plan and push the configuration to the agents
 //! in two phases, then watch measured delivery. With no `--agents`, an embedded digital
 //! twin of the inventory is started and is the target. `run` (or `apply --watch`) keeps
-//! watching and repairs the network when it drifts.
+//! watching and repairs the network when it drifts. Several `run`s of one network on an
+//! etcd state elect a leader: only it applies, the others stand by and take over when its
+//! election lease ends.
 
 use super::{Checked, checked_network, print_diagnostics};
 use crate::Outcome;
@@ -9,11 +11,13 @@ use anyhow::{Context, bail};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::{Agents, ApplyOptions, Resolved};
+use strata_runtime::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, Resolved};
 use strata_runtime::control::{Controller, DEFAULT_HOLD_OFF_S, LogLine, subscribe};
+use strata_runtime::election::{Candidate, DEFAULT_LEASE_TTL_S, Leading};
+use strata_runtime::etcd_store::EtcdLocation;
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
-use strata_runtime::state::{DEFAULT_STATE_PATH, MemoryStore, StateStore};
+use strata_runtime::state::{DEFAULT_STATE_PATH, MemoryStore, StateStore, StoreError};
 use strata_runtime::twin::host::{Twin, TwinOptions};
 
 /// Apply intents to the network's agents (or to an embedded digital twin) and show them met.
@@ -76,6 +80,11 @@ pub struct Args {
     /// e.g. `127.0.0.1:9464`.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<String>,
+    /// With `--state etcd://…`, every `strata run` of the network campaigns and only the
+    /// elected leader applies; this is the TTL of each one's election lease: a standby takes
+    /// over at most about this long after the leader dies [default: 5].
+    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u32).range(1..=3600))]
+    lease_ttl: Option<u32>,
 }
 
 impl Args {
@@ -93,6 +102,18 @@ impl Args {
             .state
             .clone()
             .unwrap_or_else(|| DEFAULT_STATE_PATH.to_string());
+        // Several controllers of one network on etcd elect the one that applies.
+        let replicated = watch && self.agents.is_some() && EtcdLocation::is_etcd(&state_path);
+        if self.lease_ttl.is_some() && !replicated {
+            bail!(
+                "--lease-ttl is the election lease of controllers that share a state on etcd: use it with `strata run --agents FILE --state etcd://…`"
+            );
+        }
+        if replicated && self.plan.is_some() {
+            bail!(
+                "a saved plan is applied once, by `strata apply --plan`; `strata run --state etcd://…` elects a leader, and whichever controller leads applies the intents it was given"
+            );
+        }
         let Some(Checked {
             mut fe,
             program,
@@ -133,6 +154,10 @@ impl Args {
             force_generation: self.force_generation,
             ..ApplyOptions::default()
         };
+        if replicated {
+            options.holder = holder_name();
+        }
+        let network = inventory.name.clone();
         let mut controller =
             Controller::new(program, inventory, agents.clone(), store, options.clone());
         controller.timing.hold_off_s = self.hold_off.max(0.0);
@@ -159,8 +184,9 @@ impl Args {
         fe.diagnostics
             .extend(controller.compiled.diagnostics.clone());
         print_diagnostics(&mut fe, format);
-        // One controller without an election leads on its own.
-        controller.metrics.record_leadership(true, 0);
+        // One controller without an election leads on its own; replicated ones stand by
+        // until they win.
+        controller.metrics.record_leadership(!replicated, 0);
         let _metrics_server = match &self.metrics {
             Some(addr) => {
                 let (bound, task) =
@@ -173,38 +199,6 @@ impl Args {
             None => None,
         };
 
-        let mut telemetry = subscribe(&agents, Duration::from_millis(200));
-        let report = controller.apply().await?;
-        // Forcing is for this apply; repairs while watching are fenced as usual.
-        controller.options.force_generation = false;
-        if !self.json {
-            for line in resolution(&report.resolved) {
-                outln!("{line}");
-            }
-        }
-        if !self.json && report.nodes.is_empty() && report.plan.is_empty() {
-            outln!(
-                "nothing to change: the network already runs generation {}",
-                report.generation
-            );
-        } else if !self.json {
-            outln!(
-                "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents{}",
-                report.generation,
-                report.plan.counts.add,
-                report.plan.counts.change,
-                report.plan.counts.remove,
-                report.nodes.len(),
-                report.bytes_sent,
-                // The embedded twin keeps no state file for `strata plan` to compare with.
-                if self.agents.is_some() {
-                    " (`strata plan` lists each change)"
-                } else {
-                    ""
-                }
-            );
-        }
-
         // Watch measured delivery: until every admitted intent is met (apply), or for as
         // long as asked (run).
         let nodes = agents.agents.len().max(1) as u64;
@@ -214,70 +208,90 @@ impl Args {
                 .unwrap_or(if watch { u64::MAX } else { 40 * nodes });
         // On a terminal `run` redraws one screen; otherwise it appends to a log.
         let live = watch && !self.json && std::io::stdout().is_terminal();
+        let mut screen = Screen {
+            live,
+            json: self.json,
+            watch,
+            nodes,
+            printed: 0,
+            last_table: String::new(),
+        };
         let mut seen = 0u64;
-        let mut printed = controller.log.len();
-        let mut last_table = String::new();
-        let mut interrupted = false;
-        // One Ctrl-C listener for the whole loop, so a Ctrl-C pressed while a repair is
-        // being applied is not lost.
-        let ctrl_c = tokio::signal::ctrl_c();
-        tokio::pin!(ctrl_c);
-        while seen < limit {
-            let sample = tokio::select! {
-                s = telemetry.recv() => s,
-                _ = &mut ctrl_c => { interrupted = true; None },
+        let (stop, terms) = if replicated {
+            let ttl = i64::from(self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL_S as u32));
+            let candidate = controller
+                .store
+                .as_etcd()
+                .context("an etcd state store")?
+                .candidate(&controller.options.holder, ttl)?;
+            // SIGTERM too: a leader that is stopped resigns, so a standby takes over at once.
+            let mut interrupt = Interrupt::listen(true);
+            let mut replica = Replica {
+                args: &self,
+                candidate,
+                network: &network,
+                ttl,
+                terms: Vec::new(),
             };
-            let Some(sample) = sample else { break };
-            seen += 1;
-            controller.observe(&sample);
-            if watch && let Err(e) = controller.tick().await {
-                controller.note(format!("repair failed: {e}"));
-            }
-            let statuses = controller.monitor.statuses();
-            let now = controller.monitor.now();
-            if live {
-                if seen.is_multiple_of(nodes) || controller.log.len() > printed {
-                    out!(
-                        "{}",
-                        screen(&statuses, now, &controller.log, controller.generation)
-                    );
-                    printed = controller.log.len();
-                }
-            } else {
-                if !self.json {
-                    for line in &controller.log[printed..] {
-                        outln!("{}", log_line(line));
-                    }
-                }
-                printed = controller.log.len();
-                if watch && !self.json && seen.is_multiple_of(nodes) {
-                    let t = table(&statuses, now);
-                    // The `since` column changes every interval; print when anything else does.
-                    let key = table_key(&statuses);
-                    if key != last_table {
-                        out!("{t}");
-                        last_table = key;
-                    }
-                }
-            }
-            // Settled: every intent delivers its rate, and no longer more than it (an agent
-            // whose sessions start with stored-up tokens can run over in the first interval).
-            let settled = statuses.iter().all(|s| match s.state {
-                IntentState::Installed => s.measured <= s.target * (1.0 + TOLERANCE),
-                IntentState::Unsatisfiable(_) => true,
-                _ => false,
-            });
-            if !watch && settled && seen >= nodes {
-                break;
-            }
-        }
-        let statuses = controller.monitor.statuses();
+            let stop = replica
+                .lead_or_stand_by(
+                    &mut controller,
+                    &agents,
+                    &mut screen,
+                    limit,
+                    &mut seen,
+                    &mut interrupt,
+                )
+                .await;
+            (stop, Some(replica.terms))
+        } else {
+            let mut telemetry = subscribe(&agents, Duration::from_millis(200));
+            let report = controller.apply().await?;
+            // Forcing is for this apply; repairs while watching are fenced as usual.
+            controller.options.force_generation = false;
+            self.print_applied(&report);
+            screen.printed = controller.log.len();
+            // One listener for the whole loop, so a Ctrl-C pressed while a repair is being
+            // applied is not lost.
+            let mut interrupt = Interrupt::listen(false);
+            let stop = watch_loop(
+                &mut controller,
+                &mut telemetry,
+                &mut screen,
+                Limits { limit, watch },
+                &mut seen,
+                &mut interrupt,
+                None,
+            )
+            .await;
+            (stop, None)
+        };
+        let interrupted = matches!(stop, Stop::Interrupted);
+        let never_led = terms.as_ref().is_some_and(Vec::is_empty);
+
+        let statuses = if never_led {
+            Vec::new()
+        } else {
+            controller.monitor.statuses()
+        };
         if self.json {
+            let mut doc = serde_json::json!({ "generation": controller.generation, "intents": statuses, "events": controller.log });
+            if let Some(terms) = &terms {
+                doc["terms"] = serde_json::json!(terms);
+            }
+            outln!("{}", serde_json::to_string_pretty(&doc)?);
+        } else if never_led {
+            if live {
+                outln!();
+            }
             outln!(
-                "{}",
-                serde_json::to_string_pretty(
-                    &serde_json::json!({ "generation": controller.generation, "intents": statuses, "events": controller.log })
-                )?
+                "{}: this controller stood by and never led; {} event(s) logged",
+                if interrupted {
+                    "interrupted"
+                } else {
+                    "stopped"
+                },
+                controller.log.len()
             );
         } else {
             if live {
@@ -294,8 +308,12 @@ impl Args {
             );
             if watch {
                 let generation = controller.generation;
+                let led = match &terms {
+                    Some(t) => format!(", led term(s) {}", join(t)),
+                    None => String::new(),
+                };
                 outln!(
-                    "{} after {:.1} s of the agents' clock: generation {generation}, {} event(s) logged",
+                    "{} after {:.1} s of the agents' clock: generation {generation}, {} event(s) logged{led}",
                     if interrupted {
                         "interrupted"
                     } else {
@@ -309,12 +327,414 @@ impl Args {
         if let Some(t) = twin {
             t.shutdown().await;
         }
+        if never_led {
+            return Ok(Outcome::Ok);
+        }
         let all_met = statuses.iter().all(|s| s.state == IntentState::Installed);
         Ok(if all_met {
             Outcome::Ok
         } else {
             Outcome::Failed
         })
+    }
+
+    /// The line an apply prints once it went through.
+    fn print_applied(&self, report: &ApplyReport) {
+        if self.json {
+            return;
+        }
+        for line in resolution(&report.resolved) {
+            outln!("{line}");
+        }
+        if report.nodes.is_empty() && report.plan.is_empty() {
+            outln!(
+                "nothing to change: the network already runs generation {}",
+                report.generation
+            );
+        } else {
+            outln!(
+                "applied generation {}: {} object(s) added, {} changed, {} removed on {} node(s), {} bytes to the agents{}",
+                report.generation,
+                report.plan.counts.add,
+                report.plan.counts.change,
+                report.plan.counts.remove,
+                report.nodes.len(),
+                report.bytes_sent,
+                // The embedded twin keeps no state file for `strata plan` to compare with.
+                if self.agents.is_some() {
+                    " (`strata plan` lists each change)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+}
+
+/// How this controller names itself in the election and the apply lock:
+/// `strata run on HOST, pid N`.
+fn holder_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "this host".into());
+    format!("strata run on {host}, pid {}", std::process::id())
+}
+
+fn join(terms: &[u64]) -> String {
+    terms
+        .iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Why watching stopped.
+enum Stop {
+    /// The intervals asked for are over, everything settled (apply), or telemetry ended.
+    Done,
+    /// Ctrl-C (or, for a replicated controller, SIGTERM).
+    Interrupted,
+    /// This controller no longer leads, and why.
+    Lost(String),
+}
+
+/// Ctrl-C (and, for replicated controllers, SIGTERM), heard once for the whole run so that
+/// one that comes while a repair is being applied is not lost.
+struct Interrupt(tokio::sync::watch::Receiver<bool>);
+
+impl Interrupt {
+    fn listen(terminate_too: bool) -> Interrupt {
+        let (tx, rx) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            let terminate = async {
+                #[cfg(unix)]
+                if terminate_too
+                    && let Ok(mut term) =
+                        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                {
+                    term.recv().await;
+                    return;
+                }
+                #[cfg(not(unix))]
+                let _ = terminate_too;
+                std::future::pending::<()>().await
+            };
+            tokio::pin!(terminate);
+            tokio::select! {
+                r = tokio::signal::ctrl_c() => {
+                    if r.is_err() {
+                        // No Ctrl-C to be had: only SIGTERM (if asked for) interrupts.
+                        (&mut terminate).await;
+                    }
+                }
+                _ = &mut terminate => {}
+            }
+            let _ = tx.send(true);
+        });
+        Interrupt(rx)
+    }
+
+    /// Returns once interrupted.
+    async fn wait(&mut self) {
+        if self.0.wait_for(|v| *v).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// What `apply` and `run` print while they watch: the event log as it grows and the status
+/// table when it changes, or on a terminal one screen redrawn in place.
+struct Screen {
+    live: bool,
+    json: bool,
+    watch: bool,
+    nodes: u64,
+    /// Lines of the event log printed so far.
+    printed: usize,
+    last_table: String,
+}
+
+impl Screen {
+    /// Prints the events logged since last time (nothing with `--json`, whose document
+    /// holds them).
+    fn log(&mut self, c: &Controller) {
+        if !self.json {
+            for line in &c.log[self.printed.min(c.log.len())..] {
+                outln!("{}", log_line(line));
+            }
+        }
+        self.printed = c.log.len();
+    }
+
+    /// Prints what one more sample (the `seen`th) changed.
+    fn sample(&mut self, c: &Controller, seen: u64) {
+        let statuses = c.monitor.statuses();
+        let now = c.monitor.now();
+        if self.live {
+            if seen.is_multiple_of(self.nodes) || c.log.len() > self.printed {
+                out!("{}", screen(&statuses, now, &c.log, c.generation));
+                self.printed = c.log.len();
+            }
+            return;
+        }
+        self.log(c);
+        if self.watch && !self.json && seen.is_multiple_of(self.nodes) {
+            // The `since` column changes every interval; print when anything else does.
+            let key = table_key(&statuses);
+            if key != self.last_table {
+                out!("{}", table(&statuses, now));
+                self.last_table = key;
+            }
+        }
+    }
+}
+
+/// How long to watch: `limit` samples at most, and with `watch` off only until settled.
+#[derive(Clone, Copy)]
+struct Limits {
+    limit: u64,
+    watch: bool,
+}
+
+/// Feeds telemetry to the loop and (with `watch`) repairs drift, until the limit, an
+/// interrupt or — when `leading` — the end of this controller's leadership.
+async fn watch_loop(
+    c: &mut Controller,
+    telemetry: &mut tokio::sync::mpsc::Receiver<strata_runtime::pb::TelemetrySample>,
+    screen: &mut Screen,
+    Limits { limit, watch }: Limits,
+    seen: &mut u64,
+    interrupt: &mut Interrupt,
+    mut leading: Option<&mut Leading>,
+) -> Stop {
+    while *seen < limit {
+        let sample = tokio::select! {
+            s = telemetry.recv() => s,
+            _ = interrupt.wait() => return Stop::Interrupted,
+            why = lost(&mut leading) => return Stop::Lost(why),
+        };
+        let Some(sample) = sample else {
+            return Stop::Done;
+        };
+        *seen += 1;
+        c.observe(&sample);
+        if watch {
+            // A leader whose lease may have run out applies nothing more.
+            if let Some(why) = leading.as_ref().and_then(|l| l.check()) {
+                return Stop::Lost(why);
+            }
+            let ticked = tokio::select! {
+                r = c.tick() => r,
+                why = lost(&mut leading) => return Stop::Lost(why),
+            };
+            match ticked {
+                Err(e) if deposed(&e) => return Stop::Lost(e.to_string()),
+                Err(e) => c.note(format!("repair failed: {e}")),
+                Ok(_) => {}
+            }
+        }
+        screen.sample(c, *seen);
+        // Settled: every intent delivers its rate, and no longer more than it (an agent
+        // whose sessions start with stored-up tokens can run over in the first interval).
+        let settled = c.monitor.statuses().iter().all(|s| match s.state {
+            IntentState::Installed => s.measured <= s.target * (1.0 + TOLERANCE),
+            IntentState::Unsatisfiable(_) => true,
+            _ => false,
+        });
+        if !watch && settled && *seen >= screen.nodes {
+            return Stop::Done;
+        }
+    }
+    Stop::Done
+}
+
+/// Why `leading` no longer leads, once it does not; never without a leadership.
+async fn lost(leading: &mut Option<&mut Leading>) -> String {
+    match leading {
+        Some(l) => l.lost().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Whether an apply was refused because this controller no longer leads.
+fn deposed(e: &ApplyError) -> bool {
+    matches!(e, ApplyError::Store(StoreError::Deposed(..)))
+}
+
+/// One of several controllers of a network on etcd: it campaigns, stands by while another
+/// leads, and while it leads takes the loop over from the stored state and runs it.
+struct Replica<'a> {
+    args: &'a Args,
+    candidate: Candidate,
+    network: &'a str,
+    /// The election lease's TTL asked for, seconds.
+    ttl: i64,
+    /// The terms this controller led.
+    terms: Vec<u64>,
+}
+
+/// What happened while standing by.
+enum Standby {
+    Won(Result<Leading, StoreError>),
+    Leader(Option<String>),
+    Interrupted,
+}
+
+impl Replica<'_> {
+    async fn lead_or_stand_by(
+        &mut self,
+        c: &mut Controller,
+        agents: &Agents,
+        screen: &mut Screen,
+        limit: u64,
+        seen: &mut u64,
+        interrupt: &mut Interrupt,
+    ) -> Stop {
+        c.note(format!(
+            "campaigning to lead `{}` as {} (election lease TTL {} s)",
+            self.network,
+            self.candidate.holder(),
+            self.ttl
+        ));
+        loop {
+            screen.log(c);
+            let mut leading = match self.stand_by(c, screen, interrupt).await {
+                Some(l) => l,
+                None => return Stop::Interrupted,
+            };
+            let term = leading.leadership.term;
+            self.terms.push(term);
+            c.metrics.record_leadership(true, term);
+            c.note(format!("became leader (term {term})"));
+            screen.log(c);
+            let mut telemetry = subscribe(agents, Duration::from_millis(200));
+            let stop = match self.take_over(c, &mut leading, screen, interrupt).await {
+                Some(stop) => stop,
+                None => {
+                    watch_loop(
+                        c,
+                        &mut telemetry,
+                        screen,
+                        Limits { limit, watch: true },
+                        seen,
+                        interrupt,
+                        Some(&mut leading),
+                    )
+                    .await
+                }
+            };
+            c.metrics.record_leadership(false, term);
+            match stop {
+                Stop::Lost(why) => {
+                    c.note(format!("lost leadership (term {term}): {why}; standing by"));
+                }
+                other => {
+                    leading.resign().await;
+                    c.note(format!("resigned leadership (term {term})"));
+                    screen.log(c);
+                    return other;
+                }
+            }
+        }
+    }
+
+    /// Campaigns until this controller leads (`None`: interrupted first), saying who leads
+    /// meanwhile.
+    async fn stand_by(
+        &self,
+        c: &mut Controller,
+        screen: &mut Screen,
+        interrupt: &mut Interrupt,
+    ) -> Option<Leading> {
+        let mut campaign = self.candidate.campaign();
+        let mut observer = Some(self.candidate.observe());
+        loop {
+            let event = tokio::select! {
+                won = campaign.won() => Standby::Won(won),
+                leader = async {
+                    match observer.as_mut() {
+                        Some(o) => o.next().await,
+                        None => std::future::pending().await,
+                    }
+                } => Standby::Leader(leader),
+                _ = interrupt.wait() => Standby::Interrupted,
+            };
+            match event {
+                Standby::Won(Ok(leading)) => return Some(leading),
+                Standby::Won(Err(e)) => {
+                    c.note(format!("{e}; campaigning again in 1 s"));
+                    screen.log(c);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        _ = interrupt.wait() => return None,
+                    }
+                    campaign = self.candidate.campaign();
+                }
+                Standby::Leader(Some(holder)) => {
+                    if holder != self.candidate.holder() {
+                        c.note(format!("standing by: {holder} leads"));
+                        screen.log(c);
+                    }
+                }
+                Standby::Leader(None) => observer = None,
+                // Dropping the campaign withdraws it.
+                Standby::Interrupted => return None,
+            }
+        }
+    }
+
+    /// Takes the loop over from the stored state and applies what this controller's plan
+    /// says (nothing when the network runs it already), again every second until that goes
+    /// through; `None` once it has, or why leading or watching ended first.
+    async fn take_over(
+        &self,
+        c: &mut Controller,
+        leading: &mut Leading,
+        screen: &mut Screen,
+        interrupt: &mut Interrupt,
+    ) -> Option<Stop> {
+        loop {
+            if let Some(why) = leading.check() {
+                return Some(Stop::Lost(why));
+            }
+            let attempt = async {
+                let stored = c.store.load()?;
+                if c.resume(stored.as_ref()) {
+                    c.note(format!(
+                        "resuming on generation {} as the previous leader left it (re-planned around a failure); back to the plan once nothing is down",
+                        c.generation
+                    ));
+                }
+                c.apply().await
+            };
+            let applied = tokio::select! {
+                r = attempt => r,
+                why = leading.lost() => return Some(Stop::Lost(why)),
+                _ = interrupt.wait() => return Some(Stop::Interrupted),
+            };
+            match applied {
+                Ok(report) => {
+                    // Forcing is for the first apply; the rest are fenced as usual.
+                    c.options.force_generation = false;
+                    screen.log(c);
+                    self.args.print_applied(&report);
+                    return None;
+                }
+                Err(e) if deposed(&e) => return Some(Stop::Lost(e.to_string())),
+                Err(e) => {
+                    c.note(format!("could not take over: {e}; trying again in 1 s"));
+                    screen.log(c);
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        why = leading.lost() => return Some(Stop::Lost(why)),
+                        _ = interrupt.wait() => return Some(Stop::Interrupted),
+                    }
+                }
+            }
+        }
     }
 }
 

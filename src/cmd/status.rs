@@ -1,9 +1,8 @@
 //! `strata status`: each intent's state from the agents' measured delivery, once, each
-//! node's generation and digest, and a warning for every node that runs something other
-//! than the state says (another generation, or the same one with another digest) or holds
-//! a generation staged. Exits 0 when
-//! every intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed), 1 on
-//! error.
+//! node's generation and digest, a warning for every node that runs something other than the
+//! state says (another generation, or the same one with another digest) or holds a
+//! generation staged, and with a state on etcd which `strata run` leads. Exits 0 when every
+//! intent is met, 3 when any is not (pending, degraded, unsatisfiable, failed), 1 on error.
 
 use crate::Outcome;
 use anyhow::Context;
@@ -20,7 +19,8 @@ use strata_runtime::running::{disagreements, probe};
 /// applied, and not measured at its target yet; `degraded` — delivered below its target or
 /// without its protection (the reason is shown); `unsatisfiable` — the network cannot
 /// admit it in full (the bottleneck is shown); `failed` — nothing is delivered (the
-/// reason is shown). Exit status 0 when every intent is installed, 3 when some is not.
+/// reason is shown). With a state on etcd it names the `strata run` that leads and its term.
+/// Exit status 0 when every intent is installed, 3 when some is not.
 #[derive(clap::Args)]
 pub struct Args {
     /// Agents file (node → address).
@@ -49,6 +49,11 @@ impl Args {
             let (store, _) = super::open_state(self.state.as_deref())?;
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
             let state = store.load()?.context("nothing has been applied yet (no state)")?;
+            // Which `strata run` leads, when controllers share the state on etcd.
+            let leader = match store.as_etcd() {
+                Some(etcd) => Some(etcd.leader()?),
+                None => None,
+            };
             let summary = state.summary.clone().context("the state holds no compile summary; apply again")?;
             let mut monitor = Monitor::new(summary);
             let mut rx = subscribe(&agents, Duration::from_millis(200));
@@ -91,13 +96,22 @@ impl Args {
             if self.json {
                 outln!(
                     "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes, "warnings": warnings }))?
+                    serde_json::to_string_pretty(&serde_json::json!({ "generation": state.generation, "intents": statuses, "nodes": nodes, "warnings": warnings, "leader": leader.flatten() }))?
                 );
             } else {
                 for d in &disagree {
                     eprintln!("warning: {d}");
                 }
                 outln!("generation {}", state.generation);
+                match &leader {
+                    Some(Some(l)) => outln!(
+                        "leader: {}{}",
+                        l.holder,
+                        l.term.map_or_else(String::new, |t| format!(" (term {t})"))
+                    ),
+                    Some(None) => outln!("leader: none (no `strata run` leads this network now)"),
+                    None => {}
+                }
                 out!("{}", table(&statuses, monitor.now()));
                 for n in &nodes {
                     let name = n["node"].as_str().unwrap_or("");

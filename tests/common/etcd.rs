@@ -43,6 +43,11 @@ impl Etcd {
 
     /// Starts an `n`-member cluster, serving clients over TLS with `tls` when given.
     pub fn start_with(n: usize, tls: Option<Tls>) -> Etcd {
+        Self::start_with_args(n, tls, &[])
+    }
+
+    /// [`Self::start_with`], every member also given `extra` arguments.
+    pub fn start_with_args(n: usize, tls: Option<Tls>, extra: &[&str]) -> Etcd {
         let scheme = if tls.is_some() { "https" } else { "http" };
         let dir = tempfile::tempdir().unwrap();
         let clients: Vec<u16> = (0..n).map(|_| free_port()).collect();
@@ -75,6 +80,7 @@ impl Etcd {
                 ]
                 .map(String::from)
                 .into_iter()
+                .chain(extra.iter().map(|a| a.to_string()))
                 .chain(tls.iter().flat_map(|t| {
                     [
                         "--cert-file".to_string(),

@@ -11,6 +11,11 @@
 //! [`LoopTiming::hold_off_s`], the intents that were moved or degraded because of it are
 //! re-optimised back — with nothing down any more, back to the plan itself; an element that
 //! fails again before then restarts the wait, so a flapping link causes no churn.
+//!
+//! A controller that takes the loop over from another (replicated `strata run`,
+//! [`Controller::resume`]) starts from the stored state: a re-plan the previous leader made
+//! around a failure is kept, not undone, and the loop returns to the plan once every node
+//! has reported and nothing is down for the hold-off.
 
 mod alarms;
 mod narrate;
@@ -22,7 +27,7 @@ use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply};
 use crate::metrics::Metrics;
 use crate::monitor::{Event, Monitor};
 use crate::pb;
-use crate::state::StateStore;
+use crate::state::{State, StateStore};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -156,6 +161,23 @@ pub struct Controller {
     /// When each element last failed, within [`FLAP_MEMORY`] hold-offs: an element that keeps
     /// failing waits longer before intents return to it.
     failures: BTreeMap<Element, Vec<f64>>,
+    /// The compile of the intents on the network as declared: what the loop returns to.
+    plan: Compiled,
+    /// Nodes not heard from since [`Self::resume`].
+    unheard: BTreeSet<String>,
+    /// After resuming on a re-plan: return to the plan once every node has reported and
+    /// nothing is down, at the given time.
+    back_to_plan: BackToPlan,
+}
+
+/// Whether a resumed loop still owes the return to the plan.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BackToPlan {
+    No,
+    /// Once every node has reported.
+    WhenHeard,
+    /// At this agent-clock time, if nothing goes down before.
+    At(f64),
 }
 
 impl Controller {
@@ -172,6 +194,9 @@ impl Controller {
         let metrics = Arc::new(Metrics::new(&inventory.name));
         Controller {
             metrics,
+            plan: compiled.clone(),
+            unheard: BTreeSet::new(),
+            back_to_plan: BackToPlan::No,
             program,
             inventory,
             agents,
@@ -205,6 +230,44 @@ impl Controller {
             },
         );
         self.monitor = Monitor::new(self.compiled.summary.clone());
+        self.plan = self.compiled.clone();
+    }
+
+    /// Takes the loop over from `stored`, the state another controller left (or this one,
+    /// in an earlier term): what this controller's loop gathered before — alarms, hold-offs,
+    /// displaced intents, measurements — is forgotten, as it may be out of date. When
+    /// `stored` is a re-plan of the same intents (its configuration differs from the plan's,
+    /// its intents do not), it becomes the current plan, so that the next [`Self::apply`]
+    /// changes nothing: the network stays as the previous leader left it, and the loop
+    /// returns to the plan once every node has reported and nothing is down for the
+    /// hold-off. Otherwise the plan is current again. Returns whether `stored` was kept.
+    pub fn resume(&mut self, stored: Option<&State>) -> bool {
+        self.pending.clear();
+        self.pending_since = None;
+        self.awaiting.clear();
+        self.reversions.clear();
+        self.displaced.clear();
+        self.retry = None;
+        self.failures.clear();
+        self.unheard = self.agents.agents.keys().cloned().collect();
+        self.compiled = self.plan.clone();
+        self.back_to_plan = BackToPlan::No;
+        let replanned = stored.and_then(|s| {
+            let summary = s.summary.as_ref()?;
+            let differs = s.config_digest != strata_compiler::plan::digest(&self.plan.configs);
+            (differs && same_intents(summary, &self.plan.summary)).then_some((s, summary))
+        });
+        if let Some((s, summary)) = replanned {
+            self.compiled = Compiled {
+                configs: s.configs.clone(),
+                summary: summary.clone(),
+                diagnostics: self.plan.diagnostics.clone(),
+            };
+            self.back_to_plan = BackToPlan::WhenHeard;
+        }
+        self.monitor = Monitor::new(self.compiled.summary.clone());
+        self.generation = stored.map_or(0, |s| s.generation);
+        replanned.is_some()
     }
 
     /// Adds a line to the event log.
@@ -254,6 +317,7 @@ impl Controller {
     pub fn observe(&mut self, sample: &pb::TelemetrySample) -> Vec<Event> {
         let events = self.monitor.observe(sample);
         self.metrics.observe(sample);
+        self.unheard.remove(&sample.node);
         // Intents change with what their slave ends measure, or with an event.
         if !sample.units.is_empty() || !events.is_empty() {
             self.metrics
@@ -266,7 +330,18 @@ impl Controller {
             }
             self.pending.extend(events.iter().cloned());
         }
+        if events.iter().any(Event::is_drift) && matches!(self.back_to_plan, BackToPlan::At(_)) {
+            // Something went down before the return: the elements' own return leads back.
+            self.back_to_plan = BackToPlan::No;
+        }
         events
+    }
+
+    /// Whether nothing is down or quarantined now.
+    fn nothing_down(&self) -> bool {
+        self.monitor.down_links.is_empty()
+            && self.monitor.quarantined.is_empty()
+            && self.monitor.down_nodes.is_empty()
     }
 
     /// Feeds one sample and reacts to what has settled: [`Self::observe`] then
@@ -303,6 +378,39 @@ impl Controller {
                 Err(e) => {
                     self.retry = Some((now + self.timing.settle_s, events));
                     return Err(e);
+                }
+            }
+        }
+        if self.back_to_plan == BackToPlan::WhenHeard && self.unheard.is_empty() {
+            // With something down, that element's return leads back to the plan (a revert
+            // with nothing down is the whole plan); with nothing down, the hold-off does.
+            self.back_to_plan = if self.nothing_down() && self.pending.is_empty() {
+                BackToPlan::At(now + self.timing.hold_off_s)
+            } else {
+                BackToPlan::No
+            };
+        }
+        if let BackToPlan::At(at) = self.back_to_plan
+            && now >= at
+        {
+            self.back_to_plan = BackToPlan::No;
+            if self.nothing_down() {
+                self.note(
+                    "nothing is down: re-optimising the whole network back to the plan".into(),
+                );
+                let all = self
+                    .compiled
+                    .summary
+                    .intents
+                    .iter()
+                    .map(|i| i.name.clone())
+                    .collect();
+                match self.replan(all, BTreeMap::new(), false).await {
+                    Ok(r) => done.extend(r),
+                    Err(e) => {
+                        self.back_to_plan = BackToPlan::At(now + self.timing.settle_s);
+                        return Err(e);
+                    }
                 }
             }
         }
@@ -422,9 +530,7 @@ impl Controller {
             .map(ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ");
-        let nothing_down = self.monitor.down_links.is_empty()
-            && self.monitor.quarantined.is_empty()
-            && self.monitor.down_nodes.is_empty();
+        let nothing_down = self.nothing_down();
         self.note(format!(
             "{what} back and stable: re-optimising {}",
             if nothing_down {
@@ -565,4 +671,23 @@ impl Controller {
             report,
         }))
     }
+}
+
+/// Whether two compiles are of the same intents: the same names, ends, kinds, requested rates
+/// priorities and protection, in the same order. A re-plan around a failure keeps all of them (it
+/// changes paths and admitted rates); a change to the intent files does not.
+fn same_intents(
+    a: &strata_compiler::config::Summary,
+    b: &strata_compiler::config::Summary,
+) -> bool {
+    a.network == b.network
+        && a.intents.len() == b.intents.len()
+        && a.intents.iter().zip(&b.intents).all(|(x, y)| {
+            x.name == y.name
+                && x.endpoints == y.endpoints
+                && x.kind == y.kind
+                && x.priority == y.priority
+                && x.requested_rate == y.requested_rate
+                && x.disjoint_paths == y.disjoint_paths
+        })
 }
