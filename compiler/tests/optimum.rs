@@ -221,25 +221,33 @@ fn throughput_reaches_the_optimum_over_all_allowed_paths() {
 /// 12/s and is shared by r (10/s) and s (100/s). Water-filling raises everyone to 12/110 of
 /// their request, where U–V is full, then p and q on to 1/2. A single max-min level
 /// followed by throughput would be free to split X–Y unevenly.
-#[test]
-fn water_filling_gives_each_bottleneck_its_own_level() {
-    let net = r#"
+/// Two separate QKD links, x-y (10 keys/s of 256 bits after the 10 % headroom) and u-v
+/// (`uv_skr_bps`).
+fn two_links(uv_skr_bps: f64) -> String {
+    format!(
+        r#"
 name: two
 domains:
-  - { name: d, operator: D, trust: trusted }
+  - {{ name: d, operator: D, trust: trusted }}
 nodes:
-  - { name: X, domain: d, role: endpoint }
-  - { name: Y, domain: d, role: endpoint }
-  - { name: U, domain: d, role: endpoint }
-  - { name: V, domain: d, role: endpoint }
+  - {{ name: X, domain: d, role: endpoint }}
+  - {{ name: Y, domain: d, role: endpoint }}
+  - {{ name: U, domain: d, role: endpoint }}
+  - {{ name: V, domain: d, role: endpoint }}
 qkd_links:
-  - { name: x-y, ends: [X, Y], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-x-y] }
-  - { name: u-v, ends: [U, V], length_km: 5, skr_bps: 3413.33334, qber: 0.02, classical_path: [k-u-v] }
+  - {{ name: x-y, ends: [X, Y], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-x-y] }}
+  - {{ name: u-v, ends: [U, V], length_km: 5, skr_bps: {uv_skr_bps}, qber: 0.02, classical_path: [k-u-v] }}
 classical_links:
-  - { name: k-x-y, ends: [X, Y], bandwidth_bps: 1e9, latency_ms: 0.1 }
-  - { name: k-u-v, ends: [U, V], bandwidth_bps: 1e9, latency_ms: 0.1 }
-"#;
-    let (inv, _) = load(FileId(0), net);
+  - {{ name: k-x-y, ends: [X, Y], bandwidth_bps: 1e9, latency_ms: 0.1 }}
+  - {{ name: k-u-v, ends: [U, V], bandwidth_bps: 1e9, latency_ms: 0.1 }}
+"#
+    )
+}
+
+#[test]
+fn water_filling_gives_each_bottleneck_its_own_level() {
+    let net = two_links(3413.33334);
+    let (inv, _) = load(FileId(0), &net);
     let inv = inv.unwrap();
     let p = program(
         &inv,
@@ -308,23 +316,8 @@ classical_links:
 /// down to 0.
 #[test]
 fn a_starved_intent_does_not_cost_a_large_class_its_fair_level() {
-    let net = r#"
-name: two
-domains:
-  - { name: d, operator: D, trust: trusted }
-nodes:
-  - { name: X, domain: d, role: endpoint }
-  - { name: Y, domain: d, role: endpoint }
-  - { name: U, domain: d, role: endpoint }
-  - { name: V, domain: d, role: endpoint }
-qkd_links:
-  - { name: x-y, ends: [X, Y], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-x-y] }
-  - { name: u-v, ends: [U, V], length_km: 5, skr_bps: 2844.4445, qber: 0.02, classical_path: [k-u-v] }
-classical_links:
-  - { name: k-x-y, ends: [X, Y], bandwidth_bps: 1e9, latency_ms: 0.1 }
-  - { name: k-u-v, ends: [U, V], bandwidth_bps: 1e9, latency_ms: 0.1 }
-"#;
-    let (inv, _) = load(FileId(0), net);
+    let net = two_links(2844.4445);
+    let (inv, _) = load(FileId(0), &net);
     let inv = inv.unwrap();
     // Each link carries 10 keys/s (2,560 bit/s after headroom). `high` takes all of u-v.
     let many = strata_compiler::compile::optimise::COLUMN_LIMIT + 1;
