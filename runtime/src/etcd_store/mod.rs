@@ -13,16 +13,18 @@
 //! transaction, so a controller whose election lease has ended cannot record anything, and
 //! its apply lock lives on the election lease, so it ends with the leadership.
 //!
+//! Where the state lives is [`location`]; the members, TLS and tokens are [`members`].
+//!
 //! [`StateStore`] is synchronous (file-like); the etcd calls run on a small runtime of the
 //! store's own, so a caller on any runtime (or none) waits for them without nesting runtimes.
 
 use crate::election::{Candidate, LeaderInfo, Leadership};
 use crate::state::{LockGuard, State, StateStore, StoreError};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
 #[allow(clippy::all, missing_docs)]
 pub(crate) mod pb {
@@ -37,10 +39,16 @@ pub(crate) mod pb {
     }
 }
 
+mod location;
+mod members;
+
+pub use location::EtcdLocation;
+pub use members::EtcdTls;
+pub(crate) use members::{Members, Svc};
+
 use pb::etcdserverpb::{
-    AuthenticateRequest, Compare, DeleteRangeRequest, LeaseGrantRequest, LeaseKeepAliveRequest,
-    LeaseRevokeRequest, PutRequest, RangeRequest, RequestOp, TxnRequest, TxnResponse,
-    auth_client::AuthClient, compare, kv_client::KvClient, lease_client::LeaseClient, request_op,
+    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RequestOp,
+    TxnRequest, TxnResponse, compare, kv_client::KvClient, lease_client::LeaseClient, request_op,
     response_op,
 };
 
@@ -58,276 +66,6 @@ fn kv(ch: Svc) -> KvClient<Svc> {
 
 /// How long one etcd call may take on one member before strata gives up on it.
 pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Where an etcd state lives: the members to ask and the key prefix.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EtcdLocation {
-    pub endpoints: Vec<String>,
-    pub prefix: String,
-}
-
-impl EtcdLocation {
-    /// Whether `spec` names an etcd state rather than a file.
-    pub fn is_etcd(spec: &str) -> bool {
-        spec.starts_with("etcd://")
-    }
-
-    /// Parses `etcd://HOST:PORT[,HOST:PORT…]/PREFIX`.
-    pub fn parse(spec: &str) -> Result<Self, String> {
-        let usage = "write it as etcd://HOST:PORT[,HOST:PORT…]/PREFIX, e.g. etcd://127.0.0.1:2379/strata/metro";
-        let rest = spec
-            .strip_prefix("etcd://")
-            .ok_or_else(|| format!("`{spec}` is not an etcd state; {usage}"))?;
-        let (hosts, prefix) = rest
-            .split_once('/')
-            .ok_or_else(|| format!("`{spec}` names no key prefix; {usage}"))?;
-        let prefix = prefix.trim_end_matches('/');
-        if prefix.is_empty() {
-            return Err(format!("`{spec}` names no key prefix; {usage}"));
-        }
-        let mut endpoints = Vec::new();
-        for host in hosts.split(',') {
-            let ok = host
-                .rsplit_once(':')
-                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
-            if !ok {
-                return Err(format!(
-                    "`{host}` in `{spec}` is not HOST:PORT (etcd's client port, usually 2379); {usage}"
-                ));
-            }
-            endpoints.push(host.to_string());
-        }
-        Ok(EtcdLocation {
-            endpoints,
-            prefix: format!("/{}", prefix.trim_start_matches('/')),
-        })
-    }
-
-    pub(crate) fn key(&self, name: &str) -> Vec<u8> {
-        format!("{}/{name}", self.prefix).into_bytes()
-    }
-}
-
-impl std::fmt::Display for EtcdLocation {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "etcd://{}{}", self.endpoints.join(","), self.prefix)
-    }
-}
-
-/// Adds an etcd auth token (metadata `token`) to every request, when there is one.
-#[derive(Clone)]
-pub(crate) struct Token(Option<tonic::metadata::AsciiMetadataValue>);
-
-impl tonic::service::Interceptor for Token {
-    fn call(&mut self, mut r: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(t) = &self.0 {
-            r.metadata_mut().insert("token", t.clone());
-        }
-        Ok(r)
-    }
-}
-
-/// A connection to one member, authenticated when the store has credentials.
-pub(crate) type Svc = tonic::service::interceptor::InterceptedService<Channel, Token>;
-
-/// TLS towards etcd: the CA that signed the members' certificates (PEM) and, for a cluster
-/// that authenticates clients by certificate, strata's certificate and key (PEM).
-#[derive(Debug, Clone, Default)]
-pub struct EtcdTls {
-    pub ca_pem: String,
-    pub identity: Option<(String, String)>,
-}
-
-/// The members, tried in turn from the last one that answered.
-#[derive(Clone)]
-pub(crate) struct Members {
-    channels: Arc<Vec<Channel>>,
-    preferred: Arc<AtomicUsize>,
-    /// User name and password for etcd's authentication, if it has it enabled.
-    credentials: Option<Arc<(String, String)>>,
-    /// The auth token each member gave (etcd's simple tokens are per member).
-    tokens: Arc<Mutex<Vec<Option<tonic::metadata::AsciiMetadataValue>>>>,
-}
-
-impl Members {
-    /// Runs `call` on the members in turn, twice round at most, until one answers; a member
-    /// that is down or does not answer in time (while the cluster elects a leader) is
-    /// skipped. Every call strata makes is safe to repeat: a write that timed out but was
-    /// committed is recognised by the repeat (see `lock` and `save`).
-    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
-    where
-        F: Fn(Svc) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        self.call_within(call, Some(CALL_TIMEOUT)).await
-    }
-
-    /// [`Self::call`] without a bound on how long a member may take to answer: for the calls
-    /// that wait for something to happen (an election campaign, a stream of leaders). A
-    /// member that goes down still ends the call, and the next member is asked.
-    pub(crate) async fn call_unbounded<T, F, Fut>(&self, call: F) -> Result<T, tonic::Status>
-    where
-        F: Fn(Svc) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        self.call_within(call, None).await
-    }
-
-    async fn call_within<T, F, Fut>(
-        &self,
-        call: F,
-        bound: Option<Duration>,
-    ) -> Result<T, tonic::Status>
-    where
-        F: Fn(Svc) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        let n = self.channels.len();
-        let first = self.preferred.load(Ordering::Relaxed);
-        let mut last = tonic::Status::unavailable("no etcd member given");
-        for i in 0..2 * n {
-            let at = (first + i) % n;
-            let mut result = self.attempt(at, &call, bound).await;
-            if self.credentials.is_some()
-                && matches!(&result, Err(e) if e.code() == tonic::Code::Unauthenticated)
-            {
-                // The member forgot the token (it restarted, or the token expired): log in
-                // again once.
-                self.set_token(at, None);
-                result = self.attempt(at, &call, bound).await;
-            }
-            match result {
-                Ok(r) => {
-                    self.preferred.store(at, Ordering::Relaxed);
-                    return Ok(r.into_inner());
-                }
-                Err(e)
-                    if e.code() == tonic::Code::Unavailable
-                        || e.code() == tonic::Code::DeadlineExceeded =>
-                {
-                    last = e
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Err(last)
-    }
-
-    /// One call on member `at`, logging in first if the store has credentials and no token
-    /// from that member yet; given up after `bound`, if any.
-    async fn attempt<T, F, Fut>(
-        &self,
-        at: usize,
-        call: &F,
-        bound: Option<Duration>,
-    ) -> Result<tonic::Response<T>, tonic::Status>
-    where
-        F: Fn(Svc) -> Fut,
-        Fut: Future<Output = Result<tonic::Response<T>, tonic::Status>>,
-    {
-        let channel = self.channels[at].clone();
-        let go = async {
-            let token = match (&self.credentials, self.token(at)) {
-                (Some(creds), None) => {
-                    let answer = AuthClient::new(channel.clone())
-                        .authenticate(AuthenticateRequest {
-                            name: creds.0.clone(),
-                            password: creds.1.clone(),
-                        })
-                        .await?
-                        .into_inner();
-                    let token = answer.token.parse().map_err(|_| {
-                        tonic::Status::unauthenticated("etcd gave an auth token that is not ASCII")
-                    })?;
-                    self.set_token(at, Some(token));
-                    self.token(at)
-                }
-                (_, token) => token,
-            };
-            call(Svc::new(channel, Token(token))).await
-        };
-        let Some(bound) = bound else {
-            return go.await;
-        };
-        tokio::time::timeout(bound, go).await.unwrap_or_else(|_| {
-            Err(tonic::Status::deadline_exceeded(format!(
-                "no answer within {} s",
-                bound.as_secs()
-            )))
-        })
-    }
-
-    fn token(&self, at: usize) -> Option<tonic::metadata::AsciiMetadataValue> {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())[at].clone()
-    }
-
-    fn set_token(&self, at: usize, token: Option<tonic::metadata::AsciiMetadataValue>) {
-        self.tokens.lock().unwrap_or_else(|p| p.into_inner())[at] = token;
-    }
-
-    pub(crate) async fn txn(&self, txn: TxnRequest) -> Result<TxnResponse, tonic::Status> {
-        self.call(|ch| {
-            let txn = txn.clone();
-            async move { kv(ch).txn(txn).await }
-        })
-        .await
-    }
-
-    pub(crate) async fn get(
-        &self,
-        key: Vec<u8>,
-    ) -> Result<Option<pb::mvccpb::KeyValue>, tonic::Status> {
-        let r = self
-            .call(|ch| {
-                let key = key.clone();
-                async move {
-                    kv(ch)
-                        .range(RangeRequest {
-                            key,
-                            ..RangeRequest::default()
-                        })
-                        .await
-                }
-            })
-            .await?;
-        Ok(r.kvs.into_iter().next())
-    }
-
-    pub(crate) async fn revoke(&self, id: i64) -> Result<(), tonic::Status> {
-        self.call(|ch| async move {
-            LeaseClient::new(ch)
-                .lease_revoke(LeaseRevokeRequest { id })
-                .await
-        })
-        .await
-        .map(|_| ())
-    }
-
-    /// Renews lease `id` once: the TTL it has now, 0 or less when it is gone.
-    pub(crate) async fn renew(&self, id: i64) -> Result<i64, tonic::Status> {
-        self.call(|ch| async move {
-            let mut stream = LeaseClient::new(ch)
-                .lease_keep_alive(tokio_stream::once(LeaseKeepAliveRequest { id }))
-                .await?
-                .into_inner();
-            let answer = stream.message().await?;
-            Ok(tonic::Response::new(answer.map_or(0, |a| a.ttl)))
-        })
-        .await
-    }
-
-    /// Renews lease `id` every third of its TTL until the task is aborted or the lease is
-    /// gone.
-    async fn keep_alive(self, id: i64, ttl: i64) {
-        let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
-        loop {
-            tokio::time::sleep(period).await;
-            if matches!(self.renew(id).await, Ok(ttl) if ttl <= 0) {
-                return;
-            }
-        }
-    }
-}
 
 /// State under a key prefix of an etcd cluster.
 pub struct EtcdStore {
@@ -888,23 +626,6 @@ impl EtcdStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn locations_parse_hosts_and_prefix_and_reject_what_is_not_one() {
-        let l = EtcdLocation::parse("etcd://127.0.0.1:2379,h2:2380/strata/metro/").unwrap();
-        assert_eq!(l.endpoints, vec!["127.0.0.1:2379", "h2:2380"]);
-        assert_eq!(l.prefix, "/strata/metro");
-        assert_eq!(l.to_string(), "etcd://127.0.0.1:2379,h2:2380/strata/metro");
-        for bad in [
-            "etcd://127.0.0.1:2379",
-            "etcd://127.0.0.1:2379/",
-            "etcd://127.0.0.1/x",
-            "etcd://h:99999/x",
-            "etcd://:2379/x",
-        ] {
-            assert!(EtcdLocation::parse(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn prefix_end_is_the_next_key_after_every_key_with_the_prefix() {
