@@ -142,14 +142,6 @@ impl Device {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 struct Agent(Child);
 
 impl Agent {

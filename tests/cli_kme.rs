@@ -10,7 +10,6 @@ mod common;
 use common::*;
 use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -23,14 +22,6 @@ use strata_runtime::pb::relay::key_relay_client::KeyRelayClient;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 const CHAIN: [&str; 3] = ["Distrito-Telefonica", "Norte", "Moncloa"];
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A test secret for `link`, the same for both of its ends.
 fn secret(link: &str) -> String {

@@ -2,6 +2,10 @@
 #![allow(dead_code)]
 
 pub mod etcd;
+pub mod twin_process;
+
+#[allow(unused_imports)]
+pub use etcd::free_port;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
