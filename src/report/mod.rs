@@ -26,8 +26,11 @@ pub struct Case {
 /// in files that did not check, in source order, each once.
 pub fn cases(fe: &Frontend) -> Vec<Case> {
     let mut out: Vec<Case> = Vec::new();
+    // Seen cases by where they are and their name: a linear `contains` made a file of
+    // 100,000 intents cost 10^10 comparisons (40 s for `--format sarif`).
+    let mut seen = std::collections::HashSet::new();
     let mut push = |c: Case| {
-        if !out.contains(&c) {
+        if seen.insert((c.file, c.span.start, c.span.end, c.name.clone())) {
             out.push(c);
         }
     };
