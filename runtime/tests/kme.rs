@@ -402,7 +402,9 @@ async fn sustained_requests_are_held_to_the_intent_rate() {
     // vpn-core: keys of 256 bits between Distrito-Telefonica and Moncloa, 10/s, burst 10.
     let mut a = sae(&twin, "Distrito-Telefonica", "Distrito-Telefonica").await;
     let path = "/api/v1/keys/Moncloa/enc_keys?number=1";
-    // Drain the burst.
+    // Drain the burst. The bucket refills at 10/s of twin time while it drains (a relayed
+    // request can take a while on a loaded machine), so it may serve that much more.
+    let drain_from = twin.world.now();
     let mut burst = 0;
     loop {
         let r = a.get(path).await.unwrap();
@@ -417,7 +419,12 @@ async fn sustained_requests_are_held_to_the_intent_rate() {
             break;
         }
         burst += 1;
-        assert!(burst <= 12, "the bucket never ran dry");
+        let refilled = 10.0 * (twin.world.now() - drain_from);
+        assert!(
+            f64::from(burst) <= 10.0 + refilled + 1.0,
+            "the bucket served {burst} keys with {refilled:.1} refilled"
+        );
+        assert!(burst < 1_000, "the bucket never ran dry");
     }
     assert!(burst >= 10, "a full bucket serves its burst: {burst}");
     // Then as fast as the client can ask, for 20 s of twin time.
