@@ -349,3 +349,36 @@ fn a_starved_intent_does_not_cost_a_large_class_its_fair_level() {
     let starved = out.summary.intents.iter().find(|i| i.name == "starved");
     assert_eq!(starved.map(|i| i.admitted_rate), Some(0.0));
 }
+
+/// Intents the LP cannot tell apart (same paths, same use of every resource) share one
+/// coverage row; each keeps its own objective. On one link of 10 keys/s: fair shares give
+/// every copy the same fraction, 10/14; throughput serves the small requests first (2 and 4
+/// in full, 4 of 8). An intent on a link it cannot fill is served in full either way.
+#[test]
+fn identical_intents_share_a_row_and_keep_their_own_shares() {
+    let net = two_links(1e6);
+    let (inv, _) = load(FileId(0), &net);
+    let inv = inv.unwrap();
+    let text = "intent a: keys of 256 bits between X and Y, 2/s\n\
+                intent b: keys of 256 bits between X and Y, 4/s\n\
+                intent c: keys of 256 bits between X and Y, 8/s\n\
+                intent d: keys of 256 bits between U and V, 8/s\n";
+    let shares = |objective: &str| -> Vec<f64> {
+        let text = format!("{text}policy every {{ applies to keys\n objective {objective} }}\n");
+        let out = compile(&program(&inv, &text), &inv, &CompileOptions::default());
+        out.summary
+            .intents
+            .iter()
+            .map(|i| i.admitted_rate / i.requested_rate)
+            .collect()
+    };
+    let fair = shares("fair");
+    for s in &fair[..3] {
+        assert!((s - 10.0 / 14.0).abs() < 1e-4, "{fair:?}");
+    }
+    assert!((fair[3] - 1.0).abs() < 1e-9, "{fair:?}");
+    let most = shares("throughput");
+    for (s, want) in most.iter().zip([1.0, 1.0, 0.5, 1.0]) {
+        assert!((s - want).abs() < 1e-4, "{most:?}");
+    }
+}

@@ -142,7 +142,10 @@ impl<'t, 'a> Columns<'t, 'a> {
                 return;
             }
             let lp = ClassLp::build(topo, caps, demands, class, stage);
-            let Some(Duals { sigma, pi, .. }) = lp.duals(caps.len()) else {
+            let Some(Duals {
+                sigma, rate, pi, ..
+            }) = lp.duals(caps.len())
+            else {
                 self.report.failed += 1;
                 return;
             };
@@ -155,14 +158,14 @@ impl<'t, 'a> Columns<'t, 'a> {
             };
             let found: Vec<(usize, Candidate)> = positions
                 .par_iter()
-                .zip(&sigma)
-                .filter_map(|(&i, &s)| {
+                .zip(sigma.par_iter().zip(&rate))
+                .filter_map(|(&i, (&s, &rate))| {
                     let d = &shared[i];
-                    let tolerance = PRICE_TOLERANCE / d.rate;
+                    let tolerance = PRICE_TOLERANCE / rate;
                     if s <= tolerance || !priceable(d.intent) {
                         return None;
                     }
-                    let c = pricer.price(d.intent, d.rate, s, &pi, caps, tolerance, hop_cost)?;
+                    let c = pricer.price(d.intent, rate, s, &pi, caps, tolerance, hop_cost)?;
                     (!d.paths.iter().any(|p| p.links == c.links)).then_some((i, c))
                 })
                 .collect();

@@ -1,0 +1,193 @@
+//! The reductions of a class LP (see `mod.rs`): members that are identical as the LP sees
+//! them become one entry, rows that cannot bind are left out, and entries that share no row
+//! fall into separate parts.
+
+use super::model::Part;
+use super::{Class, Stage};
+use crate::compile::optimise::demand::Demand;
+use crate::compile::resources::{Capacities, Resource, usage};
+use crate::topology::Topology;
+use std::collections::BTreeMap;
+
+/// One entry of a class LP: identical members sharing one coverage row, or one held intent.
+pub(super) struct Entry {
+    /// Its LP intents (class members in class order, then held intents).
+    pub(super) who: Vec<usize>,
+    /// Requested rate of each of `who`.
+    pub(super) rates: Vec<f64>,
+    /// Σ `rates`: the path variables are fractions of it.
+    pub(super) total: f64,
+    pub(super) role: Role,
+    /// `disjoint paths N` (1 without).
+    pub(super) disjoint: u32,
+    pub(super) paths: Vec<PathUse>,
+}
+
+pub(super) enum Role {
+    /// Class members. Throughput stage: each one's least fraction, a variable each.
+    /// Max-min stage: one fraction for all, at least `floors[0]`, bounding the class's
+    /// level when `rising`.
+    Members { floors: Vec<f64>, rising: bool },
+    /// A higher-class intent that may move, at exactly this fraction of its request.
+    Held { fraction: f64 },
+}
+
+/// What a path of an entry uses per unit of service rate.
+pub(super) struct PathUse {
+    pub(super) hops: usize,
+    pub(super) usage: Vec<(Resource, f64)>,
+}
+
+/// Members that are the same to the LP: the same disjointness, paths and use of every
+/// resource, and (max-min stage) the same level.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Key {
+    disjoint: u32,
+    paths: Vec<(Vec<usize>, Vec<(Resource, u64)>)>,
+    level: Option<Option<u64>>,
+}
+
+/// The entries of a class LP, in the order of their first LP intent.
+pub(super) fn entries(
+    topo: &Topology,
+    caps: &Capacities,
+    demands: &[Demand],
+    class: &Class,
+    stage: Stage,
+) -> Vec<Entry> {
+    let uses = |d: &Demand| -> Vec<PathUse> {
+        d.paths
+            .iter()
+            .map(|p| PathUse {
+                hops: p.links.len(),
+                usage: usage(topo, caps, d.intent.service, p),
+            })
+            .collect()
+    };
+    let mut entries: Vec<Entry> = Vec::new();
+    let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
+    for (k, &i) in class.members.iter().enumerate() {
+        let d = &demands[i];
+        let paths = uses(d);
+        let (floor, level) = match stage {
+            Stage::Throughput(floors) => (floors[k], None),
+            Stage::MaxMin(levels) => (levels[k].unwrap_or(0.0), Some(levels[k].map(f64::to_bits))),
+        };
+        let key = Key {
+            disjoint: d.intent.constraints.disjoint_paths.max(1),
+            paths: d
+                .paths
+                .iter()
+                .zip(&paths)
+                .map(|(p, u)| {
+                    let coefs = u.usage.iter().map(|&(r, c)| (r, c.to_bits())).collect();
+                    (p.links.clone(), coefs)
+                })
+                .collect(),
+            level,
+        };
+        if let Some(&e) = seen.get(&key) {
+            let entry = &mut entries[e];
+            entry.who.push(k);
+            entry.rates.push(d.rate);
+            entry.total += d.rate;
+            if let Role::Members { floors, .. } = &mut entry.role {
+                floors.push(floor);
+            }
+            continue;
+        }
+        seen.insert(key, entries.len());
+        entries.push(Entry {
+            who: vec![k],
+            rates: vec![d.rate],
+            total: d.rate,
+            role: Role::Members {
+                floors: vec![floor],
+                rising: matches!(level, Some(None)),
+            },
+            disjoint: d.intent.constraints.disjoint_paths.max(1),
+            paths,
+        });
+    }
+    let m = class.members.len();
+    for (h, (&j, &l)) in class.held.iter().zip(class.levels).enumerate() {
+        let d = &demands[j];
+        entries.push(Entry {
+            who: vec![m + h],
+            rates: vec![d.rate],
+            total: d.rate,
+            // What it had reserved was given back, so its level is always feasible.
+            role: Role::Held {
+                fraction: (l / d.rate).min(1.0),
+            },
+            disjoint: d.intent.constraints.disjoint_paths.max(1),
+            paths: uses(d),
+        });
+    }
+    entries
+}
+
+/// The parts of a class LP: entries joined by the rows they share, each part with its rows.
+/// Only rows that can bind are kept: a resource's row is left out when its load stays
+/// within its capacity even with every entry at its most on its heaviest path there.
+/// Entries with no row left are in no part (served in full).
+pub(super) fn parts(caps: &Capacities, entries: &[Entry], max_min: bool) -> Vec<Part> {
+    let mut load: BTreeMap<Resource, f64> = BTreeMap::new();
+    for e in entries {
+        let most = match e.role {
+            Role::Held { fraction } => fraction,
+            Role::Members { .. } => 1.0,
+        } * e.total;
+        let mut own: BTreeMap<Resource, f64> = BTreeMap::new();
+        for p in &e.paths {
+            for &(r, coef) in &p.usage {
+                let slot = own.entry(r).or_insert(0.0);
+                if e.disjoint > 1 {
+                    *slot += coef * most / f64::from(e.disjoint - 1);
+                } else {
+                    *slot = slot.max(coef * most);
+                }
+            }
+        }
+        for (r, v) in own {
+            *load.entry(r).or_insert(0.0) += v;
+        }
+    }
+    let binds = |r: &Resource| load.get(r).is_some_and(|&l| l > caps.cap[r.0]);
+    // Union-find over entries through the rows they share.
+    let mut parent: Vec<usize> = (0..entries.len()).collect();
+    fn root(parent: &mut [usize], mut x: usize) -> usize {
+        while parent[x] != x {
+            parent[x] = parent[parent[x]];
+            x = parent[x];
+        }
+        x
+    }
+    let mut first: BTreeMap<Resource, usize> = BTreeMap::new();
+    let mut bound = vec![false; entries.len()];
+    for (k, e) in entries.iter().enumerate() {
+        for p in &e.paths {
+            for (r, _) in p.usage.iter().filter(|(r, _)| binds(r)) {
+                bound[k] = true;
+                let other = *first.entry(*r).or_insert(k);
+                let (a, b) = (root(&mut parent, k), root(&mut parent, other));
+                if a != b {
+                    parent[a.max(b)] = a.min(b);
+                }
+            }
+        }
+    }
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for k in (0..entries.len()).filter(|&k| bound[k]) {
+        let r = root(&mut parent, k);
+        members.entry(r).or_default().push(k);
+    }
+    let mut rows: BTreeMap<usize, Vec<Resource>> = BTreeMap::new();
+    for (&r, &k) in &first {
+        rows.entry(root(&mut parent, k)).or_default().push(r);
+    }
+    members
+        .into_iter()
+        .map(|(r, entries)| Part::new(entries, rows.remove(&r).unwrap_or_default(), caps, max_min))
+        .collect()
+}
