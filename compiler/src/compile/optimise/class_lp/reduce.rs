@@ -38,12 +38,16 @@ pub(super) struct PathUse {
     pub(super) usage: Vec<(Resource, f64)>,
 }
 
+/// A path as the grouping sees it: its links, and what it uses of each resource (exact
+/// bits of the coefficient).
+type PathKey = (Vec<usize>, Vec<(Resource, u64)>);
+
 /// Members that are the same to the LP: the same disjointness, paths and use of every
 /// resource, and (max-min stage) the same level.
 #[derive(PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     disjoint: u32,
-    paths: Vec<(Vec<usize>, Vec<(Resource, u64)>)>,
+    paths: Vec<PathKey>,
     level: Option<Option<u64>>,
 }
 
