@@ -53,8 +53,20 @@
 //! that reaches a cap may miss a column (it never adds a bad one), and an intent whose search
 //! reached a cap without finding one is counted as priced heuristically
 //! ([`Priced::exact`]; the summary's `optimum.heuristic`), so the optimum is not reported as
-//! proven. `disjoint paths N` intents (whose column is a set of N disjoint paths) keep their k
-//! shortest candidates; the summary counts them in `optimum.candidates_only`.
+//! proven.
+//!
+//! **`disjoint paths N`** intents keep their k shortest candidates (one set of N disjoint
+//! paths); the summary counts them in `optimum.candidates_only`. Their column would be a set
+//! of N disjoint paths (the cheapest under the duals: a min-cost flow of N units, node-split
+//! for relay-disjointness, under the intent's rules), and several sets would then carry one
+//! intent. That needs more than a pricer: the class LP a variable per set (its N paths each
+//! carrying a 1/(N − 1) share, the coverage row over the sets), and everything downstream
+//! that takes an intent's paths to be one disjoint set to know which set each path is in —
+//! the summary's paths, the worst single failure in `covered` (optimiser and verifier: one
+//! failed link can take a path from every set), the verifier's pairwise disjointness, the
+//! storage re-check that drops the whole set, restoring protection (a replacement disjoint
+//! from its own set's survivors), repair's survivors, `assess`, and the runtime monitor's
+//! "path k of N" and protection state.
 
 use super::allowed::{AllowedGraph, Links, Signature};
 use super::paths::{self, Candidate, MAX_PURIFICATION_ROUNDS, PathOptions};
