@@ -390,9 +390,13 @@ pub struct Optimum {
     pub columns_added: usize,
     /// Pricing rounds over all LPs.
     pub pricing_rounds: usize,
-    /// Intents optimised over their candidate paths only (entangled pairs and
-    /// `disjoint paths N`, whose consumption or column is not one additive path).
+    /// Intents optimised over their candidate paths only, never priced (`disjoint paths N`,
+    /// whose column is a set of N disjoint paths rather than one path).
     pub candidates_only: usize,
+    /// Intents whose pricing search reached its label cap without finding an improving
+    /// path: priced heuristically, so the optimum is not proven.
+    #[serde(default)]
+    pub heuristic: usize,
     /// Why the search stopped before proving optimality, when it did.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub limit: Option<String>,

@@ -4,12 +4,13 @@
 
 use super::class_lp::{Class, ClassLp, Duals, HOP_COST, Stage};
 use super::demand::{Demand, Fixed};
-use crate::compile::columns::{Pricer, priceable};
+use crate::compile::columns::{Pricer, priceable, reduced_cost};
 use crate::compile::paths::{Candidate, PathOptions};
 use crate::compile::resources::Capacities;
 use crate::config::Optimum;
 use crate::topology::Topology;
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 
 /// Largest class LP (intents, with the higher-class intents free to reroute) that gets new
 /// columns; a larger one is solved over its candidate paths, and the summary says so.
@@ -42,14 +43,21 @@ pub struct ColumnReport {
     pub failed: usize,
     /// The compile's pricing budget ([`COLUMN_BUDGET`]) ran out.
     pub budget_spent: bool,
-    /// Intents never priced: pairs and `disjoint paths N` keep their candidate paths.
+    /// Intents never priced: `disjoint paths N` intents keep their candidate paths.
     pub candidates_only: usize,
+    /// Intents (demand positions) whose path search reached a label cap without finding a
+    /// column: there may be an improving path it did not see.
+    pub heuristic: BTreeSet<usize>,
 }
 
 impl ColumnReport {
     /// Is the allocation optimal over every allowed path of every priceable intent?
     pub fn proven(&self) -> bool {
-        self.round_limited == 0 && self.too_large == 0 && self.failed == 0 && !self.budget_spent
+        self.round_limited == 0
+            && self.too_large == 0
+            && self.failed == 0
+            && !self.budget_spent
+            && self.heuristic.is_empty()
     }
 
     /// The summary's account of it: columns that ended with a rate, and why the search
@@ -73,6 +81,12 @@ impl ColumnReport {
                 "the compile's {COLUMN_BUDGET} pricing rounds were spent; later LPs kept the paths they had"
             ));
         }
+        if !self.heuristic.is_empty() {
+            limits.push(format!(
+                "{} intent(s) priced heuristically (the constrained path search reached its label cap)",
+                self.heuristic.len()
+            ));
+        }
         if self.failed > 0 {
             limits.push(format!(
                 "{} LP(s) could not be priced (dual solve failed)",
@@ -84,6 +98,7 @@ impl ColumnReport {
             columns_added: demands.iter().map(|d| d.paths.len() - d.candidates).sum(),
             pricing_rounds: self.rounds,
             candidates_only: self.candidates_only,
+            heuristic: self.heuristic.len(),
             limit: (!limits.is_empty()).then(|| limits.join("; ")),
         }
     }
@@ -156,7 +171,9 @@ impl<'t, 'a> Columns<'t, 'a> {
                 Stage::MaxMin(_) => 0.0,
                 Stage::Throughput(_) => HOP_COST,
             };
-            let found: Vec<(usize, Candidate)> = positions
+            // Per priced intent: the column found (if it is new and its reduced cost, from
+            // what the LP charges it, is positive), and whether the search was exact.
+            let priced: Vec<(usize, Option<Candidate>, bool)> = positions
                 .par_iter()
                 .zip(sigma.par_iter().zip(&rate))
                 .filter_map(|(&i, (&s, &rate))| {
@@ -165,17 +182,32 @@ impl<'t, 'a> Columns<'t, 'a> {
                     if s <= tolerance || !priceable(d.intent) {
                         return None;
                     }
-                    let c = pricer.price(d.intent, rate, s, &pi, caps, tolerance, hop_cost)?;
-                    (!d.paths.iter().any(|p| p.links == c.links)).then_some((i, c))
+                    let got = pricer.price(d.intent, rate, s, &pi, caps, tolerance, hop_cost);
+                    let column = got.path.filter(|c| {
+                        !d.paths.iter().any(|p| p.links == c.links)
+                            && reduced_cost(topo, caps, d.intent.service, rate, s, &pi, hop_cost, c)
+                                > tolerance
+                    });
+                    Some((i, column, got.exact))
                 })
                 .collect();
-            if found.is_empty() {
+            let mut found = 0;
+            for (i, column, exact) in priced {
+                match column {
+                    Some(c) => {
+                        demands[i].paths.push(c);
+                        found += 1;
+                    }
+                    None if !exact => {
+                        self.report.heuristic.insert(i);
+                    }
+                    None => {}
+                }
+            }
+            if found == 0 {
                 return;
             }
-            self.report.added += found.len();
-            for (i, c) in found {
-                demands[i].paths.push(c);
-            }
+            self.report.added += found;
         }
         self.report.round_limited += 1;
     }
