@@ -7,6 +7,7 @@
 //! compiler stays pure.
 
 pub mod agent;
+pub mod agents;
 pub mod apply;
 pub mod conn_limits;
 pub mod control;
@@ -19,8 +20,10 @@ pub mod kme;
 pub mod metrics;
 pub mod monitor;
 pub mod pb;
+pub mod pki;
 pub mod running;
 pub mod saved_plan;
 pub mod state;
 pub mod store;
 pub mod twin;
+pub mod world;

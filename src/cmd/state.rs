@@ -6,7 +6,7 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::running::pull;
 use strata_runtime::state::DEFAULT_STATE_PATH;
 

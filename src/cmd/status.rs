@@ -8,7 +8,7 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
 use strata_runtime::running::{disagreements, probe};
