@@ -1,8 +1,8 @@
 //! The etcd client that the state store on etcd ([`crate::etcd_store`]) and the election of
 //! replicated controllers ([`crate::election`]) share: the few etcd v3 calls generated from
 //! the trimmed protos of `proto/etcd/` (key-value, lease, auth and election), where a
-//! network's keys live ([`location`]), and the cluster's members with TLS and auth tokens
-//! ([`members`]). It knows nothing of strata's state or of leadership; both build on it.
+//! network's keys live (`location.rs`), and the cluster's members with TLS and auth tokens
+//! (`members.rs`). It knows nothing of strata's state or of leadership; both build on it.
 
 #[allow(clippy::all, missing_docs)]
 pub(crate) mod pb {
