@@ -5,6 +5,11 @@
 //!
 //! Invariant: only the runtime knows about files of state, clocks, gRPC and HTTP; the
 //! compiler stays pure.
+//!
+//! Invariant: every module sits on one layer — no two of the modules below use each other,
+//! directly or through others; what several share has a module of its own beneath them
+//! ([`pki`], [`agents`], [`world`], [`etcd`]). ARCHITECTURE.md lists the layers and the
+//! workspace's `tests/layers.rs` checks them.
 
 pub mod agent;
 pub mod agents;
