@@ -36,7 +36,8 @@ use strata_compiler::compile::{CompileOptions, Compiled, compile};
 use strata_compiler::frontend;
 use strata_compiler::synth::Scenario;
 use strata_runtime::apply::{ApplyOptions, apply};
-use strata_runtime::etcd_store::{EtcdLocation, EtcdStore};
+use strata_runtime::etcd::EtcdLocation;
+use strata_runtime::etcd_store::EtcdStore;
 use strata_runtime::state::{FileStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
 

@@ -8,7 +8,7 @@ use common::*;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use strata_runtime::kme::pki::Pki;
+use strata_runtime::pki::Pki;
 
 struct Agent(Child);
 

@@ -367,7 +367,7 @@ fn an_etcd_with_authentication_is_used_with_the_user_and_password_from_the_envir
 #[test]
 fn an_etcd_over_tls_with_client_certificates_is_used_with_the_files_from_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let pki = strata_runtime::kme::pki::Pki::create(
+    let pki = strata_runtime::pki::Pki::create(
         &dir.path().join("pki"),
         "etcd-test",
         &["etcd".to_string()],

@@ -14,11 +14,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use strata_runtime::kme::client::KmeClient;
-use strata_runtime::kme::pki::Pki;
 use strata_runtime::kme::pool::Pools;
 use strata_runtime::kme::relay::message;
 use strata_runtime::pb::relay::RelayRequest;
 use strata_runtime::pb::relay::key_relay_client::KeyRelayClient;
+use strata_runtime::pki::Pki;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 const CHAIN: [&str; 3] = ["Distrito-Telefonica", "Norte", "Moncloa"];

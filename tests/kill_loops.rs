@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::crash_point::{Step, VAR, marker};
 use strata_runtime::running::probe;
 use strata_runtime::state::{FileStore, StateStore};

@@ -30,7 +30,7 @@ use strata_runtime::monitor::{IntentState, IntentStatus};
 use strata_runtime::pb;
 use strata_runtime::state::MemoryStore;
 use strata_runtime::twin::host::{Twin, TwinOptions};
-use strata_runtime::twin::world::Fault;
+use strata_runtime::world::Fault;
 use tokio::sync::mpsc::Receiver;
 
 struct Fs;

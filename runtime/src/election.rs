@@ -13,14 +13,18 @@
 //!
 //! Every call runs on the state store's own runtime; the handles returned here are awaited
 //! from any runtime.
+//!
+//! Layering: the election talks to etcd through the shared client ([`crate::etcd`]) and sits
+//! below the state store on etcd ([`crate::etcd_store`]), which makes its [`Candidate`]s and
+//! fences its commits on the [`Leadership`] they win.
 
-use crate::etcd_store::pb::etcdserverpb::{
+use crate::etcd::pb::etcdserverpb::{
     Compare, LeaseGrantRequest, TxnRequest, compare, lease_client::LeaseClient,
 };
-use crate::etcd_store::pb::v3electionpb::{
+use crate::etcd::pb::v3electionpb::{
     CampaignRequest, LeaderKey, LeaderRequest, ResignRequest, election_client::ElectionClient,
 };
-use crate::etcd_store::{EtcdLocation, Members, kv_of, put, range};
+use crate::etcd::{EtcdLocation, Members, kv_of, put, range};
 use crate::state::StoreError;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
@@ -238,7 +242,7 @@ impl Drop for Campaign {
                 let _ = tx.send(members.revoke(lease).await);
             });
             // If etcd cannot be reached, the lease runs out by itself.
-            let _ = rx.recv_timeout(crate::etcd_store::CALL_TIMEOUT);
+            let _ = rx.recv_timeout(crate::etcd::CALL_TIMEOUT);
         }
     }
 }

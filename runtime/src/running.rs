@@ -2,7 +2,7 @@
 //! nodes that run something the state does not say they run, and adopting what the agents
 //! run as the state (`strata state pull`) when the state file is out of date.
 
-use crate::apply::Agents;
+use crate::agents::Agents;
 use crate::pb;
 use crate::state::{NodeGeneration, State, StateStore, StoreError, knows};
 use std::collections::BTreeMap;

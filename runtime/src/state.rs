@@ -1,9 +1,9 @@
 //! The state store: which generation of configuration was last applied, its digest, and
 //! the documents each node runs. Behind the small [`StateStore`] trait; [`FileStore`] keeps
 //! it in a JSON file with an exclusive lock file beside it so that two applies cannot
-//! interleave; [`crate::etcd_store::EtcdStore`] keeps it in etcd for controllers that
-//! share it (and elect the one that applies, [`crate::election`]). [`open`] picks the store
-//! from a `--state` value.
+//! interleave; [`MemoryStore`] keeps it in memory for the embedded twin. The store on etcd
+//! for controllers that share it ([`crate::etcd_store`]) and the choice of a store from a
+//! `--state` value ([`crate::store`]) build on this module; it knows neither.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -183,86 +183,14 @@ impl std::fmt::Display for StoreError {
 
 impl std::error::Error for StoreError {}
 
-/// Where state lives.
-pub trait StateStore {
+/// Where state lives. A store is `'static` ([`std::any::Any`]) so that what only one kind
+/// of store offers can be reached from a `dyn StateStore` (see
+/// [`crate::etcd_store::EtcdStore::of`]).
+pub trait StateStore: std::any::Any {
     fn load(&self) -> Result<Option<State>, StoreError>;
     fn save(&self, state: &State) -> Result<(), StoreError>;
     /// Takes the exclusive lock; it is released when the guard drops.
     fn lock(&self, holder: &str) -> Result<LockGuard, StoreError>;
-    /// The etcd store this is, for what only etcd offers (electing one of several
-    /// controllers); `None` for a file or memory.
-    fn as_etcd(&self) -> Option<&crate::etcd_store::EtcdStore> {
-        None
-    }
-}
-
-/// Environment variables with the user name and password for an etcd with authentication.
-pub const ETCD_USER_VAR: &str = "STRATA_ETCD_USER";
-pub const ETCD_PASSWORD_VAR: &str = "STRATA_ETCD_PASSWORD";
-
-/// Environment variables with the PEM files for TLS towards etcd: the CA, and strata's
-/// client certificate and key.
-pub const ETCD_CA_VAR: &str = "STRATA_ETCD_CA";
-pub const ETCD_CERT_VAR: &str = "STRATA_ETCD_CERT";
-pub const ETCD_KEY_VAR: &str = "STRATA_ETCD_KEY";
-
-/// TLS towards etcd as the environment asks for it: none without `STRATA_ETCD_CA`.
-fn etcd_tls_from_env() -> Result<Option<crate::etcd_store::EtcdTls>, String> {
-    let read = |var: &str| -> Result<Option<String>, String> {
-        match std::env::var_os(var) {
-            None => Ok(None),
-            Some(path) => std::fs::read_to_string(&path)
-                .map(Some)
-                .map_err(|e| format!("{var}=`{}` cannot be read: {e}", Path::new(&path).display())),
-        }
-    };
-    let (ca, cert, key) = (
-        read(ETCD_CA_VAR)?,
-        read(ETCD_CERT_VAR)?,
-        read(ETCD_KEY_VAR)?,
-    );
-    let identity = match (cert, key) {
-        (Some(c), Some(k)) => Some((c, k)),
-        (None, None) => None,
-        _ => {
-            return Err(format!(
-                "set both {ETCD_CERT_VAR} and {ETCD_KEY_VAR} for a client certificate, or neither"
-            ));
-        }
-    };
-    match ca {
-        Some(ca_pem) => Ok(Some(crate::etcd_store::EtcdTls { ca_pem, identity })),
-        None if identity.is_some() => Err(format!(
-            "{ETCD_CERT_VAR} and {ETCD_KEY_VAR} need {ETCD_CA_VAR}, the CA of the etcd members' certificates"
-        )),
-        None => Ok(None),
-    }
-}
-
-/// The store a `--state` value names: `etcd://HOST:PORT[,HOST:PORT…]/PREFIX` (logging in
-/// with `STRATA_ETCD_USER` / `STRATA_ETCD_PASSWORD` when set) or a file path.
-pub fn open(spec: &str) -> Result<Box<dyn StateStore + Send + Sync>, String> {
-    use crate::etcd_store::{EtcdLocation, EtcdStore};
-    if EtcdLocation::is_etcd(spec) {
-        let location = EtcdLocation::parse(spec)?;
-        let tls = etcd_tls_from_env()?;
-        let mut store = EtcdStore::connect(location, tls.as_ref()).map_err(|e| e.to_string())?;
-        match (
-            std::env::var(ETCD_USER_VAR).ok(),
-            std::env::var(ETCD_PASSWORD_VAR).ok(),
-        ) {
-            (Some(user), Some(password)) => store = store.with_credentials(&user, &password),
-            (None, None) => {}
-            _ => {
-                return Err(format!(
-                    "set both {ETCD_USER_VAR} and {ETCD_PASSWORD_VAR} to log in to etcd, or neither"
-                ));
-            }
-        }
-        Ok(Box::new(store))
-    } else {
-        Ok(Box::new(FileStore::new(spec)))
-    }
 }
 
 /// A JSON file, replaced atomically on save, with `<file>.lock` as the lock.

@@ -13,12 +13,12 @@ use strata_runtime::apply::{ApplyOptions, apply};
 use strata_runtime::control::Controller;
 use strata_runtime::kme::KmeDirectory;
 use strata_runtime::kme::client::{KmeClient, keys};
-use strata_runtime::kme::pki::{self, Pki};
 use strata_runtime::monitor::IntentState;
 use strata_runtime::pb;
+use strata_runtime::pki::{self, Pki};
 use strata_runtime::state::MemoryStore;
 use strata_runtime::twin::host::{Twin, TwinOptions};
-use strata_runtime::twin::world::Fault;
+use strata_runtime::world::Fault;
 
 mod common;
 

@@ -12,7 +12,7 @@ use strata_runtime::pb;
 use strata_runtime::running::pull;
 use strata_runtime::state::{FileStore, MemoryStore, StateStore};
 use strata_runtime::twin::host::{Twin, TwinOptions};
-use strata_runtime::twin::world::Fault;
+use strata_runtime::world::Fault;
 
 mod common;
 

@@ -12,7 +12,7 @@ use strata_runtime::control::Controller;
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE};
 use strata_runtime::pb;
 use strata_runtime::twin::host::Twin;
-use strata_runtime::twin::world::Fault;
+use strata_runtime::world::Fault;
 use tokio::sync::mpsc::Receiver;
 
 mod common;

@@ -13,7 +13,7 @@ use strata_runtime::agent::driver::restconf::{Restconf, TlsFiles};
 use strata_runtime::agent::service::AgentService;
 use strata_runtime::agent::{Backend, ConfigOnly};
 use strata_runtime::conn_limits::Limits;
-use strata_runtime::kme::pki::{CONTROLLER, grpc_server_config};
+use strata_runtime::pki::{CONTROLLER, grpc_server_config};
 
 /// Run the agent of a single node.
 #[derive(clap::Args)]

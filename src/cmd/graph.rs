@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use strata_compiler::graph::{Live, dot};
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::Monitor;
 

@@ -7,9 +7,9 @@ use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use strata_runtime::kme::pki;
 use strata_runtime::kme::standalone::{self, Options, parse_link_secrets, parse_pairs};
-use strata_runtime::twin::world::KEY_POOL_SECONDS;
+use strata_runtime::pki;
+use strata_runtime::world::KEY_POOL_SECONDS;
 
 /// Run the key management entity (KME) of a single node.
 #[derive(clap::Args)]

@@ -269,8 +269,8 @@ pub fn open_state(
     String,
 )> {
     match given {
-        Some(spec) if strata_runtime::etcd_store::EtcdLocation::is_etcd(spec) => Ok((
-            strata_runtime::state::open(spec).map_err(anyhow::Error::msg)?,
+        Some(spec) if strata_runtime::etcd::EtcdLocation::is_etcd(spec) => Ok((
+            strata_runtime::store::open(spec).map_err(anyhow::Error::msg)?,
             spec.to_string(),
         )),
         _ => {

@@ -6,7 +6,7 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::running::pull;
 use strata_runtime::state::DEFAULT_STATE_PATH;
 
@@ -62,7 +62,7 @@ impl Args {
             StateCommand::Migrate { from, to, force } => return migrate(&from, &to, force),
         };
         let agents = Agents::load(&agents).map_err(anyhow::Error::msg)?;
-        let store = strata_runtime::state::open(&state).map_err(anyhow::Error::msg)?;
+        let store = strata_runtime::store::open(&state).map_err(anyhow::Error::msg)?;
         let pulled = tokio::runtime::Runtime::new()?.block_on(pull(
             store.as_ref(),
             &agents,
@@ -97,7 +97,7 @@ fn migrate(from: &str, to: &str, force: bool) -> anyhow::Result<Outcome> {
     }
     let holder = format!("strata state migrate, pid {}", std::process::id());
     let (source, _) = super::open_state(Some(from))?;
-    let target = strata_runtime::state::open(to).map_err(anyhow::Error::msg)?;
+    let target = strata_runtime::store::open(to).map_err(anyhow::Error::msg)?;
     let _source_lock = source.lock(&holder)?;
     let state = source
         .load()?

@@ -8,7 +8,7 @@ use crate::Outcome;
 use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::monitor::{IntentState, Monitor, WARMUP, table};
 use strata_runtime::running::{disagreements, probe};
@@ -50,7 +50,7 @@ impl Args {
             let agents = Agents::load(&self.agents).map_err(anyhow::Error::msg)?;
             let state = store.load()?.context("nothing has been applied yet (no state)")?;
             // Which `strata run` leads, when controllers share the state on etcd.
-            let leader = match store.as_etcd() {
+            let leader = match strata_runtime::etcd_store::EtcdStore::of(&*store) {
                 Some(etcd) => Some(etcd.leader()?),
                 None => None,
             };

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use strata_compiler::frontend::{self, Options};
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::kme::{KmeOptions, save_agents_file};
 use strata_runtime::metrics::{Metrics, serve};

@@ -6,7 +6,8 @@ use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use strata_runtime::etcd_store::{EtcdLocation, EtcdStore, EtcdTls};
+use strata_runtime::etcd::{EtcdLocation, EtcdTls};
+use strata_runtime::etcd_store::EtcdStore;
 use strata_runtime::state::StateStore;
 
 pub struct Etcd {

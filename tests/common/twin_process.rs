@@ -6,7 +6,8 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
-use strata_runtime::etcd_store::{EtcdLocation, EtcdStore};
+use strata_runtime::etcd::EtcdLocation;
+use strata_runtime::etcd_store::EtcdStore;
 use strata_runtime::state::{NodeGeneration, State};
 
 /// A `strata twin up` process, killed when dropped.

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use strata_runtime::agent::Backend;
 use strata_runtime::agent::service::AgentService;
-use strata_runtime::apply::Agents;
+use strata_runtime::agents::Agents;
 use strata_runtime::control::subscribe;
 use strata_runtime::pb;
 use tokio::net::TcpListener;

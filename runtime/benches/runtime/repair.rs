@@ -12,7 +12,7 @@ use strata_runtime::control::{Controller, subscribe};
 use strata_runtime::monitor::{Event, IntentState, IntentStatus};
 use strata_runtime::state::MemoryStore;
 use strata_runtime::twin::host::{Twin, TwinOptions};
-use strata_runtime::twin::world::Fault;
+use strata_runtime::world::Fault;
 
 // ---------------------------------------------------------------------------------------
 // Part 3: fault-to-repair latency on the metro example

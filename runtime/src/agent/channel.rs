@@ -9,9 +9,9 @@
 
 use super::service::AgentService;
 use crate::conn_limits::{Bounded, Gate, Limits};
-use crate::kme::pki;
 use crate::pb::agent_client::AgentClient;
 use crate::pb::agent_server::AgentServer;
+use crate::pki;
 use rustls::ServerConfig;
 use serde::{Deserialize, Serialize};
 use std::future::Future;

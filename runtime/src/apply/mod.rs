@@ -28,7 +28,6 @@
 //! so an agent that restarts still holds what it promised, and learns what to do with it
 //! from the next apply (phase 2).
 
-mod agents;
 mod commit;
 mod error;
 mod prepare;
@@ -37,10 +36,10 @@ mod record;
 mod recover;
 mod rollback;
 
-pub use agents::Agents;
 pub use error::ApplyError;
 pub use recover::Resolved;
 
+use crate::agents::Agents;
 use crate::crash_point::{Step, reached};
 use crate::state::{NodeGeneration, StateStore, node_documents, state_digest};
 use std::collections::{BTreeMap, BTreeSet};

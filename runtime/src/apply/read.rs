@@ -1,8 +1,9 @@
 //! Phase 1 of an apply: what every agent runs and holds staged, asked of all at once, and
 //! the fence that refuses an apply whose state the agents have moved past.
 
-use super::{Agents, ApplyError, futures_join};
+use super::{ApplyError, futures_join};
 use crate::agent::channel::connect;
+use crate::agents::Agents;
 use crate::pb;
 use crate::pb::agent_client::AgentClient;
 use crate::state::{State, knows};

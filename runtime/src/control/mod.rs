@@ -23,7 +23,8 @@ mod narrate;
 pub use alarms::{FLAP_MEMORY, MAX_HOLD_OFF_FACTOR};
 use narrate::names;
 
-use crate::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, apply};
+use crate::agents::Agents;
+use crate::apply::{ApplyError, ApplyOptions, ApplyReport, apply};
 use crate::metrics::Metrics;
 use crate::monitor::{Event, Monitor};
 use crate::pb;

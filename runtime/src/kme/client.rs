@@ -103,7 +103,7 @@ impl KmeClient {
                 .map_err(|e| format!("cannot read `{}`: {e}", p.display()))
         };
         let tls =
-            super::pki::client_config(&read(&dir.ca)?, &read(&creds.cert)?, &read(&creds.key)?)?;
+            crate::pki::client_config(&read(&dir.ca)?, &read(&creds.cert)?, &read(&creds.key)?)?;
         Self::connect(addr, tls).await
     }
 

@@ -3,7 +3,7 @@
 //! standalone `strata kme` observes its own node's configuration ([`Configured`]): wall
 //! time, and each of its QKD links up at the secret key rate the plan gives it.
 
-use crate::twin::world::World;
+use crate::world::World;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 use strata_compiler::config::NodeConfig;

@@ -1,10 +1,12 @@
 //! Key delivery to applications over ETSI GS QKD 014, on every KME of the digital twin.
 //!
-//! * [`pki`] — the twin's local CA, one server certificate per KME, one client certificate
-//!   per SAE. **The SAE id is the subject CN of the caller's client certificate**, and it is
-//!   the name the service document gives the session's application
-//!   (`sessions[].application`): the application's name in the inventory (`ccips`), or the
-//!   node's name when the intent names a node as its endpoint (`Moncloa`).
+//! * [`crate::pki`] — the twin's local CA, one server certificate per KME, one client
+//!   certificate per SAE (a module of its own below this one and the agents, whose control
+//!   channel trusts the same CA). **The SAE id is the subject CN of the caller's client
+//!   certificate**, and it is the name the service document gives the session's
+//!   application (`sessions[].application`): the application's name in the inventory
+//!   (`ccips`), or the node's name when the intent names a node as its endpoint
+//!   (`Moncloa`).
 //! * [`pool`] — key pools per QKD link, fed from the OS CSPRNG at each link's current secret
 //!   key rate in the twin, identical at both ends.
 //! * [`relay`] — one-time-pad relay hop by hop along the committed forwarding tables, over
@@ -27,7 +29,6 @@
 pub mod api;
 pub mod client;
 pub mod environment;
-pub mod pki;
 pub mod pool;
 pub mod relay;
 pub mod server;
@@ -35,8 +36,9 @@ pub mod standalone;
 pub mod store;
 
 use crate::agent::channel;
-use crate::apply::Agents;
+use crate::agents::Agents;
 use crate::conn_limits::Limits;
+use crate::pki;
 use environment::Environment;
 use pool::Pools;
 use relay::net::{Peers, RelayService};
@@ -52,7 +54,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
 
-use crate::twin::world::{KEY_POOL_SECONDS, World};
+use crate::world::{KEY_POOL_SECONDS, World};
 
 /// Serves `node`'s relay service on `listener` over mutual TLS with `tls` until `stop`.
 pub async fn serve_relay(

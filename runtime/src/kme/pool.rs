@@ -2,7 +2,7 @@
 //! two ends holds it.
 //!
 //! **Budget.** Every QKD link that is up produces key at its current secret key rate (in the
-//! twin, `skr` of [`crate::twin::world::World::sample`]: 0 while the link is cut, its
+//! twin, `skr` of [`crate::world::World::sample`]: 0 while the link is cut, its
 //! classical channel is cut, an end node is stopped or its QBER is over the threshold; in a
 //! standalone `strata kme`, the rate its node configuration gives the link). Each end counts
 //! the bytes it holds: generation adds to both, a hop of a key relay takes the pad from the

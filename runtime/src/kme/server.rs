@@ -4,9 +4,10 @@
 //! Handshakes, open connections (in all and per SAE) and idle time are bounded
 //! ([`crate::conn_limits`]), so one SAE cannot starve the others.
 
+use super::Kms;
 use super::api::{self, MAX_BODY_BYTES, Reply};
-use super::{Kms, pki};
 use crate::conn_limits::{Bounded, Gate, Limits};
+use crate::pki;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::header::CONTENT_TYPE;

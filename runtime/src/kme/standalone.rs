@@ -12,7 +12,8 @@
 use super::environment::Configured;
 use super::pool::Pools;
 use super::relay::net::Peers;
-use super::{Kms, pki, serve_relay, server};
+use super::{Kms, serve_relay, server};
+use crate::pki;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,7 +2,7 @@
 //! each until it is fetched once or its lifecycle's valid-until passes, and one token bucket
 //! per application session that holds `enc_keys` to the intent's rate and burst.
 //!
-//! Times are the twin's simulated seconds ([`crate::twin::world::World::now`]), the clock
+//! Times are the twin's simulated seconds ([`crate::world::World::now`]), the clock
 //! that key generation runs on as well.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

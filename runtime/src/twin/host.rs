@@ -5,15 +5,15 @@
 //! 015 RESTCONF server per node ([`super::restconf`]).
 
 use super::restconf::{Devices, RestconfDirectory};
-use super::world::{Fault, NodeSample, World};
 use crate::agent::Backend;
 use crate::agent::channel::{self, Access, ControlTls};
 use crate::agent::service::AgentService;
-use crate::apply::Agents;
+use crate::agents::Agents;
 use crate::conn_limits::Limits;
-use crate::kme::pki::Pki;
 use crate::kme::{KmeDirectory, KmeOptions, Kms};
 use crate::pb;
+use crate::pki::Pki;
+use crate::world::{Fault, NodeSample, World};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;

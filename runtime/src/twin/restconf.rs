@@ -5,8 +5,8 @@
 //! committed configuration implies — with its live state: link status and current `skr`,
 //! `eskr` and QBER from the emulated network. A stopped node answers nothing.
 
-use super::world::World;
-use crate::kme::pki::{self, CONTROLLER, Pki};
+use crate::pki::{self, CONTROLLER, Pki};
+use crate::world::World;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;

@@ -14,10 +14,12 @@ use replica::{Replica, deposed, lost};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_runtime::apply::{Agents, ApplyError, ApplyOptions, ApplyReport, Resolved};
+use strata_runtime::agents::Agents;
+use strata_runtime::apply::{ApplyError, ApplyOptions, ApplyReport, Resolved};
 use strata_runtime::control::{Controller, DEFAULT_HOLD_OFF_S, LogLine, subscribe};
 use strata_runtime::election::{Candidate, DEFAULT_LEASE_TTL_S, Leading};
-use strata_runtime::etcd_store::EtcdLocation;
+use strata_runtime::etcd::EtcdLocation;
+use strata_runtime::etcd_store::EtcdStore;
 use strata_runtime::monitor::{IntentState, IntentStatus, TOLERANCE, table};
 use strata_runtime::saved_plan::SavedPlan;
 use strata_runtime::state::{DEFAULT_STATE_PATH, MemoryStore, StateStore, StoreError};
@@ -129,7 +131,7 @@ impl Args {
         let (agents, store): (Agents, Box<dyn StateStore + Send + Sync>) = match &self.agents {
             Some(path) => (
                 Agents::load(path).map_err(anyhow::Error::msg)?,
-                strata_runtime::state::open(&state_path).map_err(anyhow::Error::msg)?,
+                strata_runtime::store::open(&state_path).map_err(anyhow::Error::msg)?,
             ),
             None => {
                 let t = Twin::start(
@@ -222,9 +224,7 @@ impl Args {
         let mut seen = 0u64;
         let (stop, terms) = if replicated {
             let ttl = i64::from(self.lease_ttl.unwrap_or(DEFAULT_LEASE_TTL_S as u32));
-            let candidate = controller
-                .store
-                .as_etcd()
+            let candidate = EtcdStore::of(&*controller.store)
                 .context("an etcd state store")?
                 .candidate(&controller.options.holder, ttl)?;
             // SIGTERM too: a leader that is stopped resigns, so a standby takes over at once.

@@ -4,7 +4,7 @@
 //! connection per request; errors are said in the operator's terms, with the server's
 //! `ietf-restconf:errors` message when it sends one.
 
-use crate::kme::pki;
+use crate::pki;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;

@@ -13,13 +13,13 @@
 
 use super::message::{self, ClearKey, Refusal};
 use crate::agent::channel::Peer;
-use crate::kme::pki;
 use crate::kme::pool::PadError;
 use crate::kme::store::StoredKey;
 use crate::kme::{Kms, KmsState};
 use crate::pb::relay::key_relay_client::KeyRelayClient;
 use crate::pb::relay::key_relay_server::{KeyRelay, KeyRelayServer};
 use crate::pb::relay::{RelayReply, RelayRequest};
+use crate::pki;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -13,59 +13,24 @@
 //! transaction, so a controller whose election lease has ended cannot record anything, and
 //! its apply lock lives on the election lease, so it ends with the leadership.
 //!
-//! Where the state lives is [`location`]; the members, TLS and tokens are [`members`].
+//! Where the state lives, the members, TLS and tokens are the etcd client's
+//! ([`crate::etcd`]); the election this store can be fenced on is [`crate::election`]'s.
 //!
 //! [`StateStore`] is synchronous (file-like); the etcd calls run on a small runtime of the
 //! store's own, so a caller on any runtime (or none) waits for them without nesting runtimes.
 
 use crate::election::{Candidate, LeaderInfo, Leadership};
+use crate::etcd::pb::etcdserverpb::{
+    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RequestOp,
+    TxnRequest, compare, lease_client::LeaseClient, request_op,
+};
+use crate::etcd::{CALL_TIMEOUT, EtcdLocation, EtcdTls, Members, kv, kv_of, pb, put, range};
 use crate::state::{LockGuard, State, StateStore, StoreError};
 use std::future::Future;
-use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
-use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
-
-#[allow(clippy::all, missing_docs)]
-pub(crate) mod pb {
-    pub mod mvccpb {
-        tonic::include_proto!("mvccpb");
-    }
-    pub mod etcdserverpb {
-        tonic::include_proto!("etcdserverpb");
-    }
-    pub mod v3electionpb {
-        tonic::include_proto!("v3electionpb");
-    }
-}
-
-mod location;
-mod members;
-
-pub use location::EtcdLocation;
-pub use members::EtcdTls;
-pub(crate) use members::{Members, Svc};
-
-use pb::etcdserverpb::{
-    Compare, DeleteRangeRequest, LeaseGrantRequest, PutRequest, RangeRequest, RequestOp,
-    TxnRequest, TxnResponse, compare, kv_client::KvClient, lease_client::LeaseClient, request_op,
-    response_op,
-};
 
 /// Default lifetime of the apply lock's lease: how long a dead holder keeps the lock.
 pub const DEFAULT_LOCK_TTL_S: i64 = 10;
-
-/// The largest answer strata reads from etcd: a whole state, well above what etcd takes in
-/// one request even when its `--max-request-bytes` is raised.
-const MAX_ANSWER_BYTES: usize = 256 << 20;
-
-/// A key-value client on `ch` that reads answers as large as a state can be.
-fn kv(ch: Svc) -> KvClient<Svc> {
-    KvClient::new(ch).max_decoding_message_size(MAX_ANSWER_BYTES)
-}
-
-/// How long one etcd call may take on one member before strata gives up on it.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// State under a key prefix of an etcd cluster.
 pub struct EtcdStore {
@@ -97,37 +62,14 @@ impl EtcdStore {
             .enable_all()
             .build()
             .map_err(|e| StoreError::Etcd(location.to_string(), e.to_string()))?;
-        let mut channels = Vec::new();
-        {
+        let members = {
             let _entered = runtime.enter();
-            for host in &location.endpoints {
-                let scheme = if tls.is_some() { "https" } else { "http" };
-                let bad = |e: tonic::transport::Error| {
-                    StoreError::Etcd(location.to_string(), format!("{host}: {e}"))
-                };
-                let mut endpoint = Endpoint::from_shared(format!("{scheme}://{host}"))
-                    .map_err(bad)?
-                    .connect_timeout(CALL_TIMEOUT);
-                if let Some(tls) = tls {
-                    let mut config =
-                        ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
-                    if let Some((cert, key)) = &tls.identity {
-                        config = config.identity(Identity::from_pem(cert, key));
-                    }
-                    endpoint = endpoint.tls_config(config).map_err(bad)?;
-                }
-                channels.push(endpoint.connect_lazy());
-            }
-        }
+            Members::lazy(&location, tls).map_err(|e| StoreError::Etcd(location.to_string(), e))?
+        };
         Ok(EtcdStore {
             location,
             runtime: Some(runtime),
-            members: Members {
-                tokens: Arc::new(Mutex::new(vec![None; channels.len()])),
-                channels: Arc::new(channels),
-                preferred: Arc::new(AtomicUsize::new(0)),
-                credentials: None,
-            },
+            members,
             read_revision: Mutex::new(None),
             held_lease: Arc::new(Mutex::new(None)),
             lock_ttl: DEFAULT_LOCK_TTL_S,
@@ -137,7 +79,7 @@ impl EtcdStore {
 
     /// Logs in to etcd as `user` (for a cluster with authentication enabled).
     pub fn with_credentials(mut self, user: &str, password: &str) -> Self {
-        self.members.credentials = Some(Arc::new((user.to_string(), password.to_string())));
+        self.members.log_in_as(user, password);
         self
     }
 
@@ -149,6 +91,13 @@ impl EtcdStore {
 
     pub fn location(&self) -> &EtcdLocation {
         &self.location
+    }
+
+    /// The etcd store `store` is, for what only etcd offers (electing one of several
+    /// controllers, who leads them); `None` for a file or memory.
+    pub fn of(store: &dyn StateStore) -> Option<&EtcdStore> {
+        let any: &dyn std::any::Any = store;
+        any.downcast_ref()
     }
 
     /// A candidate in the election of the controllers of this store's network, named
@@ -213,25 +162,6 @@ impl Drop for EtcdStore {
     }
 }
 
-pub(crate) fn put(key: Vec<u8>, value: impl Into<Vec<u8>>) -> RequestOp {
-    RequestOp {
-        request: Some(request_op::Request::RequestPut(PutRequest {
-            key,
-            value: value.into(),
-            ..PutRequest::default()
-        })),
-    }
-}
-
-pub(crate) fn range(key: Vec<u8>) -> RequestOp {
-    RequestOp {
-        request: Some(request_op::Request::RequestRange(RangeRequest {
-            key,
-            ..RangeRequest::default()
-        })),
-    }
-}
-
 /// The key range of every key starting with `prefix` (etcd's prefix convention).
 fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     let mut end = prefix.to_vec();
@@ -242,14 +172,6 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         }
     }
     vec![0]
-}
-
-/// The first key-value of range answer `i` of a transaction.
-pub(crate) fn kv_of(r: &TxnResponse, i: usize) -> Option<&pb::mvccpb::KeyValue> {
-    match r.responses.get(i)?.response.as_ref()? {
-        response_op::Response::ResponseRange(rr) => rr.kvs.first(),
-        _ => None,
-    }
 }
 
 fn generation_of(kv: Option<&pb::mvccpb::KeyValue>) -> String {
@@ -512,10 +434,6 @@ impl StateStore for EtcdStore {
             // If etcd cannot be reached the lease runs out by itself.
             let _ = rx.recv_timeout(CALL_TIMEOUT * 2);
         }))
-    }
-
-    fn as_etcd(&self) -> Option<&EtcdStore> {
-        Some(self)
     }
 }
 

@@ -1,5 +1,9 @@
 //! The agents file: where each node's agent listens and the controller's credentials for
 //! them, as `strata twin up` writes it and apply, status and the loop read it.
+//!
+//! It sits just above the agent's channel ([`crate::agent::channel`]) and below everything
+//! that reads or writes the file — apply, the control loop, the KMEs (which add their
+//! directory to it) and the twin — so none of those has to reach into another for it.
 
 use crate::agent::channel::{ControlTls, connect};
 use crate::pb::agent_client::AgentClient;

@@ -508,12 +508,12 @@ fn time_advances_only_forward() {
 #[test]
 fn example_networks_run_at_their_compiled_rates() {
     example(
-        include_str!("../../../../examples/metro/network.yaml"),
-        include_str!("../../../../intents/metro.qi"),
+        include_str!("../../../examples/metro/network.yaml"),
+        include_str!("../../../intents/metro.qi"),
     );
     example(
-        include_str!("../../../../examples/continental/network.yaml"),
-        include_str!("../../../../intents/continental.qi"),
+        include_str!("../../../examples/continental/network.yaml"),
+        include_str!("../../../intents/continental.qi"),
     );
 }
 

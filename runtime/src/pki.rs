@@ -21,6 +21,10 @@
 //! controller.pem, controller.key  the controller's client certificate and key (mode 0600)
 //! ```
 //!
+//! It is a module of its own, below both its users: the node agents' control channel
+//! ([`crate::agent::channel`], and the RESTCONF driver's client TLS) and the KMEs
+//! ([`crate::kme`]); the twin ([`crate::twin`]) creates one for all of them.
+//!
 //! Only the `ring` crypto provider is used, so nothing here needs cmake or a system library.
 //! [`common_name`] reads the subject CN out of a DER certificate: that is the SAE id a KME
 //! acts for; [`organizational_unit`] reads the OU.

@@ -2,6 +2,9 @@
 //! manage, advanced in simulated time. Pure logic — no clock, no IO, no randomness — so the
 //! same inventory, configurations, faults and steps always give the same samples.
 //!
+//! It uses nothing else of the runtime: the KMEs ([`crate::kme`]) read key rates and the
+//! clock from it, and the twin ([`crate::twin`]) runs it with agents and KMEs around it.
+//!
 //! What is emulated (DESIGN §5, §7):
 //!
 //! * **Key generation.** Every QKD link that is up (not cut, its classical channel not cut,

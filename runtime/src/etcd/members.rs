@@ -1,8 +1,6 @@
 //! The connection to an etcd cluster: its members tried in turn, TLS towards them, and the
 //! authentication token each member gave.
 
-use super::CALL_TIMEOUT;
-use super::kv;
 use super::pb::{
     self,
     etcdserverpb::{
@@ -10,11 +8,12 @@ use super::pb::{
         TxnResponse, auth_client::AuthClient, lease_client::LeaseClient,
     },
 };
+use super::{CALL_TIMEOUT, EtcdLocation, kv};
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tonic::transport::Channel;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 
 /// Adds an etcd auth token (metadata `token`) to every request, when there is one.
 #[derive(Clone)]
@@ -43,15 +42,49 @@ pub struct EtcdTls {
 /// The members, tried in turn from the last one that answered.
 #[derive(Clone)]
 pub(crate) struct Members {
-    pub(super) channels: Arc<Vec<Channel>>,
-    pub(super) preferred: Arc<AtomicUsize>,
+    channels: Arc<Vec<Channel>>,
+    preferred: Arc<AtomicUsize>,
     /// User name and password for etcd's authentication, if it has it enabled.
-    pub(super) credentials: Option<Arc<(String, String)>>,
+    credentials: Option<Arc<(String, String)>>,
     /// The auth token each member gave (etcd's simple tokens are per member).
-    pub(super) tokens: Arc<Mutex<Vec<Option<tonic::metadata::AsciiMetadataValue>>>>,
+    tokens: Arc<Mutex<Vec<Option<tonic::metadata::AsciiMetadataValue>>>>,
 }
 
 impl Members {
+    /// The members of the cluster at `location`, over TLS (`https`) when `tls` is given.
+    /// Connections are made on first use; call it inside the Tokio runtime that will make
+    /// the calls. An error names the member whose address or TLS settings are unusable.
+    pub(crate) fn lazy(location: &EtcdLocation, tls: Option<&EtcdTls>) -> Result<Members, String> {
+        let mut channels = Vec::new();
+        for host in &location.endpoints {
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let bad = |e: tonic::transport::Error| format!("{host}: {e}");
+            let mut endpoint = Endpoint::from_shared(format!("{scheme}://{host}"))
+                .map_err(bad)?
+                .connect_timeout(CALL_TIMEOUT);
+            if let Some(tls) = tls {
+                let mut config =
+                    ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+                if let Some((cert, key)) = &tls.identity {
+                    config = config.identity(Identity::from_pem(cert, key));
+                }
+                endpoint = endpoint.tls_config(config).map_err(bad)?;
+            }
+            channels.push(endpoint.connect_lazy());
+        }
+        Ok(Members {
+            tokens: Arc::new(Mutex::new(vec![None; channels.len()])),
+            channels: Arc::new(channels),
+            preferred: Arc::new(AtomicUsize::new(0)),
+            credentials: None,
+        })
+    }
+
+    /// Logs in to etcd as `user` (for a cluster with authentication enabled).
+    pub(crate) fn log_in_as(&mut self, user: &str, password: &str) {
+        self.credentials = Some(Arc::new((user.to_string(), password.to_string())));
+    }
+
     /// Runs `call` on the members in turn, twice round at most, until one answers; a member
     /// that is down or does not answer in time (while the cluster elects a leader) is
     /// skipped. Every call strata makes is safe to repeat: a write that timed out but was
@@ -220,7 +253,7 @@ impl Members {
 
     /// Renews lease `id` every third of its TTL until the task is aborted or the lease is
     /// gone.
-    pub(super) async fn keep_alive(self, id: i64, ttl: i64) {
+    pub(crate) async fn keep_alive(self, id: i64, ttl: i64) {
         let period = Duration::from_millis((ttl.max(1) as u64) * 1000 / 3);
         loop {
             tokio::time::sleep(period).await;
