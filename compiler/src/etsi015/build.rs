@@ -6,8 +6,8 @@
 
 use super::ids;
 use super::model::*;
-use crate::config::{EndRole, ForwardingEntry, NodeConfig, UnitKind};
-use std::collections::BTreeMap;
+use crate::config::{EndRole, ForwardingEntry, NodeConfig, SessionQos, UnitKind};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// True when the node has a document to write: it ends at least one QKD link.
 pub fn has_document(cfg: &NodeConfig) -> bool {
@@ -19,6 +19,7 @@ pub fn has_document(cfg: &NodeConfig) -> bool {
 /// drops them for a device write.
 pub fn document(node: &str, cfg: &NodeConfig) -> Document {
     let me = ids::node(node);
+    let index = Index::new(cfg);
     let mut links = Vec::new();
     let mut interfaces = Vec::new();
     for (i, l) in cfg.forwarding.qkd_links.iter().enumerate() {
@@ -52,8 +53,8 @@ pub fn document(node: &str, cfg: &NodeConfig) -> Document {
             ..Link::default()
         });
     }
-    for e in key_entries(cfg) {
-        if let Some(v) = virtual_link(node, cfg, e) {
+    for e in &index.key_entries {
+        if let Some(v) = virtual_link(node, &index, e) {
             links.push(v);
         }
     }
@@ -67,12 +68,7 @@ pub fn document(node: &str, cfg: &NodeConfig) -> Document {
             EndRole::Slave => (&u.urns.remote, &u.urns.local),
         };
         let key_bits = f64::from(u.key_size.unwrap_or(0));
-        let qos = cfg
-            .service
-            .sessions
-            .iter()
-            .find(|s| s.service_unit == u.id)
-            .map(|s| &s.qos);
+        let qos = index.qos.get(u.id.as_str()).copied();
         apps.push(App {
             app_id: ids::app(&u.id),
             app_type: Some(identity("CLIENT")),
@@ -86,7 +82,7 @@ pub fn document(node: &str, cfg: &NodeConfig) -> Document {
                 ttl: Some(uint32(u.valid_for_s.unwrap_or(0.0))),
                 ..AppQos::default()
             }),
-            backing_qkdl_id: backing(cfg, &u.id),
+            backing_qkdl_id: backing(&index, &u.id),
             local_qkdn_id: Some(me.clone()),
             remote_qkdn_id: Some(ids::node(&u.peer)),
             ..App::default()
@@ -118,83 +114,124 @@ fn sorted_ids(it: impl Iterator<Item = String>) -> Vec<String> {
     v
 }
 
-/// Forwarding entries of key service units: those whose hops are QKD links.
-fn key_entries(cfg: &NodeConfig) -> impl Iterator<Item = &ForwardingEntry> {
-    let qkd: Vec<&str> = cfg
-        .forwarding
-        .qkd_links
-        .iter()
-        .map(|l| l.qkdl_id.as_str())
-        .collect();
-    cfg.forwarding.forwarding_table.iter().filter(move |e| {
-        e.virt_prev_hop
+/// What the document is built from, looked up by name once per node (a node may terminate
+/// tens of thousands of service units).
+struct Index<'c> {
+    /// Forwarding entries of key service units (those whose hops are QKD links), in table
+    /// order, and per unit.
+    key_entries: Vec<&'c ForwardingEntry>,
+    by_unit: BTreeMap<&'c str, Vec<&'c ForwardingEntry>>,
+    /// The peer endpoint of each service unit this node terminates.
+    peers: BTreeMap<&'c str, &'c str>,
+    /// The QoS of each unit's first session.
+    qos: BTreeMap<&'c str, &'c SessionQos>,
+    /// Key bits per second reserved per (QKD link, unit).
+    reserved: BTreeMap<(&'c str, &'c str), f64>,
+    /// Service units per second per (unit, link), over every path through that link here.
+    carried: BTreeMap<(&'c str, &'c str), f64>,
+}
+
+impl<'c> Index<'c> {
+    fn new(cfg: &'c NodeConfig) -> Index<'c> {
+        let qkd: BTreeSet<&str> = cfg
+            .forwarding
+            .qkd_links
             .iter()
-            .chain(&e.virt_next_hop)
-            .any(|h| qkd.contains(&h.link.as_str()))
-    })
-}
+            .map(|l| l.qkdl_id.as_str())
+            .collect();
+        let mut key_entries = Vec::new();
+        let mut by_unit: BTreeMap<&str, Vec<&ForwardingEntry>> = BTreeMap::new();
+        let mut carried: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        for e in &cfg.forwarding.forwarding_table {
+            let hops = || e.virt_prev_hop.iter().chain(&e.virt_next_hop);
+            let links: BTreeSet<&str> = hops().map(|h| h.link.as_str()).collect();
+            for link in links {
+                *carried
+                    .entry((e.service_unit.as_str(), link))
+                    .or_insert(0.0) += e.rate;
+            }
+            if hops().any(|h| qkd.contains(h.link.as_str())) {
+                key_entries.push(e);
+                by_unit.entry(&e.service_unit).or_default().push(e);
+            }
+        }
+        let mut reserved: BTreeMap<(&str, &str), f64> = BTreeMap::new();
+        for l in &cfg.forwarding.qkd_links {
+            for r in &l.reservations {
+                *reserved
+                    .entry((l.qkdl_id.as_str(), r.service_unit.as_str()))
+                    .or_insert(0.0) += r.rate;
+            }
+        }
+        let mut peers = BTreeMap::new();
+        for u in &cfg.service.service_units {
+            peers.entry(u.id.as_str()).or_insert(u.peer.as_str());
+        }
+        let mut qos = BTreeMap::new();
+        for s in &cfg.service.sessions {
+            qos.entry(s.service_unit.as_str()).or_insert(&s.qos);
+        }
+        Index {
+            key_entries,
+            by_unit,
+            peers,
+            qos,
+            reserved,
+            carried,
+        }
+    }
 
-/// The peer endpoint of a service unit this node terminates.
-fn unit_peer<'a>(cfg: &'a NodeConfig, unit: &str) -> Option<&'a str> {
-    cfg.service
-        .service_units
-        .iter()
-        .find(|u| u.id == unit)
-        .map(|u| u.peer.as_str())
-}
+    /// True when the path of `e` is one QKD link straight to the unit's peer: the key comes
+    /// off that physical link with no relay, and no virtual link is configured.
+    fn direct(&self, e: &ForwardingEntry) -> bool {
+        let Some(peer) = self.peers.get(e.service_unit.as_str()) else {
+            return false;
+        };
+        match (&e.virt_prev_hop, &e.virt_next_hop) {
+            (Some(h), None) | (None, Some(h)) => h.node == *peer,
+            _ => false,
+        }
+    }
 
-/// True when the path of `e` is one QKD link straight to the unit's peer: the key comes
-/// off that physical link with no relay, and no virtual link is configured.
-fn direct(cfg: &NodeConfig, e: &ForwardingEntry) -> bool {
-    let Some(peer) = unit_peer(cfg, &e.service_unit) else {
-        return false;
-    };
-    match (&e.virt_prev_hop, &e.virt_next_hop) {
-        (Some(h), None) | (None, Some(h)) => h.node == peer,
-        _ => false,
+    /// Key bits per second the path of `e` reserves: its share of what the unit reserves on
+    /// the QKD link of one of its hops here (every path over that link passes this node).
+    fn path_bandwidth(&self, e: &ForwardingEntry) -> f64 {
+        let Some(hop) = e.virt_next_hop.as_ref().or(e.virt_prev_hop.as_ref()) else {
+            return 0.0;
+        };
+        let unit = e.service_unit.as_str();
+        let link = hop.link.as_str();
+        let reserved = self.reserved.get(&(link, unit)).copied().unwrap_or(0.0);
+        let carried = self.carried.get(&(unit, link)).copied().unwrap_or(0.0);
+        if carried > 0.0 {
+            reserved * e.rate / carried
+        } else {
+            0.0
+        }
     }
 }
 
-/// Key bits per second the path of `e` reserves: its share of what the unit reserves on the
-/// QKD link of one of its hops here (every path over that link passes this node).
-pub fn path_bandwidth(cfg: &NodeConfig, e: &ForwardingEntry) -> f64 {
-    let Some(hop) = e.virt_next_hop.as_ref().or(e.virt_prev_hop.as_ref()) else {
-        return 0.0;
-    };
-    let reserved: f64 = cfg
-        .forwarding
-        .qkd_links
-        .iter()
-        .filter(|l| l.qkdl_id == hop.link)
-        .flat_map(|l| &l.reservations)
-        .filter(|r| r.service_unit == e.service_unit)
-        .map(|r| r.rate)
-        .sum();
-    let carried: f64 = cfg
-        .forwarding
-        .forwarding_table
-        .iter()
-        .filter(|x| x.service_unit == e.service_unit)
-        .filter(|x| {
-            x.virt_prev_hop
-                .iter()
-                .chain(&x.virt_next_hop)
-                .any(|h| h.link == hop.link)
-        })
-        .map(|x| x.rate)
-        .sum();
-    if carried > 0.0 {
-        reserved * e.rate / carried
-    } else {
-        0.0
+/// `backing_qkdl_id` of a unit's application: per path, the physical link a direct path
+/// uses, or the path's virtual link.
+fn backing(index: &Index, unit: &str) -> Vec<String> {
+    let mut by_path: BTreeMap<usize, String> = BTreeMap::new();
+    for e in index.by_unit.get(unit).into_iter().flatten() {
+        let id = if index.direct(e) {
+            let hop = e.virt_next_hop.as_ref().or(e.virt_prev_hop.as_ref());
+            hop.map(|h| ids::link(&h.link)).unwrap_or_default()
+        } else {
+            ids::virtual_link(unit, e.path)
+        };
+        by_path.insert(e.path, id);
     }
+    by_path.into_values().collect()
 }
 
-fn virtual_link(node: &str, cfg: &NodeConfig, e: &ForwardingEntry) -> Option<Link> {
-    if direct(cfg, e) {
+fn virtual_link(node: &str, index: &Index, e: &ForwardingEntry) -> Option<Link> {
+    if index.direct(e) {
         return None;
     }
-    let peer = unit_peer(cfg, &e.service_unit);
+    let peer = index.peers.get(e.service_unit.as_str());
     Some(Link {
         qkdl_id: ids::virtual_link(&e.service_unit, e.path),
         qkdl_enable: Some(true),
@@ -210,23 +247,7 @@ fn virtual_link(node: &str, cfg: &NodeConfig, e: &ForwardingEntry) -> Option<Lin
         qkdl_applications: vec![ids::app(&e.service_unit)],
         virt_prev_hop: e.virt_prev_hop.as_ref().map(|h| ids::node(&h.node)),
         virt_next_hop: e.virt_next_hop.iter().map(|h| ids::node(&h.node)).collect(),
-        virt_bandwidth: Some(uint32(path_bandwidth(cfg, e))),
+        virt_bandwidth: Some(uint32(index.path_bandwidth(e))),
         ..Link::default()
     })
-}
-
-/// `backing_qkdl_id` of a unit's application: per path, the physical link a direct path
-/// uses, or the path's virtual link.
-fn backing(cfg: &NodeConfig, unit: &str) -> Vec<String> {
-    let mut by_path: BTreeMap<usize, String> = BTreeMap::new();
-    for e in key_entries(cfg).filter(|e| e.service_unit == unit) {
-        let id = if direct(cfg, e) {
-            let hop = e.virt_next_hop.as_ref().or(e.virt_prev_hop.as_ref());
-            hop.map(|h| ids::link(&h.link)).unwrap_or_default()
-        } else {
-            ids::virtual_link(unit, e.path)
-        };
-        by_path.insert(e.path, id);
-    }
-    by_path.into_values().collect()
 }

@@ -44,8 +44,9 @@ struct Model {
     objective: Expression,
     constraints: Vec<Constraint>,
     level: Option<Variable>,
-    /// Per entry: its fraction variables (none for a held intent).
-    fractions: Vec<Vec<Variable>>,
+    /// Per entry: its fraction variables (none for a held intent), and per member which of
+    /// them is its own.
+    fractions: Vec<(Vec<Variable>, Vec<usize>)>,
     flows: Vec<Vec<Variable>>,
     cover: Vec<Option<usize>>,
     level_rows: Vec<Option<usize>>,
@@ -110,47 +111,67 @@ impl Part {
             }
             let carried = || -> Expression { ys.iter().map(|&v| Expression::from(v)).sum() };
             let mut level_row = None;
-            let (admitted, fs): (Expression, Vec<Variable>) = match (&entry.role, level) {
-                // Max-min, one coverage row over all paths: the admitted fraction is what
-                // the paths carry (capped at 1 by the level's own bound), so one row says both
-                // `level ≤ admitted` and `admitted ≤ carried`, or `floor ≤ carried`.
-                // A member held at 0 has no row at all (nothing asks its paths to carry).
-                (Role::Members { floors, rising }, Some(t)) if entry.disjoint <= 1 => {
-                    let row = constraints.len();
-                    if *rising {
-                        level_row = Some(row);
-                        constraints.push((t - carried()).leq(0.0));
-                    } else if floors[0] > 0.0 {
-                        constraints.push((Expression::from(floors[0]) - carried()).leq(0.0));
+            let (admitted, fs): (Expression, (Vec<Variable>, Vec<usize>)) =
+                match (&entry.role, level) {
+                    // Max-min, one coverage row over all paths: the admitted fraction is what
+                    // the paths carry (capped at 1 by the level's own bound), so one row says both
+                    // `level ≤ admitted` and `admitted ≤ carried`, or `floor ≤ carried`.
+                    // A member held at 0 has no row at all (nothing asks its paths to carry).
+                    (Role::Members { floors, rising }, Some(t)) if entry.disjoint <= 1 => {
+                        let row = constraints.len();
+                        if *rising {
+                            level_row = Some(row);
+                            constraints.push((t - carried()).leq(0.0));
+                        } else if floors[0] > 0.0 {
+                            constraints.push((Expression::from(floors[0]) - carried()).leq(0.0));
+                        }
+                        cover.push((constraints.len() > row).then_some(row));
+                        fractions.push((Vec::new(), Vec::new()));
+                        flows.push(ys);
+                        level_rows.push(level_row);
+                        continue;
                     }
-                    cover.push((constraints.len() > row).then_some(row));
-                    fractions.push(Vec::new());
-                    flows.push(ys);
-                    level_rows.push(level_row);
-                    continue;
-                }
-                (Role::Held { fraction }, _) => (Expression::from(*fraction), Vec::new()),
-                (Role::Members { floors, rising }, Some(t)) => {
-                    let g = vars.add(variable().min(floors[0]).max(1.0));
-                    if *rising {
-                        level_row = Some(constraints.len());
-                        constraints.push((t - g).leq(0.0));
+                    (Role::Held { fraction }, _) => {
+                        (Expression::from(*fraction), (Vec::new(), Vec::new()))
                     }
-                    (g.into(), vec![g])
-                }
-                (Role::Members { floors, .. }, None) => {
-                    let fs: Vec<Variable> = floors
-                        .iter()
-                        .map(|&floor| vars.add(variable().min(floor).max(1.0)))
-                        .collect();
-                    let mut sum = Expression::from(0.0);
-                    for (&f, &rate) in fs.iter().zip(&entry.rates) {
-                        objective += f;
-                        sum += f * (rate / entry.total);
+                    (Role::Members { floors, rising }, Some(t)) => {
+                        let g = vars.add(variable().min(floors[0]).max(1.0));
+                        if *rising {
+                            level_row = Some(constraints.len());
+                            constraints.push((t - g).leq(0.0));
+                        }
+                        (g.into(), (vec![g], vec![0; entry.who.len()]))
                     }
-                    (sum, fs)
-                }
-            };
+                    // Throughput: members with the same request and floor are interchangeable,
+                    // so they share one fraction variable, counted once per member — the
+                    // objective and the coverage are the same, and the LP has a handful of
+                    // variables where it would have one per copy.
+                    (Role::Members { floors, .. }, None) => {
+                        let mut alike: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+                        let mut counts: Vec<(f64, f64, usize)> = Vec::new();
+                        let mut own = Vec::with_capacity(floors.len());
+                        for (&floor, &rate) in floors.iter().zip(&entry.rates) {
+                            let next = counts.len();
+                            let s = *alike
+                                .entry((rate.to_bits(), floor.to_bits()))
+                                .or_insert(next);
+                            if s == next {
+                                counts.push((rate, floor, 0));
+                            }
+                            counts[s].2 += 1;
+                            own.push(s);
+                        }
+                        let mut sum = Expression::from(0.0);
+                        let mut fs = Vec::with_capacity(counts.len());
+                        for (rate, floor, n) in counts {
+                            let f = vars.add(variable().min(floor).max(1.0));
+                            objective += f * n as f64;
+                            sum += f * (n as f64 * rate / entry.total);
+                            fs.push(f);
+                        }
+                        (sum, (fs, own))
+                    }
+                };
             if entry.disjoint > 1 {
                 for &y in &ys {
                     constraints
@@ -203,7 +224,7 @@ impl Part {
             .map(|((&e, fs), ys)| match all[e].role {
                 Role::Held { fraction } => vec![fraction],
                 // One row says it all (max-min): the fraction is what the paths carry.
-                Role::Members { .. } if fs.is_empty() => {
+                Role::Members { .. } if fs.0.is_empty() => {
                     vec![
                         ys.iter()
                             .map(|&y| sol.value(y).max(0.0))
@@ -211,7 +232,7 @@ impl Part {
                             .min(1.0),
                     ]
                 }
-                Role::Members { .. } => fs.iter().map(|&f| sol.value(f)).collect(),
+                Role::Members { .. } => fs.1.iter().map(|&s| sol.value(fs.0[s])).collect(),
             })
             .collect();
         let flows = m
