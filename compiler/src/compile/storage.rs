@@ -53,6 +53,7 @@ pub fn drop_slow(
             continue;
         }
         let gone = at_rate(topo, &d.paths[p], alloc.path_rates[i][p]);
+        d.dropped.push(d.paths[p].links.clone());
         if d.intent.constraints.disjoint_paths > 1 {
             d.paths.clear();
             d.candidates = 0;

@@ -56,7 +56,7 @@ use memories::check_memories;
 use model::{Model, check_documents};
 use purification::evaluate_pair_paths;
 use report::Out;
-use service::{check_service, check_stray_service};
+use service::{ServiceIndex, check_service, check_stray_service};
 use summary::check_summary;
 
 use crate::check::{CheckedIntent, Program};
@@ -97,13 +97,14 @@ pub fn verify(
         .iter()
         .map(|s| (s.name.as_str(), s.admission))
         .collect();
+    let services = ServiceIndex::new(configs);
     for intent in &program.intents {
         let admission = admissions.get(intent.name.as_str()).copied();
         let paths = flows
             .get(intent.name.as_str())
             .map_or(&[][..], Vec::as_slice);
         check_intent(&model, intent, admission, paths, &mut v);
-        check_service(&model, intent, admission, paths, configs, &mut v);
+        check_service(&model, intent, admission, paths, &services, &mut v);
     }
     check_stray_service(&intents, configs, &mut v);
     v.into_sorted()

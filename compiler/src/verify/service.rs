@@ -8,15 +8,66 @@ use super::model::Model;
 use super::report::{Out, TOL, close, unit_obj};
 use super::urn::{UrnParts, parse_urn};
 use crate::check::{CheckedIntent, Service};
-use crate::config::{Admission, ConfigSet, EndRole, ServiceConfig, UnitKind};
+use crate::config::{
+    Admission, ConfigSet, EndRole, QkdApplication, ServiceUnit, Session, UnitKind,
+};
 use std::collections::{BTreeMap, BTreeSet};
+
+/// The service documents looked up by name: every node's units and sessions by unit, and
+/// its applications by client, built once so that checking N intents stays linear.
+pub(super) struct ServiceIndex<'c> {
+    nodes: BTreeSet<&'c str>,
+    units: BTreeMap<(&'c str, &'c str), Vec<&'c ServiceUnit>>,
+    sessions: BTreeMap<(&'c str, &'c str), Vec<&'c Session>>,
+    apps: BTreeMap<(&'c str, &'c str), Vec<&'c QkdApplication>>,
+}
+
+impl<'c> ServiceIndex<'c> {
+    pub(super) fn new(configs: &'c ConfigSet) -> ServiceIndex<'c> {
+        let mut index = ServiceIndex {
+            nodes: configs.nodes.keys().map(String::as_str).collect(),
+            units: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            apps: BTreeMap::new(),
+        };
+        for (node, cfg) in &configs.nodes {
+            let node = node.as_str();
+            for u in &cfg.service.service_units {
+                index.units.entry((node, &u.id)).or_default().push(u);
+            }
+            for s in &cfg.service.sessions {
+                index
+                    .sessions
+                    .entry((node, &s.service_unit))
+                    .or_default()
+                    .push(s);
+            }
+            for a in &cfg.service.qkd_applications {
+                let clients: BTreeSet<&str> = a.client_app_id.iter().map(String::as_str).collect();
+                for c in clients {
+                    index.apps.entry((node, c)).or_default().push(a);
+                }
+            }
+        }
+        index
+    }
+
+    /// The first application at `node` that registers `client` with the server `server`.
+    fn app(&self, node: &str, client: &str, server: &str) -> Option<&'c QkdApplication> {
+        self.apps
+            .get(&(node, client))?
+            .iter()
+            .copied()
+            .find(|a| a.server_app_id.iter().any(|s| s == server))
+    }
+}
 
 pub(super) fn check_service(
     model: &Model,
     intent: &CheckedIntent,
     admission: Option<Admission>,
     flows: &[Flow],
-    configs: &ConfigSet,
+    index: &ServiceIndex,
     v: &mut Out,
 ) {
     let admitted_status = matches!(admission, Some(Admission::Met | Admission::Partial));
@@ -36,22 +87,12 @@ pub(super) fn check_service(
     for (end, role) in [(0usize, EndRole::Master), (1, EndRole::Slave)] {
         let node = intent.endpoints[end].node.as_str();
         let peer = intent.endpoints[1 - end].node.as_str();
-        let Some(cfg) = configs.nodes.get(node) else {
+        if !index.nodes.contains(node) {
             continue;
-        };
-        let ServiceConfig {
-            service_units,
-            sessions,
-            ..
-        } = &cfg.service;
-        let units: Vec<_> = service_units
-            .iter()
-            .filter(|u| u.id == intent.name)
-            .collect();
-        let sess: Vec<_> = sessions
-            .iter()
-            .filter(|s| s.service_unit == intent.name)
-            .collect();
+        }
+        let key = (node, intent.name.as_str());
+        let units: &[&ServiceUnit] = index.units.get(&key).map_or(&[], Vec::as_slice);
+        let sess: &[&Session] = index.sessions.get(&key).map_or(&[], Vec::as_slice);
         if !admitted_status {
             if !units.is_empty() || !sess.is_empty() {
                 v.push(
@@ -63,7 +104,7 @@ pub(super) fn check_service(
             }
             continue;
         }
-        let [u] = units.as_slice() else {
+        let [u] = units else {
             v.push(
                 codes::SERVICE_UNIT,
                 Some(node),
@@ -173,9 +214,7 @@ pub(super) fn check_service(
         urns.push((node, u.urns.clone()));
         // Keys: the KME registers the application (ETSI GS QKD 015) with its peer.
         if let Some(bits) = key_size {
-            let app = cfg.service.qkd_applications.iter().find(|a| {
-                a.client_app_id.contains(&u.urns.local) && a.server_app_id.contains(&u.urns.remote)
-            });
+            let app = index.app(node, &u.urns.local, &u.urns.remote);
             match app {
                 None => v.push(
                     codes::SERVICE_UNIT,
@@ -199,7 +238,7 @@ pub(super) fn check_service(
                 Some(_) => {}
             }
         }
-        let [s] = sess.as_slice() else {
+        let [s] = sess else {
             v.push(
                 codes::SESSION,
                 Some(node),

@@ -17,6 +17,9 @@ pub struct Demand<'a> {
     pub candidates: usize,
     /// Requested service units per second.
     pub rate: f64,
+    /// Paths taken out because they could not carry their rate (as links): column
+    /// generation never offers them again, so a re-plan without them ends.
+    pub dropped: Vec<Vec<usize>>,
 }
 
 impl<'a> Demand<'a> {
@@ -26,6 +29,7 @@ impl<'a> Demand<'a> {
             candidates: paths.len(),
             paths,
             rate,
+            dropped: Vec::new(),
         }
     }
 }

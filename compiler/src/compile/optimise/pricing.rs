@@ -183,6 +183,15 @@ impl<'t, 'a> Columns<'t, 'a> {
                         return None;
                     }
                     let got = pricer.price(d.intent, rate, s, &pi, caps, tolerance, hop_cost);
+                    // The best path is one that could not carry its rate before: it stays
+                    // out, and the search is no proof that nothing else improves.
+                    if got
+                        .path
+                        .as_ref()
+                        .is_some_and(|c| d.dropped.contains(&c.links))
+                    {
+                        return Some((i, None, false));
+                    }
                     let column = got.path.filter(|c| {
                         !d.paths.iter().any(|p| p.links == c.links)
                             && reduced_cost(topo, caps, d.intent.service, rate, s, &pi, hop_cost, c)
