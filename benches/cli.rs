@@ -3,9 +3,8 @@
 //! (`--no-compile`) and in full (the optimiser too), `compile`, and the same for a file of
 //! 100,000 copies of one intent (99,999 diagnostics to render). Wall time and output size of
 //! each run; run with `cargo bench --bench cli` (`-- N` for another count of intents,
-//! `-- N M` to compile M of them, 10,000 by default: the optimiser's LP grows faster than
-//! linearly, and 100,000 intents take many minutes; `full` adds the full check in every
-//! format, which costs one compile each).
+//! `-- N M` to check in full and compile M of them, all N by default; `full` adds the full
+//! check in every format, which costs one compile each).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -88,7 +87,7 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let n: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(100_000);
-    let m: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let m: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(n);
     let full = args.iter().any(|a| a == "full");
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::copy(
