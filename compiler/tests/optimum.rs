@@ -12,7 +12,7 @@ use good_lp::{Expression, ProblemVariables, Solution, SolverModel, variable};
 use std::collections::BTreeMap;
 use strata_compiler::check::{Program, check};
 use strata_compiler::compile::optimise::Objective;
-use strata_compiler::compile::{CompileOptions, compile};
+use strata_compiler::compile::{CompileOptions, Compiled, compile};
 use strata_compiler::inventory::{Inventory, load};
 use strata_grammar::{FileId, parse};
 
@@ -181,6 +181,22 @@ fn reference_optimum(g: &Generated) -> f64 {
     solution.eval(&objective)
 }
 
+fn throughput() -> CompileOptions {
+    CompileOptions {
+        objective: Objective::Throughput,
+        ..CompileOptions::default()
+    }
+}
+
+/// Σ admitted / requested over the summary's intents.
+fn admitted_total(out: &Compiled) -> f64 {
+    out.summary
+        .intents
+        .iter()
+        .map(|i| i.admitted_rate / i.requested_rate)
+        .sum()
+}
+
 #[test]
 fn throughput_reaches_the_optimum_over_all_allowed_paths() {
     let mut beyond_candidates = 0;
@@ -190,20 +206,8 @@ fn throughput_reaches_the_optimum_over_all_allowed_paths() {
         assert!(diags.iter().all(|d| !d.is_error()), "{diags:#?}");
         let inv = inv.unwrap();
         let p = program(&inv, &g.intents);
-        let out = compile(
-            &p,
-            &inv,
-            &CompileOptions {
-                objective: Objective::Throughput,
-                ..CompileOptions::default()
-            },
-        );
-        let strata: f64 = out
-            .summary
-            .intents
-            .iter()
-            .map(|i| i.admitted_rate / i.requested_rate)
-            .sum();
+        let out = compile(&p, &inv, &throughput());
+        let strata = admitted_total(&out);
         let optimum = reference_optimum(&g);
         assert!(
             strata >= optimum * (1.0 - 1e-3) && strata <= optimum + 1e-6,
@@ -624,20 +628,8 @@ fn pair_intents_reach_the_optimum_over_all_allowed_paths() {
         "intent wide: entangled pairs between s and t, rate >= 200/s\n\
          intent fine: entangled pairs between s and t, fidelity >= 0.85, rate >= 100/s\n",
     );
-    let out = compile(
-        &p,
-        &inv,
-        &CompileOptions {
-            objective: Objective::Throughput,
-            ..CompileOptions::default()
-        },
-    );
-    let strata: f64 = out
-        .summary
-        .intents
-        .iter()
-        .map(|i| i.admitted_rate / i.requested_rate)
-        .sum();
+    let out = compile(&p, &inv, &throughput());
+    let strata = admitted_total(&out);
     let optimum = net.optimum(&intents, None);
     let candidates = net.optimum(&intents, Some(3));
     // The k shortest candidates are far from the optimum: the instance needs pricing.
