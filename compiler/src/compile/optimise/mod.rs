@@ -1,11 +1,12 @@
 //! Admission and rate split as linear programs (good_lp; the solvers are chosen in one place,
-//! `class_lp.rs`).
+//! `class_lp/model.rs`).
 //!
 //! Model: one variable per candidate path (service units per second on it) and one per
 //! intent (its admitted rate, at most its requested rate). An intent's admitted rate is
 //! covered by its paths — with `disjoint paths N`, every one of its N disjoint paths carries
-//! at least 1/(N − 1) of it, so the paths left after losing any one still carry it all. Every resource (QKD key rate, elementary pair rate, classical bandwidth, memory
-//! qubits) bounds the sum of what its paths consume.
+//! at least 1/(N − 1) of it, so the paths left after losing any one still carry it all.
+//! Every resource (QKD key rate, elementary pair rate, classical bandwidth, memory qubits)
+//! bounds the sum of what its paths consume.
 //!
 //! Priorities: intents are solved class by class, highest priority first; each class gets
 //! what earlier classes left (successive LPs), so a lower priority never displaces a higher
@@ -16,7 +17,7 @@
 //! the repair step that guarantees strata never admits less than greedy.
 //!
 //! This file runs the classes in order; `demand.rs` is what it works on, `allocation.rs`
-//! what it produces and how that is reserved, `class_lp.rs` one class LP and its solvers,
+//! what it produces and how that is reserved, `class_lp/` one class LP, reduced, and its solvers,
 //! `pricing.rs` column generation, `levels.rs` a class's throughput or water-filling LPs,
 //! and `greedy.rs` the baseline.
 
