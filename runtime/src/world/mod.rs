@@ -13,8 +13,9 @@
 //!   fault scales it by the BB84 secret fraction `1 − (1 + f)·h(e)` relative to the
 //!   inventory's QBER (never above the inventory's rate), so it reaches 0 at
 //!   [`physics::qber_threshold`] — an eavesdropper starves the link. `eskr` is `skr` less
-//!   the [`KEY_HEADROOM`] the compiler keeps free. Pools are capped at
-//!   [`KEY_POOL_SECONDS`] of the link's rate so a restored link does not flood.
+//!   the [`KEY_HEADROOM`](strata_compiler::topology::KEY_HEADROOM) the compiler keeps
+//!   free. Pools are capped at [`KEY_POOL_SECONDS`] of the link's rate so a restored link
+//!   does not flood.
 //! * **Entanglement generation.** Every entanglement link that is up adds elementary pairs
 //!   to a pool at both ends, capped at [`PAIR_POOL_SECONDS`] of its rate (older halves would
 //!   have decohered past any cut-off).
