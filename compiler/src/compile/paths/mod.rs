@@ -4,8 +4,8 @@
 //! for one. When nothing survives, the reason says which requirement removed the last path.
 //!
 //! Purification counts the storage of raw pairs waiting for their partners
-//! ([`physics::purify_stored`]); that wait depends on the rate a path is given, which only
-//! the optimiser decides. A path is admitted at the most it can carry for the intent (the
+//! ([`purify_stored`](crate::physics::purify_stored)); that wait depends on the rate a path
+//! is given, which only the optimiser decides. A path is admitted at the most it can carry for the intent (the
 //! intent's rate, or the path's bottleneck if lower): if its fidelity misses the bound even
 //! then, no allocation can help. Each candidate also carries the least rate that keeps the
 //! bound (`min_rate`); the compiler re-checks every allocated path against it
