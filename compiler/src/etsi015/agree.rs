@@ -4,6 +4,7 @@
 //! Compared field by field against the strata documents (never by rebuilding the 015
 //! document), so a fault in the builder shows up here.
 
+use super::build::Index;
 use super::ids;
 use super::model::*;
 use crate::config::{ConfigSet, EndRole, ForwardingEntry, NodeConfig, UnitKind, file_name};
@@ -157,28 +158,11 @@ fn compare(
             bad.push((object, why.join("; ")));
         }
     }
-    let qkd: BTreeSet<&str> = cfg
-        .forwarding
-        .qkd_links
-        .iter()
-        .map(|l| l.qkdl_id.as_str())
-        .collect();
-    let peers: BTreeMap<&str, &str> = cfg
-        .service
-        .service_units
-        .iter()
-        .map(|u| (u.id.as_str(), u.peer.as_str()))
-        .collect();
+    let index = Index::new(cfg);
     let mut backing: BTreeMap<&str, BTreeSet<String>> = BTreeMap::new();
-    for e in &cfg.forwarding.forwarding_table {
-        let hops: Vec<_> = e.virt_prev_hop.iter().chain(&e.virt_next_hop).collect();
-        if !hops.iter().any(|h| qkd.contains(h.link.as_str())) {
-            continue;
-        }
-        let peer = peers.get(e.service_unit.as_str()).copied();
-        if let ([h], Some(p)) = (hops.as_slice(), peer)
-            && h.node == p
-        {
+    for &e in &index.key_entries {
+        let peer = index.peers.get(e.service_unit.as_str()).copied();
+        if let Some(h) = index.direct(e) {
             backing
                 .entry(&e.service_unit)
                 .or_default()

@@ -6,7 +6,7 @@
 
 use super::ids;
 use super::model::*;
-use crate::config::{EndRole, ForwardingEntry, NodeConfig, SessionQos, UnitKind};
+use crate::config::{EndRole, ForwardingEntry, Hop, NodeConfig, SessionQos, UnitKind};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// True when the node has a document to write: it ends at least one QKD link.
@@ -116,13 +116,13 @@ fn sorted_ids(it: impl Iterator<Item = String>) -> Vec<String> {
 
 /// What the document is built from, looked up by name once per node (a node may terminate
 /// tens of thousands of service units).
-struct Index<'c> {
+pub(super) struct Index<'c> {
     /// Forwarding entries of key service units (those whose hops are QKD links), in table
     /// order, and per unit.
-    key_entries: Vec<&'c ForwardingEntry>,
+    pub(super) key_entries: Vec<&'c ForwardingEntry>,
     by_unit: BTreeMap<&'c str, Vec<&'c ForwardingEntry>>,
     /// The peer endpoint of each service unit this node terminates.
-    peers: BTreeMap<&'c str, &'c str>,
+    pub(super) peers: BTreeMap<&'c str, &'c str>,
     /// The QoS of each unit's first session.
     qos: BTreeMap<&'c str, &'c SessionQos>,
     /// Key bits per second reserved per (QKD link, unit).
@@ -132,7 +132,7 @@ struct Index<'c> {
 }
 
 impl<'c> Index<'c> {
-    fn new(cfg: &'c NodeConfig) -> Index<'c> {
+    pub(super) fn new(cfg: &'c NodeConfig) -> Index<'c> {
         let qkd: BTreeSet<&str> = cfg
             .forwarding
             .qkd_links
@@ -181,15 +181,13 @@ impl<'c> Index<'c> {
         }
     }
 
-    /// True when the path of `e` is one QKD link straight to the unit's peer: the key comes
-    /// off that physical link with no relay, and no virtual link is configured.
-    fn direct(&self, e: &ForwardingEntry) -> bool {
-        let Some(peer) = self.peers.get(e.service_unit.as_str()) else {
-            return false;
-        };
+    /// The one hop of `e` when its path is one QKD link straight to the unit's peer: the key
+    /// comes off that physical link with no relay, and no virtual link is configured.
+    pub(super) fn direct<'e>(&self, e: &'e ForwardingEntry) -> Option<&'e Hop> {
+        let peer = self.peers.get(e.service_unit.as_str())?;
         match (&e.virt_prev_hop, &e.virt_next_hop) {
-            (Some(h), None) | (None, Some(h)) => h.node == *peer,
-            _ => false,
+            (Some(h), None) | (None, Some(h)) if h.node == *peer => Some(h),
+            _ => None,
         }
     }
 
@@ -216,11 +214,9 @@ impl<'c> Index<'c> {
 fn backing(index: &Index, unit: &str) -> Vec<String> {
     let mut by_path: BTreeMap<usize, String> = BTreeMap::new();
     for e in index.by_unit.get(unit).into_iter().flatten() {
-        let id = if index.direct(e) {
-            let hop = e.virt_next_hop.as_ref().or(e.virt_prev_hop.as_ref());
-            hop.map(|h| ids::link(&h.link)).unwrap_or_default()
-        } else {
-            ids::virtual_link(unit, e.path)
+        let id = match index.direct(e) {
+            Some(hop) => ids::link(&hop.link),
+            None => ids::virtual_link(unit, e.path),
         };
         by_path.insert(e.path, id);
     }
@@ -228,7 +224,7 @@ fn backing(index: &Index, unit: &str) -> Vec<String> {
 }
 
 fn virtual_link(node: &str, index: &Index, e: &ForwardingEntry) -> Option<Link> {
-    if index.direct(e) {
+    if index.direct(e).is_some() {
         return None;
     }
     let peer = index.peers.get(e.service_unit.as_str());
