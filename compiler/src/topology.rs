@@ -33,6 +33,11 @@ pub enum LinkKind {
     Entanglement,
 }
 
+/// Index of a resource the optimiser shares out: quantum links first, then classical links,
+/// then node memories (`compile::resources::Capacities` numbers them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Resource(pub usize);
+
 #[derive(Debug, Clone)]
 pub struct TNode {
     pub name: String,

@@ -62,11 +62,11 @@ pub(super) fn explain(
             }
             let path = &d.paths[0];
             let bottleneck = usage(topo, &left, d.intent.service, path)
-                .into_iter()
+                .iter()
                 .min_by(|a, b| (left.cap[a.0.0] / a.1).total_cmp(&(left.cap[b.0.0] / b.1)));
             let missing = d.rate - admitted;
             let what = match bottleneck {
-                Some((res, coef)) => {
+                Some(&(res, coef)) => {
                     let (name, unit) = resource_name(topo, &left, res, d.intent.service);
                     format!(
                         "{name} is the bottleneck: {} left after higher-priority and earlier intents, {} more needed",

@@ -7,9 +7,7 @@ use super::paths::Candidate;
 use crate::check::Service;
 use crate::topology::{self, Topology};
 
-/// Index of a resource: quantum links first, then classical links, then node memories.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Resource(pub usize);
+pub use crate::topology::Resource;
 
 /// Capacities of every resource, with the classical channels of quantum links already
 /// subtracted from the classical links that carry them.
@@ -63,8 +61,20 @@ impl Capacities {
     }
 }
 
-/// Consumption per service unit per second on `path`, summed per resource, in resource order.
-pub fn usage(
+/// Consumption per service unit per second on `path`, summed per resource, in resource order
+/// (worked out on the path's first use, then kept with it).
+pub fn usage<'p>(
+    topo: &Topology,
+    caps: &Capacities,
+    service: Service,
+    path: &'p Candidate,
+) -> &'p [(Resource, f64)] {
+    path.usage
+        .0
+        .get_or_init(|| consumption(topo, caps, service, path))
+}
+
+fn consumption(
     topo: &Topology,
     caps: &Capacities,
     service: Service,

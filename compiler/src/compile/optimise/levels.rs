@@ -1,5 +1,5 @@
 //! The LPs of one priority class: throughput (the most admitted in total) or water-filling
-//! fair shares (max-min levels from the interior-point duals, then the most in total with
+//! fair shares (max-min levels from the LP's duals, then the most in total with
 //! every member kept at its level).
 
 use super::RATE_FLOOR;
@@ -42,11 +42,13 @@ pub(super) fn solve(
 ///
 /// Throughput: one LP, the most admitted in total. Fair: water-filling — the largest
 /// fraction every member can have at once; the members that cannot have more without
-/// taking it from another at that fraction (those whose max-min row has a positive dual
-/// in the interior-point solution, which is strictly complementary) keep it, and the rest
-/// are raised again, for at most [`WATER_ROUNDS`] levels; then the most in total with every
-/// member kept at its level. A class too large for the interior-point solver
-/// ([`COLUMN_LIMIT`]) gets one level for all (max-min, then throughput).
+/// taking it from another at that fraction (those whose max-min row has a positive dual:
+/// by complementary slackness that row binds at every optimum) keep it, and the rest are
+/// raised again, for at most [`WATER_ROUNDS`] levels; then the most in total with every
+/// member kept at its level. The interior-point duals are strictly complementary, so one
+/// round settles every blocked member; duals at a vertex (the simplex's fallback) may
+/// settle only some, and the next round finds the rest at the same level. A class too
+/// large for pricing ([`COLUMN_LIMIT`]) gets one level for all (max-min, then throughput).
 pub(super) fn solve_levels(
     topo: &Topology,
     caps: &Capacities,
@@ -93,9 +95,10 @@ pub(super) fn solve_levels(
     }
     for _ in 0..WATER_ROUNDS {
         let stage = Stage::MaxMin(&levels);
-        columns.generate(topo, caps, demands, class, stage);
-        let lp = ClassLp::build(topo, caps, demands, class, stage);
-        let Some(duals) = lp.duals(caps.len()) else {
+        let priced = columns.generate(topo, caps, demands, class, stage);
+        let duals =
+            priced.or_else(|| ClassLp::build(topo, caps, demands, class, stage).duals(caps.len()));
+        let Some(duals) = duals else {
             // No duals: one level for the members still rising, from the simplex.
             columns.report.failed += 1;
             let (_, t) = ClassLp::build(topo, caps, demands, class, stage).solve()?;

@@ -168,8 +168,8 @@ fn successive_lp_with(
             for p in &demands[i].paths {
                 used.extend(
                     usage(topo, &caps, demands[i].intent.service, p)
-                        .into_iter()
-                        .map(|(r, _)| r),
+                        .iter()
+                        .map(|&(r, _)| r),
                 );
             }
         }

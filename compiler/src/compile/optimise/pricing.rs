@@ -25,7 +25,7 @@ pub const COLUMN_ROUNDS: usize = 40;
 pub const COLUMN_BUDGET: usize = 60;
 
 /// A new path enters the LP when its reduced cost exceeds this much per unit of requested
-/// rate (the interior-point duals are accurate to about 1e-8).
+/// rate (the duals are accurate to about 1e-8).
 const PRICE_TOLERANCE: f64 = 1e-6;
 
 /// What column generation did over a compile's LPs.
@@ -134,7 +134,8 @@ impl<'t, 'a> Columns<'t, 'a> {
 
     /// Adds to the class's intents every path with a positive reduced cost, round after
     /// round, until there is none (the LP is then optimal over all allowed paths) or a
-    /// limit is reached (counted in the report).
+    /// limit is reached (counted in the report). Returns the duals of the last round when
+    /// it found no column: they are the duals of the LP over the paths the intents now have.
     pub(super) fn generate(
         &mut self,
         topo: &Topology,
@@ -142,28 +143,28 @@ impl<'t, 'a> Columns<'t, 'a> {
         demands: &mut [Demand],
         class: &Class,
         stage: Stage,
-    ) {
+    ) -> Option<Duals> {
         let positions: Vec<usize> = class.members.iter().chain(class.held).copied().collect();
         if !positions.iter().any(|&i| priceable(demands[i].intent)) {
-            return;
+            return None;
         }
         if positions.len() > COLUMN_LIMIT {
             self.report.too_large += 1;
-            return;
+            return None;
         }
         for _ in 0..COLUMN_ROUNDS {
             if self.report.rounds >= COLUMN_BUDGET {
                 self.report.budget_spent = true;
-                return;
+                return None;
             }
             let lp = ClassLp::build(topo, caps, demands, class, stage);
-            let Some(Duals {
-                sigma, rate, pi, ..
-            }) = lp.duals(caps.len())
-            else {
+            let Some(duals) = lp.duals(caps.len()) else {
                 self.report.failed += 1;
-                return;
+                return None;
             };
+            let Duals {
+                sigma, rate, pi, ..
+            } = &duals;
             self.report.rounds += 1;
             let pricer = &self.pricer;
             let shared: &[Demand] = demands;
@@ -175,14 +176,14 @@ impl<'t, 'a> Columns<'t, 'a> {
             // what the LP charges it, is positive), and whether the search was exact.
             let priced: Vec<(usize, Option<Candidate>, bool)> = positions
                 .par_iter()
-                .zip(sigma.par_iter().zip(&rate))
+                .zip(sigma.par_iter().zip(rate))
                 .filter_map(|(&i, (&s, &rate))| {
                     let d = &shared[i];
                     let tolerance = PRICE_TOLERANCE / rate;
                     if s <= tolerance || !priceable(d.intent) {
                         return None;
                     }
-                    let got = pricer.price(d.intent, rate, s, &pi, caps, tolerance, hop_cost);
+                    let got = pricer.price(d.intent, rate, s, pi, caps, tolerance, hop_cost);
                     // The best path is one that could not carry its rate before: it stays
                     // out, and the search is no proof that nothing else improves.
                     if got
@@ -194,7 +195,7 @@ impl<'t, 'a> Columns<'t, 'a> {
                     }
                     let column = got.path.filter(|c| {
                         !d.paths.iter().any(|p| p.links == c.links)
-                            && reduced_cost(topo, caps, d.intent.service, rate, s, &pi, hop_cost, c)
+                            && reduced_cost(topo, caps, d.intent.service, rate, s, pi, hop_cost, c)
                                 > tolerance
                     });
                     Some((i, column, got.exact))
@@ -214,10 +215,11 @@ impl<'t, 'a> Columns<'t, 'a> {
                 }
             }
             if found == 0 {
-                return;
+                return Some(duals);
             }
             self.report.added += found;
         }
         self.report.round_limited += 1;
+        None
     }
 }

@@ -6,7 +6,8 @@
 use super::blocked::Blocked;
 use crate::check::{CheckedIntent, Service};
 use crate::physics;
-use crate::topology::Topology;
+use crate::topology::{Resource, Topology};
+use std::sync::OnceLock;
 
 /// Most BBPSSW rounds strata schedules on one path.
 pub const MAX_PURIFICATION_ROUNDS: u32 = 3;
@@ -54,6 +55,27 @@ pub struct Candidate {
     pub end_coherence_s: f64,
     /// Cost of the path in the search (ties are broken by nodes, then links).
     pub(super) cost: u64,
+    /// What a unit of rate on the path consumes, worked out on first use.
+    pub(in crate::compile) usage: UsageMemo,
+}
+
+/// What a unit of rate on a path consumes of each resource, in resource order, worked out
+/// once by [`usage`](crate::compile::resources::usage): a path belongs to one intent (one
+/// service) in one compile (one topology), so it never changes. A cache, not part of the
+/// path: two candidates are equal whatever their memos hold.
+#[derive(Clone, Default)]
+pub struct UsageMemo(pub(in crate::compile) OnceLock<Vec<(Resource, f64)>>);
+
+impl PartialEq for UsageMemo {
+    fn eq(&self, _: &UsageMemo) -> bool {
+        true
+    }
+}
+
+impl std::fmt::Debug for UsageMemo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("UsageMemo")
+    }
 }
 
 /// Evaluates a given path (latency, fidelity, purification, overhead) for an intent.
@@ -92,6 +114,7 @@ pub(super) fn evaluate(
             storage: physics::purify_stored(1.0, 0, 0.0, f64::INFINITY),
             end_coherence_s: f64::INFINITY,
             cost,
+            usage: UsageMemo::default(),
         },
         Service::Pairs => {
             let wait_s = latency_ms / 1e3;
@@ -171,6 +194,7 @@ pub(super) fn evaluate(
                 storage,
                 end_coherence_s,
                 cost,
+                usage: UsageMemo::default(),
             }
         }
     }

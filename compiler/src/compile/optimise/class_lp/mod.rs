@@ -1,7 +1,8 @@
 //! One LP of a priority class, reduced before it is solved and then solved by either
 //! solver: the simplex (microlp) for the allocation, the interior-point solver (clarabel)
-//! for the duals that price new columns. The solvers are chosen in `model.rs` and nowhere
-//! else.
+//! for the duals that price new columns, with the simplex over the dual LP when clarabel
+//! does not converge (or HiGHS for both, with the `highs` feature). The solvers are chosen
+//! in `model.rs` and nowhere else.
 //!
 //! Three exact reductions keep the LPs small (`reduce.rs`):
 //! - **Identical members are one entry.** Members with the same paths, the same use of every
@@ -149,7 +150,7 @@ impl ClassLp {
         Some((rates, level))
     }
 
-    /// The duals of the LP (interior point).
+    /// The duals of the LP (see `model.rs` for the solver).
     pub(super) fn duals(self, resources: usize) -> Option<Duals> {
         let solved: Vec<Option<PartDuals>> = self
             .parts

@@ -1,5 +1,7 @@
-//! One part of a class LP as a good_lp model, solved by the simplex (microlp) for an
-//! allocation or by the interior-point solver (clarabel) for its duals.
+//! One part of a class LP, written out as a sparse matrix and solved through good_lp: by
+//! the simplex for an allocation (microlp, or HiGHS with the `highs` feature), and for the
+//! prices that price new columns by the interior-point solver (clarabel), or by the simplex
+//! over the dual LP when clarabel does not converge.
 
 use super::HOP_COST;
 use super::reduce::{Entry, Role};
@@ -11,7 +13,14 @@ use good_lp::{
 };
 use std::collections::BTreeMap;
 
+/// The simplex: microlp, pure Rust, unless the `highs` feature builds in HiGHS.
+#[cfg(feature = "highs")]
+use good_lp::highs as simplex;
+#[cfg(not(feature = "highs"))]
+use good_lp::microlp as simplex;
+
 /// Most interior-point iterations for the duals of one LP.
+#[cfg(not(feature = "highs"))]
 const DUAL_ITERATIONS: u32 = 60;
 
 /// Entries of a class LP that share capacity rows, with those rows.
@@ -39,15 +48,173 @@ pub(super) struct PartDuals {
     pub(super) level: f64,
 }
 
+/// `maximise Σ cⱼ xⱼ` subject to `Σⱼ aᵢⱼ xⱼ ≤ bᵢ` for every row and `lⱼ ≤ xⱼ ≤ uⱼ`.
+#[derive(Default)]
+struct Matrix {
+    /// Per variable: its lower bound, upper bound (infinite when none) and objective
+    /// coefficient.
+    cols: Vec<(f64, f64, f64)>,
+    /// Per row: its coefficients and its bound.
+    rows: Vec<(Vec<(usize, f64)>, f64)>,
+}
+
+impl Matrix {
+    fn var(&mut self, lo: f64, hi: f64) -> usize {
+        self.cols.push((lo, hi, 0.0));
+        self.cols.len() - 1
+    }
+
+    fn row(&mut self, coefs: Vec<(usize, f64)>, bound: f64) -> usize {
+        self.rows.push((coefs, bound));
+        self.rows.len() - 1
+    }
+
+    /// The LP as good_lp sees it: its variables, objective and rows, in order.
+    fn problem(&self) -> (ProblemVariables, Vec<Variable>, Expression, Vec<Constraint>) {
+        let mut vars = ProblemVariables::new();
+        let x: Vec<Variable> = self
+            .cols
+            .iter()
+            .map(|&(lo, hi, _)| vars.add(variable().min(lo).max(hi)))
+            .collect();
+        let objective: Expression = self.cols.iter().zip(&x).map(|(c, &v)| v * c.2).sum();
+        let rows = self
+            .rows
+            .iter()
+            .map(|(coefs, bound)| {
+                let lhs: Expression = coefs.iter().map(|&(j, a)| x[j] * a).sum();
+                lhs.leq(*bound)
+            })
+            .collect();
+        (vars, x, objective, rows)
+    }
+
+    /// The optimal values of the variables, at a vertex (the simplex).
+    fn solve(&self) -> Option<Vec<f64>> {
+        let (vars, x, objective, rows) = self.problem();
+        let mut lp = vars.maximise(objective).using(simplex);
+        for row in rows {
+            lp.add_constraint(row);
+        }
+        let sol = lp.solve().ok()?;
+        Some(x.iter().map(|&v| sol.value(v)).collect())
+    }
+
+    /// An optimal dual solution: the price of every row (≥ 0), and the optimum. From the
+    /// interior-point solver when it converges within [`DUAL_ITERATIONS`]; otherwise from
+    /// the dual LP by the simplex ([`Matrix::dual_lp`]), which always finishes.
+    #[cfg(not(feature = "highs"))]
+    fn duals(&self) -> Option<(Vec<f64>, f64)> {
+        self.interior_duals().or_else(|| self.dual_lp())
+    }
+
+    /// An optimal dual solution: the price of every row (≥ 0), and the optimum. From HiGHS's
+    /// interior-point solver without crossover (a central, strictly complementary
+    /// solution), or from its simplex when that fails.
+    #[cfg(feature = "highs")]
+    fn duals(&self) -> Option<(Vec<f64>, f64)> {
+        use good_lp::solvers::highs::HighsSolverType;
+        let attempt = |interior: bool| {
+            let (vars, x, objective, rows) = self.problem();
+            let mut lp = vars
+                .maximise(objective)
+                .using(good_lp::highs)
+                .set_threads(1);
+            if interior {
+                lp = lp
+                    .set_solver(HighsSolverType::Ipm)
+                    .set_option("run_crossover", "off");
+            }
+            let refs: Vec<_> = rows.into_iter().map(|c| lp.add_constraint(c)).collect();
+            let mut sol = lp.solve().ok()?;
+            let optimum = self
+                .cols
+                .iter()
+                .zip(&x)
+                .map(|(c, &v)| c.2 * sol.value(v))
+                .sum();
+            let duals = sol.compute_dual();
+            let y: Vec<f64> = refs.into_iter().map(|r| duals.dual(r).max(0.0)).collect();
+            Some((y, optimum))
+        };
+        attempt(true).or_else(|| attempt(false))
+    }
+
+    #[cfg(not(feature = "highs"))]
+    /// The duals from the interior-point solver (clarabel), whose solution is strictly
+    /// complementary: every row that binds at all optima has a positive price.
+    fn interior_duals(&self) -> Option<(Vec<f64>, f64)> {
+        let (vars, x, objective, rows) = self.problem();
+        let mut lp = vars.maximise(objective.clone()).using(good_lp::clarabel);
+        // A well-scaled LP converges in a few dozen interior-point iterations; one that does
+        // not is handed to the simplex rather than ground on.
+        lp.settings().max_iter(DUAL_ITERATIONS);
+        let refs: Vec<_> = rows.into_iter().map(|c| lp.add_constraint(c)).collect();
+        let mut sol = lp.solve().ok()?;
+        let optimum = self
+            .cols
+            .iter()
+            .zip(&x)
+            .map(|(c, &v)| c.2 * sol.value(v))
+            .sum();
+        let duals = sol.compute_dual();
+        let y = refs.into_iter().map(|r| duals.dual(r).max(0.0)).collect();
+        Some((y, optimum))
+    }
+
+    #[cfg(not(feature = "highs"))]
+    /// The duals as the optimal solution of the dual LP, by the simplex (a vertex). With
+    /// every variable shifted to `x = l + x'`, the dual is
+    /// `minimise Σ (bᵢ − Σⱼ aᵢⱼ lⱼ) yᵢ + Σ (uⱼ − lⱼ) wⱼ` subject to
+    /// `Σᵢ aᵢⱼ yᵢ + wⱼ ≥ cⱼ` for every variable, `y, w ≥ 0` (no `wⱼ` without an upper
+    /// bound); its optimum is the primal's less the constant `Σ cⱼ lⱼ`.
+    fn dual_lp(&self) -> Option<(Vec<f64>, f64)> {
+        let mut vars = ProblemVariables::new();
+        let y: Vec<Variable> = self
+            .rows
+            .iter()
+            .map(|_| vars.add(variable().min(0.0)))
+            .collect();
+        let mut columns: Vec<Expression> =
+            self.cols.iter().map(|_| Expression::from(0.0)).collect();
+        let mut objective = Expression::from(0.0);
+        for ((coefs, bound), &yi) in self.rows.iter().zip(&y) {
+            let mut shifted = *bound;
+            for &(j, a) in coefs {
+                columns[j] += yi * a;
+                shifted -= a * self.cols[j].0;
+            }
+            objective += yi * shifted;
+        }
+        let mut constant = 0.0;
+        for (&(lo, hi, c), column) in self.cols.iter().zip(&mut columns) {
+            constant += c * lo;
+            if hi.is_finite() {
+                let w = vars.add(variable().min(0.0));
+                objective += w * (hi - lo);
+                *column += w;
+            }
+        }
+        let mut lp = vars.minimise(objective.clone()).using(simplex);
+        for (column, &(_, _, c)) in columns.into_iter().zip(&self.cols) {
+            lp.add_constraint(column.geq(c));
+        }
+        let sol = lp.solve().ok()?;
+        let optimum = sol.eval(&objective) + constant;
+        Some((y.iter().map(|&v| sol.value(v).max(0.0)).collect(), optimum))
+    }
+}
+
+/// An entry's fraction variables, and per member which of them is its own.
+type Own = (Vec<usize>, Vec<usize>);
+
 struct Model {
-    vars: ProblemVariables,
-    objective: Expression,
-    constraints: Vec<Constraint>,
-    level: Option<Variable>,
+    matrix: Matrix,
+    level: Option<usize>,
     /// Per entry: its fraction variables (none for a held intent), and per member which of
     /// them is its own.
-    fractions: Vec<(Vec<Variable>, Vec<usize>)>,
-    flows: Vec<Vec<Variable>>,
+    fractions: Vec<Own>,
+    flows: Vec<Vec<usize>>,
     cover: Vec<Option<usize>>,
     level_rows: Vec<Option<usize>>,
     capacity: Vec<usize>,
@@ -79,126 +246,126 @@ impl Part {
     }
 
     fn model(&self, all: &[Entry]) -> Model {
-        let mut vars = ProblemVariables::new();
-        let level = self.max_min.then(|| vars.add(variable().min(0.0).max(1.0)));
-        let mut objective = Expression::from(0.0);
-        let mut constraints = Vec::new();
-        let mut row_of: BTreeMap<Resource, Expression> = self
+        let mut matrix = Matrix::default();
+        let level = self.max_min.then(|| matrix.var(0.0, 1.0));
+        let slot: BTreeMap<Resource, usize> = self
             .rows
             .iter()
-            .map(|&(r, _, _)| (r, Expression::from(0.0)))
+            .enumerate()
+            .map(|(k, &(r, _, _))| (r, k))
             .collect();
+        let mut loads: Vec<Vec<(usize, f64)>> = vec![Vec::new(); self.rows.len()];
         let (mut fractions, mut flows, mut cover, mut level_rows) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for &e in &self.entries {
             let entry = &all[e];
-            let ys: Vec<Variable> = entry
+            let ys: Vec<usize> = entry
                 .paths
                 .iter()
-                .map(|_| vars.add(variable().min(0.0)))
+                .map(|_| matrix.var(0.0, f64::INFINITY))
                 .collect();
             for (path, &y) in entry.paths.iter().zip(&ys) {
                 // The hop tie-break belongs to the throughput stage: in a max-min LP it would
                 // make every member's level row bind and hide which members are blocked.
                 if level.is_none() {
-                    objective -= y * (HOP_COST * (path.hops * entry.who.len()) as f64);
+                    matrix.cols[y].2 -= HOP_COST * (path.hops * entry.who.len()) as f64;
                 }
                 for &(r, coef) in &path.usage {
-                    if let Some(row) = row_of.get_mut(&r) {
-                        *row += y * (coef * entry.total);
+                    if let Some(&k) = slot.get(&r) {
+                        loads[k].push((y, coef * entry.total / self.rows[k].1));
                     }
                 }
             }
-            let carried = || -> Expression { ys.iter().map(|&v| Expression::from(v)).sum() };
+            let less_carried = |mut row: Vec<(usize, f64)>| {
+                row.extend(ys.iter().map(|&y| (y, -1.0)));
+                row
+            };
             let mut level_row = None;
-            let (admitted, fs): (Expression, (Vec<Variable>, Vec<usize>)) =
-                match (&entry.role, level) {
-                    // Max-min, one coverage row over all paths: the admitted fraction is what
-                    // the paths carry (capped at 1 by the level's own bound), so one row says both
-                    // `level ≤ admitted` and `admitted ≤ carried`, or `floor ≤ carried`.
-                    // A member held at 0 has no row at all (nothing asks its paths to carry).
-                    (Role::Members { floors, rising }, Some(t)) if entry.disjoint <= 1 => {
-                        let row = constraints.len();
-                        if *rising {
-                            level_row = Some(row);
-                            constraints.push((t - carried()).leq(0.0));
-                        } else if floors[0] > 0.0 {
-                            constraints.push((Expression::from(floors[0]) - carried()).leq(0.0));
-                        }
-                        cover.push((constraints.len() > row).then_some(row));
-                        fractions.push((Vec::new(), Vec::new()));
-                        flows.push(ys);
-                        level_rows.push(level_row);
-                        continue;
+            // What the entry is admitted, as a fraction of its total: a sum of variables and
+            // a constant.
+            let (admitted, constant, fs): (Vec<(usize, f64)>, f64, Own) = match (&entry.role, level)
+            {
+                // Max-min, one coverage row over all paths: the admitted fraction is what
+                // the paths carry (capped at 1 by the level's own bound), so one row says
+                // both `level ≤ admitted` and `admitted ≤ carried`, or `floor ≤ carried`.
+                // A member held at 0 has no row at all (nothing asks its paths to carry).
+                (Role::Members { floors, rising }, Some(t)) if entry.disjoint <= 1 => {
+                    let mut row = None;
+                    if *rising {
+                        row = Some(matrix.row(less_carried(vec![(t, 1.0)]), 0.0));
+                        level_row = row;
+                    } else if floors[0] > 0.0 {
+                        row = Some(matrix.row(less_carried(Vec::new()), -floors[0]));
                     }
-                    (Role::Held { fraction }, _) => {
-                        (Expression::from(*fraction), (Vec::new(), Vec::new()))
+                    cover.push(row);
+                    fractions.push((Vec::new(), Vec::new()));
+                    flows.push(ys);
+                    level_rows.push(level_row);
+                    continue;
+                }
+                (Role::Held { fraction }, _) => (Vec::new(), *fraction, (Vec::new(), Vec::new())),
+                (Role::Members { floors, rising }, Some(t)) => {
+                    let g = matrix.var(floors[0], 1.0);
+                    if *rising {
+                        level_row = Some(matrix.row(vec![(t, 1.0), (g, -1.0)], 0.0));
                     }
-                    (Role::Members { floors, rising }, Some(t)) => {
-                        let g = vars.add(variable().min(floors[0]).max(1.0));
-                        if *rising {
-                            level_row = Some(constraints.len());
-                            constraints.push((t - g).leq(0.0));
+                    (vec![(g, 1.0)], 0.0, (vec![g], vec![0; entry.who.len()]))
+                }
+                // Throughput: members with the same request and floor are interchangeable,
+                // so they share one fraction variable, counted once per member — the
+                // objective and the coverage are the same, and the LP has a handful of
+                // variables where it would have one per copy.
+                (Role::Members { floors, .. }, None) => {
+                    let mut alike: BTreeMap<(u64, u64), usize> = BTreeMap::new();
+                    let mut counts: Vec<(f64, f64, usize)> = Vec::new();
+                    let mut own = Vec::with_capacity(floors.len());
+                    for (&floor, &rate) in floors.iter().zip(&entry.rates) {
+                        let next = counts.len();
+                        let s = *alike
+                            .entry((rate.to_bits(), floor.to_bits()))
+                            .or_insert(next);
+                        if s == next {
+                            counts.push((rate, floor, 0));
                         }
-                        (g.into(), (vec![g], vec![0; entry.who.len()]))
+                        counts[s].2 += 1;
+                        own.push(s);
                     }
-                    // Throughput: members with the same request and floor are interchangeable,
-                    // so they share one fraction variable, counted once per member — the
-                    // objective and the coverage are the same, and the LP has a handful of
-                    // variables where it would have one per copy.
-                    (Role::Members { floors, .. }, None) => {
-                        let mut alike: BTreeMap<(u64, u64), usize> = BTreeMap::new();
-                        let mut counts: Vec<(f64, f64, usize)> = Vec::new();
-                        let mut own = Vec::with_capacity(floors.len());
-                        for (&floor, &rate) in floors.iter().zip(&entry.rates) {
-                            let next = counts.len();
-                            let s = *alike
-                                .entry((rate.to_bits(), floor.to_bits()))
-                                .or_insert(next);
-                            if s == next {
-                                counts.push((rate, floor, 0));
-                            }
-                            counts[s].2 += 1;
-                            own.push(s);
-                        }
-                        let mut sum = Expression::from(0.0);
-                        let mut fs = Vec::with_capacity(counts.len());
-                        for (rate, floor, n) in counts {
-                            let f = vars.add(variable().min(floor).max(1.0));
-                            objective += f * n as f64;
-                            sum += f * (n as f64 * rate / entry.total);
-                            fs.push(f);
-                        }
-                        (sum, (fs, own))
+                    let mut sum = Vec::with_capacity(counts.len());
+                    let mut fs = Vec::with_capacity(counts.len());
+                    for (rate, floor, n) in counts {
+                        let f = matrix.var(floor, 1.0);
+                        matrix.cols[f].2 += n as f64;
+                        sum.push((f, n as f64 * rate / entry.total));
+                        fs.push(f);
                     }
-                };
+                    (sum, 0.0, (fs, own))
+                }
+            };
             if entry.disjoint > 1 {
                 for &y in &ys {
-                    constraints
-                        .push((admitted.clone() - y * f64::from(entry.disjoint - 1)).leq(0.0));
+                    let mut row = admitted.clone();
+                    row.push((y, -f64::from(entry.disjoint - 1)));
+                    matrix.row(row, -constant);
                 }
                 cover.push(None);
             } else {
-                cover.push(Some(constraints.len()));
-                constraints.push((admitted - carried()).leq(0.0));
+                cover.push(Some(matrix.row(less_carried(admitted), -constant)));
             }
             fractions.push(fs);
             flows.push(ys);
             level_rows.push(level_row);
         }
-        let mut capacity = Vec::with_capacity(self.rows.len());
-        for &(r, scale, bound) in &self.rows {
-            let expr = row_of.remove(&r).unwrap_or_default();
-            capacity.push(constraints.len());
-            constraints.push((expr * (1.0 / scale)).leq(bound));
-        }
+        let capacity = self
+            .rows
+            .iter()
+            .zip(loads)
+            .map(|(&(_, _, bound), load)| matrix.row(load, bound))
+            .collect();
         if let Some(t) = level {
-            objective += t;
+            matrix.cols[t].2 += 1.0;
         }
         Model {
-            vars,
-            objective,
-            constraints,
+            matrix,
             level,
             fractions,
             flows,
@@ -211,11 +378,7 @@ impl Part {
     /// The part's allocation at a vertex (simplex).
     pub(super) fn solve(&self, all: &[Entry]) -> Option<PartSolution> {
         let m = self.model(all);
-        let mut lp = m.vars.maximise(m.objective).using(good_lp::microlp);
-        for c in m.constraints {
-            lp.add_constraint(c);
-        }
-        let sol = lp.solve().ok()?;
+        let x = m.matrix.solve()?;
         let fractions = self
             .entries
             .iter()
@@ -225,22 +388,17 @@ impl Part {
                 Role::Held { fraction } => vec![fraction],
                 // One row says it all (max-min): the fraction is what the paths carry.
                 Role::Members { .. } if fs.0.is_empty() => {
-                    vec![
-                        ys.iter()
-                            .map(|&y| sol.value(y).max(0.0))
-                            .sum::<f64>()
-                            .min(1.0),
-                    ]
+                    vec![ys.iter().map(|&y| x[y].max(0.0)).sum::<f64>().min(1.0)]
                 }
-                Role::Members { .. } => fs.1.iter().map(|&s| sol.value(fs.0[s])).collect(),
+                Role::Members { .. } => fs.1.iter().map(|&s| x[fs.0[s]]).collect(),
             })
             .collect();
         let flows = m
             .flows
             .iter()
-            .map(|ys| ys.iter().map(|&y| sol.value(y).max(0.0)).collect())
+            .map(|ys| ys.iter().map(|&y| x[y].max(0.0)).collect())
             .collect();
-        let level = m.level.map_or(1.0, |t| sol.value(t));
+        let level = m.level.map_or(1.0, |t| x[t]);
         Some(PartSolution {
             fractions,
             flows,
@@ -248,38 +406,78 @@ impl Part {
         })
     }
 
-    /// The part's duals (interior point).
+    /// The part's duals (the dual LP, at a vertex). Its level, in the max-min stage, is the
+    /// optimum: the objective is the level alone.
     pub(super) fn duals(&self, all: &[Entry]) -> Option<PartDuals> {
         let m = self.model(all);
-        let mut lp = m.vars.maximise(m.objective).using(good_lp::clarabel);
-        // A well-scaled LP converges in a few dozen interior-point iterations; one that does
-        // not is given up (its class keeps the columns it has) rather than ground on.
-        lp.settings().max_iter(DUAL_ITERATIONS);
-        let refs: Vec<_> = m
-            .constraints
-            .into_iter()
-            .map(|c| lp.add_constraint(c))
-            .collect();
-        let mut sol = lp.solve().ok()?;
-        let level = m.level.map_or(1.0, |t| sol.value(t));
-        let duals = sol.compute_dual();
-        let dual = |r: usize| duals.dual(refs[r].clone()).max(0.0);
+        let (y, optimum) = m.matrix.duals()?;
+        let level = if self.max_min { optimum } else { 1.0 };
         let entries = m
             .cover
             .iter()
             .zip(&m.level_rows)
-            .map(|(c, l)| (c.map(dual), l.map_or(0.0, dual)))
+            .map(|(c, l)| (c.map(|r| y[r]), l.map_or(0.0, |r| y[r])))
             .collect();
         let prices = self
             .rows
             .iter()
             .zip(&m.capacity)
-            .map(|(&(r, scale, _), &row)| (r, dual(row) / scale))
+            .map(|(&(r, scale, _), &row)| (r, y[row] / scale))
             .collect();
         Some(PartDuals {
             entries,
             prices,
             level,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Matrix;
+
+    /// `maximise x + y − z` subject to `x + 2y + z ≤ 4`, `3x + y ≤ 6`, `0 ≤ x ≤ 10`,
+    /// `0 ≤ y ≤ 1`, `0.5 ≤ z ≤ 2`. Worked by hand: z stays at its lower bound, both rows
+    /// bind at x = 1.7, y = 0.9 (objective 2.1), and their prices solve `1 = p₁ + 3p₂`,
+    /// `1 = 2p₁ + p₂`: p = (0.4, 0.2).
+    fn lp() -> Matrix {
+        let mut m = Matrix::default();
+        let (x, y, z) = (m.var(0.0, 10.0), m.var(0.0, 1.0), m.var(0.5, 2.0));
+        m.cols[x].2 = 1.0;
+        m.cols[y].2 = 1.0;
+        m.cols[z].2 = -1.0;
+        m.row(vec![(x, 1.0), (y, 2.0), (z, 1.0)], 4.0);
+        m.row(vec![(x, 3.0), (y, 1.0)], 6.0);
+        m
+    }
+
+    fn close(a: &[f64], b: &[f64]) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-6)
+    }
+
+    #[test]
+    fn the_simplex_finds_the_vertex() {
+        let x = lp().solve().unwrap();
+        assert!(close(&x, &[1.7, 0.9, 0.5]), "{x:?}");
+    }
+
+    #[test]
+    fn the_duals_price_both_rows() {
+        let (y, optimum) = lp().duals().unwrap();
+        assert!(close(&y, &[0.4, 0.2]), "{y:?}");
+        assert!((optimum - 2.1).abs() < 1e-6, "{optimum}");
+    }
+
+    /// The fallback when the interior-point solver does not converge gives the same prices
+    /// and optimum, from the dual LP with its shifted bounds.
+    #[cfg(not(feature = "highs"))]
+    #[test]
+    fn the_dual_lp_agrees_with_the_interior_point() {
+        let m = lp();
+        let (interior, a) = m.interior_duals().unwrap();
+        let (simplex, b) = m.dual_lp().unwrap();
+        assert!(close(&interior, &[0.4, 0.2]), "{interior:?}");
+        assert!(close(&simplex, &[0.4, 0.2]), "{simplex:?}");
+        assert!((a - 2.1).abs() < 1e-6 && (b - 2.1).abs() < 1e-6, "{a} {b}");
     }
 }

@@ -64,7 +64,7 @@ pub(super) fn entries(
             .iter()
             .map(|p| PathUse {
                 hops: p.links.len(),
-                usage: usage(topo, caps, d.intent.service, p),
+                usage: usage(topo, caps, d.intent.service, p).to_vec(),
             })
             .collect()
     };
@@ -136,28 +136,34 @@ pub(super) fn entries(
 /// within its capacity even with every entry at its most on its heaviest path there.
 /// Entries with no row left are in no part (served in full).
 pub(super) fn parts(caps: &Capacities, entries: &[Entry], max_min: bool) -> Vec<Part> {
-    let mut load: BTreeMap<Resource, f64> = BTreeMap::new();
+    // The most each resource can be asked for, and per entry its own most (scratch, reset
+    // after each entry through the resources it touched).
+    let mut load = vec![0.0; caps.len()];
+    let mut own = vec![0.0; caps.len()];
+    let mut touched: Vec<usize> = Vec::new();
     for e in entries {
         let most = match e.role {
             Role::Held { fraction } => fraction,
             Role::Members { .. } => 1.0,
         } * e.total;
-        let mut own: BTreeMap<Resource, f64> = BTreeMap::new();
         for p in &e.paths {
-            for &(r, coef) in &p.usage {
-                let slot = own.entry(r).or_insert(0.0);
+            for &(Resource(r), coef) in &p.usage {
+                if own[r] == 0.0 {
+                    touched.push(r);
+                }
                 if e.disjoint > 1 {
-                    *slot += coef * most / f64::from(e.disjoint - 1);
+                    own[r] += coef * most / f64::from(e.disjoint - 1);
                 } else {
-                    *slot = slot.max(coef * most);
+                    own[r] = f64::max(own[r], coef * most);
                 }
             }
         }
-        for (r, v) in own {
-            *load.entry(r).or_insert(0.0) += v;
+        for r in touched.drain(..) {
+            load[r] += own[r];
+            own[r] = 0.0;
         }
     }
-    let binds = |r: &Resource| load.get(r).is_some_and(|&l| l > caps.cap[r.0]);
+    let binds = |r: usize| load[r] > caps.cap[r];
     // Union-find over entries through the rows they share.
     let mut parent: Vec<usize> = (0..entries.len()).collect();
     fn root(parent: &mut [usize], mut x: usize) -> usize {
@@ -167,13 +173,14 @@ pub(super) fn parts(caps: &Capacities, entries: &[Entry], max_min: bool) -> Vec<
         }
         x
     }
-    let mut first: BTreeMap<Resource, usize> = BTreeMap::new();
+    // Per resource with a row: the first entry that uses it.
+    let mut first: Vec<Option<usize>> = vec![None; caps.len()];
     let mut bound = vec![false; entries.len()];
     for (k, e) in entries.iter().enumerate() {
         for p in &e.paths {
-            for (r, _) in p.usage.iter().filter(|(r, _)| binds(r)) {
+            for &(Resource(r), _) in p.usage.iter().filter(|&&(Resource(r), _)| binds(r)) {
                 bound[k] = true;
-                let other = *first.entry(*r).or_insert(k);
+                let other = *first[r].get_or_insert(k);
                 let (a, b) = (root(&mut parent, k), root(&mut parent, other));
                 if a != b {
                     parent[a.max(b)] = a.min(b);
@@ -187,8 +194,12 @@ pub(super) fn parts(caps: &Capacities, entries: &[Entry], max_min: bool) -> Vec<
         members.entry(r).or_default().push(k);
     }
     let mut rows: BTreeMap<usize, Vec<Resource>> = BTreeMap::new();
-    for (&r, &k) in &first {
-        rows.entry(root(&mut parent, k)).or_default().push(r);
+    for (r, k) in first.iter().enumerate() {
+        if let Some(k) = *k {
+            rows.entry(root(&mut parent, k))
+                .or_default()
+                .push(Resource(r));
+        }
     }
     members
         .into_iter()
