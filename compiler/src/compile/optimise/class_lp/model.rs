@@ -51,7 +51,7 @@ pub(super) struct PartDuals {
 }
 
 /// `maximise Σ cⱼ xⱼ` subject to `Σⱼ aᵢⱼ xⱼ ≤ bᵢ` for every row and `lⱼ ≤ xⱼ ≤ uⱼ`.
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct Matrix {
     /// Per variable: its lower bound, upper bound (infinite when none) and objective
     /// coefficient.
@@ -434,6 +434,7 @@ impl Part {
 #[cfg(test)]
 mod tests {
     use super::Matrix;
+    use proptest::prelude::*;
 
     /// `maximise x + y − z` subject to `x + 2y + z ≤ 4`, `3x + y ≤ 6`, `0 ≤ x ≤ 10`,
     /// `0 ≤ y ≤ 1`, `0.5 ≤ z ≤ 2`. Worked by hand: z stays at its lower bound, both rows
@@ -478,5 +479,49 @@ mod tests {
         assert!(close(&interior, &[0.4, 0.2]), "{interior:?}");
         assert!(close(&simplex, &[0.4, 0.2]), "{simplex:?}");
         assert!((a - 2.1).abs() < 1e-6 && (b - 2.1).abs() < 1e-6, "{a} {b}");
+    }
+
+    /// A random LP that is feasible at its lower bounds and bounded: non-negative rows,
+    /// every bound finite, each right-hand side at least the rows' use at the lower bounds.
+    fn random_lp() -> impl Strategy<Value = Matrix> {
+        (1usize..6, 1usize..6).prop_flat_map(|(n, m)| {
+            let cols = prop::collection::vec((0.0..1.0f64, 0.1..3.0f64, -2.0..2.0f64), n);
+            let rows =
+                prop::collection::vec((prop::collection::vec(0.0..5.0f64, n), 0.0..10.0f64), m);
+            (cols, rows).prop_map(|(cols, rows)| {
+                let mut lp = Matrix::default();
+                for (lo, width, c) in cols {
+                    let j = lp.var(lo, lo + width);
+                    lp.cols[j].2 = c;
+                }
+                for (coefs, slack) in rows {
+                    let least: f64 = coefs.iter().zip(&lp.cols).map(|(a, c)| a * c.0).sum();
+                    lp.row(coefs.into_iter().enumerate().collect(), least + slack);
+                }
+                lp
+            })
+        })
+    }
+
+    proptest! {
+        /// Strong duality and complementary slackness between the simplex's allocation
+        /// and the prices, whichever way the prices are found: the optimum of the prices
+        /// equals the allocation's objective, and a priced row binds.
+        #[test]
+        fn the_prices_are_optimal_duals_of_the_allocation(lp in random_lp()) {
+            let x = lp.solve().unwrap();
+            let objective: f64 = lp.cols.iter().zip(&x).map(|(c, v)| c.2 * v).sum();
+            let mut ways = vec![lp.duals().unwrap()];
+            #[cfg(not(feature = "highs"))]
+            ways.push(lp.dual_lp().unwrap());
+            for (y, optimum) in ways {
+                prop_assert!((optimum - objective).abs() < 1e-5, "{optimum} vs {objective}");
+                for ((coefs, bound), price) in lp.rows.iter().zip(&y) {
+                    let slack = bound - coefs.iter().map(|&(j, a)| a * x[j]).sum::<f64>();
+                    prop_assert!(slack > -1e-6, "row exceeded by {slack}");
+                    prop_assert!(*price < 1e-4 || slack < 1e-4, "price {price} on a row with slack {slack}");
+                }
+            }
+        }
     }
 }
