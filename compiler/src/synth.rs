@@ -16,7 +16,7 @@
 //! `max hops`, about 5 % with `disjoint paths 2` where two disjoint paths exist) and one
 //! policy that keeps every intent out of the untrusted domain. [`Scenario`] bundles both
 //! texts with an in-memory [`SourceLoader`] so they go through
-//! [`frontend::run`](crate::frontend::run) like files on disk.
+//! [`frontend::run`] like files on disk.
 
 use crate::frontend::{self, Frontend, SourceLoader};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

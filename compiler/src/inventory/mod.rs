@@ -2,7 +2,7 @@
 //! and its validation. Loading never panics; it returns the inventory (when the YAML could
 //! be read at all) together with every diagnostic found.
 //!
-//! Steps: [`load`] reads the text into the wire structs of `raw` (serde-saphyr, with the
+//! Steps: [`load()`] reads the text into the wire structs of `raw` (serde-saphyr, with the
 //! location of every value, which `locate` turns into spans); `convert` builds the
 //! [`Inventory`] and checks each value's range; `validate` checks names, references and
 //! topology across the whole inventory.
