@@ -5,8 +5,10 @@
 
 mod common;
 
-use common::lab::{Case, assert_clean, codes_of, lab};
+use common::lab::{Case, INTENTS, NET, assert_clean, codes_of, lab};
+use std::collections::BTreeMap;
 use strata_compiler::config::SUMMARY_FILE;
+use strata_compiler::etsi015;
 use strata_compiler::physics;
 use strata_compiler::verify::{codes, read_dir_documents};
 
@@ -199,4 +201,25 @@ fn a_lifetime_longer_than_the_memory_keeps_the_fidelity_is_warned() {
         "{:#?}",
         short.out.diagnostics
     );
+}
+
+/// A QBER halfway between two thousandths (0.0225) is written with the three decimals of
+/// the ETSI 015 document, 0.022, and the check accepts it: the check allowed exactly half a
+/// thousandth, which round-off exceeds, and reported every such link of a network.
+#[test]
+fn a_qber_on_a_rounding_tie_agrees_with_its_015_document() {
+    let net = NET.replace(
+        "qber: 0.02, classical_path: [c-r-b]",
+        "qber: 0.0225, classical_path: [c-r-b]",
+    );
+    assert_ne!(net, NET);
+    let case = Case::new(&net, INTENTS);
+    // Output-directory name → document, as `strata verify` reads them.
+    let docs: BTreeMap<String, String> = etsi015::render(&case.out.configs)
+        .into_iter()
+        .map(|(path, text)| (path.split('/').next().unwrap().to_string(), text))
+        .collect();
+    assert!(docs.values().any(|d| d.contains("\"0.022\"")));
+    let v = etsi015::agree::check(&case.out.configs, &docs);
+    assert!(v.is_empty(), "{v:#?}");
 }
