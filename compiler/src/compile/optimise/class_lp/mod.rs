@@ -88,24 +88,24 @@ pub(super) struct Duals {
 /// its value (Σ admitted / requested − hop tie-break). Every row is written `expression ≤
 /// constant`, so every dual is ≥ 0; [`ClassLp::duals`] turns them back into prices per unit
 /// of rate and per unit of resource.
-pub(super) struct ClassLp {
+pub(super) struct ClassLp<'d> {
     max_min: bool,
     /// LP intents: the class's members, then its held intents.
     positions: usize,
     members: usize,
-    entries: Vec<Entry>,
+    entries: Vec<Entry<'d>>,
     /// Entries that share rows, each solved as one LP.
     parts: Vec<Part>,
 }
 
-impl ClassLp {
+impl<'d> ClassLp<'d> {
     pub(super) fn build(
         topo: &Topology,
         caps: &Capacities,
-        demands: &[Demand],
+        demands: &'d [Demand],
         class: &Class,
         stage: Stage,
-    ) -> ClassLp {
+    ) -> ClassLp<'d> {
         let max_min = matches!(stage, Stage::MaxMin(_));
         let entries = reduce::entries(topo, caps, demands, class, stage);
         let parts = reduce::parts(caps, &entries, max_min);
@@ -210,7 +210,7 @@ impl ClassLp {
     }
 }
 
-impl Entry {
+impl Entry<'_> {
     /// The fractions and path flows of an entry with no row: every member in full, on the
     /// path with the fewest hops (a share on each of N disjoint paths).
     fn served_in_full(&self) -> (Vec<f64>, Vec<f64>) {

@@ -269,7 +269,7 @@ impl Part {
                 if level.is_none() {
                     matrix.cols[y].2 -= HOP_COST * (path.hops * entry.who.len()) as f64;
                 }
-                for &(r, coef) in &path.usage {
+                for &(r, coef) in path.usage {
                     if let Some(&k) = slot.get(&r) {
                         loads[k].push((y, coef * entry.total / self.rows[k].1));
                     }

@@ -10,7 +10,7 @@ use crate::topology::Topology;
 use std::collections::BTreeMap;
 
 /// One entry of a class LP: identical members sharing one coverage row, or one held intent.
-pub(super) struct Entry {
+pub(super) struct Entry<'d> {
     /// Its LP intents (class members in class order, then held intents).
     pub(super) who: Vec<usize>,
     /// Requested rate of each of `who`.
@@ -20,7 +20,7 @@ pub(super) struct Entry {
     pub(super) role: Role,
     /// `disjoint paths N` (1 without).
     pub(super) disjoint: u32,
-    pub(super) paths: Vec<PathUse>,
+    pub(super) paths: Vec<PathUse<'d>>,
 }
 
 pub(super) enum Role {
@@ -33,9 +33,9 @@ pub(super) enum Role {
 }
 
 /// What a path of an entry uses per unit of service rate.
-pub(super) struct PathUse {
+pub(super) struct PathUse<'d> {
     pub(super) hops: usize,
-    pub(super) usage: Vec<(Resource, f64)>,
+    pub(super) usage: &'d [(Resource, f64)],
 }
 
 /// A path as the grouping sees it: its links, and what it uses of each resource (exact
@@ -52,23 +52,23 @@ struct Key {
 }
 
 /// The entries of a class LP, in the order of their first LP intent.
-pub(super) fn entries(
+pub(super) fn entries<'d>(
     topo: &Topology,
     caps: &Capacities,
-    demands: &[Demand],
+    demands: &'d [Demand],
     class: &Class,
     stage: Stage,
-) -> Vec<Entry> {
-    let uses = |d: &Demand| -> Vec<PathUse> {
+) -> Vec<Entry<'d>> {
+    let uses = |d: &'d Demand| -> Vec<PathUse<'d>> {
         d.paths
             .iter()
             .map(|p| PathUse {
                 hops: p.links.len(),
-                usage: usage(topo, caps, d.intent.service, p).to_vec(),
+                usage: usage(topo, caps, d.intent.service, p),
             })
             .collect()
     };
-    let mut entries: Vec<Entry> = Vec::new();
+    let mut entries: Vec<Entry<'d>> = Vec::new();
     let mut seen: BTreeMap<Key, usize> = BTreeMap::new();
     for (k, &i) in class.members.iter().enumerate() {
         let d = &demands[i];
@@ -147,7 +147,7 @@ pub(super) fn parts(caps: &Capacities, entries: &[Entry], max_min: bool) -> Vec<
             Role::Members { .. } => 1.0,
         } * e.total;
         for p in &e.paths {
-            for &(Resource(r), coef) in &p.usage {
+            for &(Resource(r), coef) in p.usage {
                 if own[r] == 0.0 {
                     touched.push(r);
                 }
